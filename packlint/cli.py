@@ -1,0 +1,194 @@
+"""The `packlint` command: check (the default), rule, and the runtime commands."""
+
+from __future__ import annotations
+
+import difflib
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from packlint import __version__
+from packlint.config import ConfigError, Settings, load_settings, validate_selectors
+from packlint.diagnostics import FileError, FileResult
+from packlint.report import FORMATS, Run, render
+
+EXIT_CLEAN, EXIT_DIAGNOSTICS, EXIT_ERROR = 0, 1, 2
+
+
+class DefaultToCheck(click.Group):
+    """`packlint src/` means `packlint check src/`, as `ruff src/` once meant `ruff check src/`."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if not args or (args[0] not in self.commands and args[0] not in ("--help", "-h", "--version")):
+            args = ["check", *args]
+        return super().parse_args(ctx, args)
+
+
+@click.group(cls=DefaultToCheck, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="packlint")
+def main() -> None:
+    """A linter with autofix for PyTorch code that packs variable-length sequences."""
+
+
+def _selectors(value: str | None) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    return tuple(s.strip() for s in value.split(",") if s.strip())
+
+
+def _fail(message: str) -> None:
+    click.echo(f"packlint: error: {message}", err=True)
+    sys.exit(EXIT_ERROR)
+
+
+@main.command()
+@click.argument("paths", nargs=-1, type=click.Path())
+@click.option("--fix", is_flag=True, help="Apply safe fixes.")
+@click.option("--unsafe-fixes", is_flag=True, help="Also apply (or show as fixable) unsafe fixes.")
+@click.option("--diff", is_flag=True, help="Print what --fix would change, write nothing.")
+@click.option("--select", help="Comma-separated codes or prefixes to check (ALL for every rule).")
+@click.option("--extend-select", help="Codes or prefixes to add to the selection.")
+@click.option("--ignore", help="Codes or prefixes to leave out.")
+@click.option("--output-format", type=click.Choice(FORMATS), default="text", show_default=True)
+@click.option("--statistics", is_flag=True, help="Print how many diagnostics each rule gave.")
+@click.option("--exit-zero", is_flag=True, help="Exit 0 even when diagnostics remain.")
+@click.option("--jobs", "-j", type=click.IntRange(min=1), help="Processes to use (default: cores).")
+@click.option("--config", type=click.Path(dir_okay=False, path_type=Path), help="A pyproject.toml to use.")
+@click.option("--quiet", "-q", is_flag=True, help="Print diagnostics only, no summary.")
+@click.option("--no-cache", is_flag=True, help="Neither read nor write .packlint_cache/.")
+def check(
+    paths: tuple[str, ...],
+    fix: bool,
+    unsafe_fixes: bool,
+    diff: bool,
+    select: str | None,
+    extend_select: str | None,
+    ignore: str | None,
+    output_format: str,
+    statistics: bool,
+    exit_zero: bool,
+    jobs: int | None,
+    config: Path | None,
+    quiet: bool,
+    no_cache: bool,
+) -> None:
+    """Check PATHS (default: the current directory)."""
+    from packlint.discover import discover
+
+    start = Path(paths[0]) if paths else Path.cwd()
+    try:
+        settings = load_settings(config, start if start.exists() else Path.cwd())
+        settings = _with_options(settings, select, extend_select, ignore)
+    except ConfigError as exc:
+        _fail(str(exc))
+    settings = settings.but(fix=fix or diff, unsafe_fixes=unsafe_fixes)
+    files, missing = discover(paths, settings)
+    results = _check(files, settings, jobs, use_cache=not no_cache and not (fix or diff))
+    results.extend(FileResult(path, errors=(FileError(reason),)) for path, reason in missing)
+    if diff:
+        sys.exit(_print_diff(results))
+    if fix:
+        results = [_write(result) for result in results]
+    results.sort(key=lambda r: r.path)
+    run = Run(tuple(results), fix=fix, unsafe_fixes=unsafe_fixes, root=settings.root)
+    _print_errors(results)
+    if statistics:
+        from packlint.report import statistics as stats
+
+        click.echo(stats.render(run), nl=False)
+    elif output_format == "text" and quiet:
+        for result, d in run.diagnostics():
+            mark = "[*] " if run.fixable(d) else ""
+            click.echo(f"{result.path}:{d.location.row}:{d.location.column}: {d.code} {mark}{d.message}")
+    else:
+        click.echo(render(run, output_format), nl=False)
+    if any(r.errors for r in results):
+        sys.exit(EXIT_ERROR)
+    sys.exit(EXIT_DIAGNOSTICS if run.count and not exit_zero else EXIT_CLEAN)
+
+
+def _with_options(settings: Settings, select: str | None, extend: str | None, ignore: str | None) -> Settings:
+    from packlint.rules import REGISTRY
+
+    codes = [rule.code for rule in REGISTRY]
+    chosen, extra, ignored = _selectors(select), _selectors(extend), _selectors(ignore)
+    validate_selectors([*(chosen or ()), *(extra or ()), *(ignored or ())], codes, "command line")
+    if chosen is not None:
+        settings = settings.but(select=chosen)
+    if extra:
+        settings = settings.but(extend_select=settings.extend_select + extra)
+    if ignored:
+        settings = settings.but(ignore=settings.ignore + ignored)
+    return settings
+
+
+def _check(files: list[str], settings: Settings, jobs: int | None, use_cache: bool) -> list[FileResult]:
+    from packlint.engine import check_paths
+
+    return check_paths(files, settings, jobs)
+
+
+def _write(result: FileResult) -> FileResult:
+    from dataclasses import replace
+
+    from packlint.engine import write_atomic
+
+    if result.new_source is None:
+        return result
+    try:
+        write_atomic(result.path, result.new_source)
+    except OSError as exc:
+        reason = f"cannot write: {exc.strerror or exc}; file left unchanged"
+        return replace(result, errors=(*result.errors, FileError(reason)), fixed=0)
+    return result
+
+
+def _print_errors(results: list[FileResult]) -> None:
+    for result in results:
+        for error in result.errors:
+            click.echo(f"{result.path}: error: {error.reason}", err=True)
+
+
+def _print_diff(results: list[FileResult]) -> int:
+    changed = 0
+    fixed = 0
+    for result in sorted(results, key=lambda r: r.path):
+        if result.new_source is None or result.old_source is None:
+            continue
+        changed += 1
+        fixed += result.fixed
+        old = result.old_source.decode("utf-8", "replace").splitlines(keepends=True)
+        new = result.new_source.decode("utf-8", "replace").splitlines(keepends=True)
+        click.echo("".join(difflib.unified_diff(old, new, result.path, result.path)), nl=False)
+    _print_errors(results)
+    noun = "error" if fixed == 1 else "errors"
+    click.echo(f"Would fix {fixed} {noun}." if fixed else "No errors would be fixed.", err=True)
+    if any(r.errors for r in results):
+        return EXIT_ERROR
+    return EXIT_DIAGNOSTICS if changed else EXIT_CLEAN
+
+
+@main.command()
+@click.argument("rule", required=False)
+@click.option("--all", "show_all", is_flag=True, help="List every rule.")
+def rule(rule: str | None, show_all: bool) -> None:
+    """Explain RULE (a code such as PKL101, or a name)."""
+    from packlint.rules import BY_CODE, BY_NAME, REGISTRY
+    from packlint.rules.pages import render_page
+
+    if show_all or rule is None:
+        for r in REGISTRY:
+            default = "default" if r.default else "opt-in"
+            click.echo(f"{r.code}\t{r.name}\t({default}, fix: {r.fix_availability})")
+        return
+    found = BY_CODE.get(rule.upper()) or BY_NAME.get(rule)
+    if found is None:
+        _fail(f"unknown rule `{rule}`")
+    else:
+        click.echo(render_page(found), nl=False)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main(prog_name=os.path.basename(sys.argv[0]))

@@ -1,0 +1,196 @@
+"""Settings: `[tool.packlint]` in the nearest pyproject.toml, merged with the command line."""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import sys
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on Python 3.10 and older
+    import tomli as tomllib
+
+DEFAULT_EXCLUDE = (
+    ".bzr", ".direnv", ".eggs", ".git", ".git-rewrite", ".hg", ".ipynb_checkpoints", ".mypy_cache",
+    ".nox", ".pants.d", ".pyenv", ".pytest_cache", ".pytype", ".ruff_cache", ".svn", ".tox", ".venv",
+    ".vscode", "__pypackages__", "_build", "buck-out", "build", "dist", "node_modules", "site-packages",
+    "venv", ".packlint_cache",
+)  # fmt: skip
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; the message says where and why."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything that decides which rules run on which files and what happens to fixes."""
+
+    select: tuple[str, ...] | None = None  # None: the default selection
+    extend_select: tuple[str, ...] = ()
+    ignore: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = DEFAULT_EXCLUDE
+    extend_exclude: tuple[str, ...] = ()
+    per_file_ignores: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    fix: bool = False
+    unsafe_fixes: bool = False
+    root: str = field(default_factory=os.getcwd)
+    strict: bool = False  # tests: let a rule's exception propagate instead of reporting it
+
+    def but(self, **changes: object) -> Settings:
+        """A copy with some fields changed."""
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+    def codes(self) -> frozenset[str]:
+        """The codes of the rules this run checks."""
+        from packlint.rules import REGISTRY
+
+        return select_codes(
+            [(rule.code, rule.default) for rule in REGISTRY], self.select, self.extend_select, self.ignore
+        )
+
+    def ignored_for(self, path: str) -> tuple[str, ...]:
+        """Selectors that `per-file-ignores` turns off for `path`."""
+        relative = relative_to_root(path, self.root)
+        found: list[str] = []
+        for pattern, codes in self.per_file_ignores:
+            if matches_pattern(relative, pattern):
+                found.extend(codes)
+        return tuple(found)
+
+    def excluded(self, path: str) -> bool:
+        """Whether a path met while walking directories is excluded (by its name, or its path
+        relative to the project root); directories above the path being walked do not count."""
+        name = os.path.basename(path)
+        relative = relative_to_root(path, self.root)
+        inside = not relative.startswith("../")
+        return any(
+            fnmatch.fnmatchcase(name, p.rstrip("/")) or (inside and fnmatch.fnmatchcase(relative, p.rstrip("/")))
+            for p in (*self.exclude, *self.extend_exclude)
+        )
+
+
+def relative_to_root(path: str, root: str) -> str:
+    """`path` relative to the project root, with forward slashes."""
+    try:
+        rel = os.path.relpath(os.path.abspath(path), root)
+    except ValueError:  # another drive on Windows
+        rel = path
+    return rel.replace(os.sep, "/")
+
+
+def matches_pattern(relative: str, pattern: str) -> bool:
+    """ruff-style matching: a pattern matches the file name, the relative path, or a parent."""
+    pattern = pattern.rstrip("/")
+    name = relative.rsplit("/", 1)[-1]
+    if fnmatch.fnmatchcase(name, pattern) or fnmatch.fnmatchcase(relative, pattern):
+        return True
+    parts = relative.split("/")
+    return any(fnmatch.fnmatchcase("/".join(parts[:i]), pattern) for i in range(1, len(parts)))
+
+
+def matches_selector(code: str, selector: str) -> bool:
+    """`ALL`, a prefix such as `PKL1`, or a full code."""
+    selector = selector.strip().upper()
+    return selector == "ALL" or code.startswith(selector)
+
+
+def select_codes(
+    rules: Iterable[tuple[str, bool]],
+    select: Iterable[str] | None,
+    extend_select: Iterable[str],
+    ignore: Iterable[str],
+) -> frozenset[str]:
+    """The selected codes: `select` (or the defaults), plus `extend-select`, minus `ignore`."""
+    rules = list(rules)
+    if select is None:
+        chosen = {code for code, default in rules if default}
+    else:
+        chosen = {code for code, _ in rules if any(matches_selector(code, s) for s in select)}
+    chosen |= {code for code, _ in rules if any(matches_selector(code, s) for s in extend_select)}
+    return frozenset(code for code in chosen if not any(matches_selector(code, s) for s in ignore))
+
+
+def validate_selectors(selectors: Iterable[str], known: Iterable[str], where: str) -> None:
+    """Reject selectors that match no rule (a typo should not silently select nothing)."""
+    known = list(known)
+    for selector in selectors:
+        if not any(matches_selector(code, selector) for code in known):
+            raise ConfigError(f"{where}: unknown rule selector `{selector}`")
+
+
+def find_pyproject(start: Path) -> Path | None:
+    """The nearest pyproject.toml at or above `start` that has a `[tool.packlint]` table."""
+    start = start.resolve()
+    for directory in [start, *start.parents] if start.is_dir() else start.parents:
+        candidate = directory / "pyproject.toml"
+        if candidate.is_file():
+            try:
+                data = tomllib.loads(candidate.read_text(encoding="utf-8"))
+            except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+                continue
+            if "packlint" in data.get("tool", {}):
+                return candidate
+    return None
+
+
+def load_settings(config: Path | None, start: Path) -> Settings:
+    """Settings from an explicit config file, or the nearest pyproject.toml, or the defaults."""
+    path = config if config is not None else find_pyproject(start)
+    if path is None:
+        return Settings(root=str(start.resolve() if start.is_dir() else start.resolve().parent))
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    table = data.get("tool", {}).get("packlint", {}) if path.name == "pyproject.toml" else data
+    return settings_from_table(table, str(path), str(path.resolve().parent))
+
+
+def _strings(table: Mapping[str, object], key: str, where: str) -> tuple[str, ...] | None:
+    value = table.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"{where}: `{key}` must be a list of strings")
+    return tuple(value)
+
+
+def settings_from_table(table: Mapping[str, object], where: str, root: str) -> Settings:
+    """Settings from a `[tool.packlint]` table."""
+    from packlint.rules import REGISTRY
+
+    known = {"select", "extend-select", "ignore", "exclude", "extend-exclude", "per-file-ignores"}
+    for key in table:
+        if key not in known:
+            raise ConfigError(f"{where}: unknown option `{key}` in [tool.packlint]")
+    codes = [rule.code for rule in REGISTRY]
+    select = _strings(table, "select", where)
+    extend = _strings(table, "extend-select", where) or ()
+    ignore = _strings(table, "ignore", where) or ()
+    validate_selectors([*(select or ()), *extend, *ignore], codes, where)
+    per_file = table.get("per-file-ignores", {})
+    if not isinstance(per_file, dict):
+        raise ConfigError(f"{where}: `per-file-ignores` must be a table of pattern = [codes]")
+    pfi: list[tuple[str, tuple[str, ...]]] = []
+    for pattern, value in per_file.items():
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"{where}: per-file-ignores `{pattern}` must be a list of codes")
+        validate_selectors(value, codes, where)
+        pfi.append((pattern, tuple(value)))
+    exclude = _strings(table, "exclude", where)
+    return Settings(
+        select=select,
+        extend_select=extend,
+        ignore=ignore,
+        exclude=DEFAULT_EXCLUDE if exclude is None else exclude,
+        extend_exclude=_strings(table, "extend-exclude", where) or (),
+        per_file_ignores=tuple(pfi),
+        root=root,
+    )

@@ -1,0 +1,81 @@
+"""From the paths on the command line to the Python files to check."""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+from packlint.config import Settings
+
+
+@dataclass(frozen=True)
+class GitIgnore:
+    """The patterns of one .gitignore file, relative to its directory (negations are not honoured)."""
+
+    directory: str
+    patterns: tuple[str, ...]
+
+    @classmethod
+    def read(cls, directory: str) -> GitIgnore | None:
+        """The .gitignore in `directory`, if there is one we can read."""
+        try:
+            with open(os.path.join(directory, ".gitignore"), encoding="utf-8") as handle:
+                lines = handle.read().splitlines()
+        except (OSError, UnicodeDecodeError):
+            return None
+        patterns = tuple(
+            line.strip() for line in lines if line.strip() and not line.startswith(("#", "!"))
+        )
+        return cls(directory, patterns) if patterns else None
+
+    def ignores(self, path: str, is_dir: bool) -> bool:
+        """Whether `path` (below this file's directory) matches one of the patterns."""
+        relative = os.path.relpath(path, self.directory).replace(os.sep, "/")
+        name = relative.rsplit("/", 1)[-1]
+        for pattern in self.patterns:
+            if pattern.endswith("/"):
+                if not is_dir:
+                    continue
+                pattern = pattern.rstrip("/")
+            anchored = "/" in pattern
+            pattern = pattern.lstrip("/")
+            if anchored:
+                if fnmatch.fnmatchcase(relative, pattern) or fnmatch.fnmatchcase(relative, pattern.replace("**/", "")):
+                    return True
+            elif fnmatch.fnmatchcase(name, pattern):
+                return True
+        return False
+
+
+def discover(paths: Sequence[str], settings: Settings) -> tuple[list[str], list[tuple[str, str]]]:
+    """Python files under `paths` (files given by name are always kept) and paths that do not exist."""
+    files: list[str] = []
+    missing: list[tuple[str, str]] = []
+    for path in paths or ["."]:
+        if os.path.isfile(path):
+            files.append(os.path.normpath(path))
+        elif os.path.isdir(path):
+            files.extend(_walk(path, settings, []))
+        else:
+            missing.append((path, "no such file or directory"))
+    return sorted(set(files)), missing
+
+
+def _walk(directory: str, settings: Settings, ignores: list[GitIgnore]) -> Iterator[str]:
+    own = GitIgnore.read(directory)
+    ignores = [*ignores, own] if own is not None else ignores
+    try:
+        entries = sorted(os.scandir(directory), key=lambda e: e.name)
+    except OSError:
+        return
+    for entry in entries:
+        path = os.path.normpath(entry.path)
+        is_dir = entry.is_dir(follow_symlinks=False)
+        if settings.excluded(path) or any(g.ignores(path, is_dir) for g in ignores):
+            continue
+        if is_dir:
+            yield from _walk(path, settings, ignores)
+        elif entry.name.endswith(".py") and entry.is_file():
+            yield path

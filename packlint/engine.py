@@ -1,0 +1,220 @@
+"""check_source: one file's bytes to diagnostics and fixes; check_paths: many files, in parallel."""
+
+from __future__ import annotations
+
+import ast
+import os
+import tempfile
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, replace
+
+from packlint.config import Settings, matches_selector
+from packlint.diagnostics import Applicability, Diagnostic, FileError, FileResult, Fix
+from packlint.noqa import noqa_rows, skips_file, suppressed
+from packlint.prefilter import may_match, needles
+from packlint.source import Source, SourceError
+
+MAX_FIX_PASSES = 10
+# Below this many files that need parsing, a process pool costs more than it saves.
+POOL_THRESHOLD = 48
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The selected rule codes for a file and the fix mode, resolved once per run."""
+
+    codes: frozenset[str]
+    fix: bool
+    unsafe_fixes: bool
+    strict: bool
+
+    @classmethod
+    def from_settings(cls, settings: Settings, path: str | None = None) -> Plan:
+        """The plan for `path` (per-file-ignores applied)."""
+        codes = settings.codes()
+        if path is not None:
+            ignored = settings.ignored_for(path)
+            codes = frozenset(c for c in codes if not any(matches_selector(c, s) for s in ignored))
+        return cls(codes, settings.fix, settings.unsafe_fixes, settings.strict)
+
+    @property
+    def applicable(self) -> frozenset[Applicability]:
+        """Which fixes this run writes."""
+        if not self.fix:
+            return frozenset()
+        if self.unsafe_fixes:
+            return frozenset({Applicability.SAFE, Applicability.UNSAFE})
+        return frozenset({Applicability.SAFE})
+
+
+def trigger_words(codes: Iterable[str]) -> tuple[bytes, ...]:
+    """The prefilter's needles for these rules."""
+    from packlint.rules import BY_CODE
+
+    return needles(BY_CODE[code].triggers for code in codes if code in BY_CODE)
+
+
+def lint_text(text: str, source: Source, codes: frozenset[str], strict: bool) -> tuple[list[Diagnostic], list[FileError]]:
+    """Parse once, analyse once, run the selected rules, drop what noqa suppresses."""
+    from packlint.facts import analyse
+    from packlint.rules import REGISTRY
+    from packlint.rules.base import Context
+
+    try:
+        tree = ast.parse(text)
+    except SyntaxError as exc:
+        where = f"{exc.lineno}:{(exc.offset or 0)}" if exc.lineno else "?"
+        return [], [FileError(f"syntax error at {where}: {exc.msg}")]
+    except (ValueError, RecursionError, MemoryError) as exc:
+        return [], [FileError(f"cannot parse: {type(exc).__name__}: {exc}")]
+    try:
+        facts = analyse(tree)
+    except RecursionError:
+        return [], [FileError("internal error: analysis ran too deep (nesting too deep)")]
+    except Exception as exc:
+        if strict:
+            raise
+        return [], [FileError(f"internal error in the analysis: {type(exc).__name__}: {exc}")]
+    ctx = Context(source, facts)
+    found: list[Diagnostic] = []
+    errors: list[FileError] = []
+    for rule in REGISTRY:
+        if rule.code not in codes:
+            continue
+        try:
+            found.extend(rule().check(ctx))
+        except Exception as exc:
+            if strict:
+                raise
+            errors.append(FileError(f"internal error in {rule.code}: {type(exc).__name__}: {exc}"))
+    rows = noqa_rows(text)
+    kept = sorted((d for d in found if not suppressed(d.code, d.noqa_row, rows)), key=lambda d: d.sort_key)
+    return kept, errors
+
+
+def apply_edits(text: str, fixes: Sequence[Fix]) -> tuple[str, int]:
+    """Apply fixes whose edits do not overlap an earlier one; returns the text and how many applied."""
+    chosen: list[Fix] = []
+    taken: list[tuple[int, int]] = []
+    for fix in sorted(fixes, key=lambda f: f.span):
+        lo, hi = fix.span
+        if any(lo < t_hi and t_lo < hi or lo == t_lo for t_lo, t_hi in taken):
+            continue
+        chosen.append(fix)
+        taken.append((lo, hi))
+    edits = sorted((e for fix in chosen for e in fix.edits), key=lambda e: (e.start, e.end), reverse=True)
+    for e in edits:
+        text = text[: e.start] + e.content + text[e.end :]
+    return text, len(chosen)
+
+
+def check_source(data: bytes, path: str, settings: Settings, plan: Plan | None = None) -> FileResult:
+    """Check one file's bytes; with fixes on, also compute the fixed bytes (not written here)."""
+    plan = plan or Plan.from_settings(settings, path)
+    words = trigger_words(plan.codes)
+    if not may_match(data, words):
+        if not data.isascii():
+            try:
+                Source.decode(data)
+            except SourceError as exc:
+                return FileResult(path, errors=(FileError(str(exc)),))
+        return FileResult(path)
+    try:
+        source = Source.decode(data)
+    except SourceError as exc:
+        return FileResult(path, errors=(FileError(str(exc)),))
+    if skips_file(source.text):
+        return FileResult(path)
+    diagnostics, errors = lint_text(source.text, source, plan.codes, plan.strict)
+    if errors or not plan.applicable:
+        return FileResult(path, tuple(diagnostics), tuple(errors))
+    return fix_source(path, source, diagnostics, plan)
+
+
+def fix_source(path: str, source: Source, diagnostics: list[Diagnostic], plan: Plan) -> FileResult:
+    """Apply fixes until none is left, checking after each pass that the code parses and settles."""
+    text = source.text
+    seen = {text}
+    fixed = 0
+    current = source
+    for _ in range(MAX_FIX_PASSES):
+        fixes = [d.fix for d in diagnostics if d.fix is not None and d.fix.applicability in plan.applicable]
+        if not fixes:
+            break
+        new_text, applied = apply_edits(text, fixes)
+        try:
+            ast.parse(new_text)
+        except SyntaxError as exc:
+            codes = ", ".join(sorted({d.code for d in diagnostics if d.fix in fixes}))
+            message = f"fix for {codes} produced invalid code ({exc.msg}); file left unchanged"
+            return FileResult(path, tuple(diagnostics), (FileError(message),))
+        if new_text in seen:
+            return FileResult(path, tuple(diagnostics), (FileError("fixes do not settle; file left unchanged"),))
+        seen.add(new_text)
+        text, fixed = new_text, fixed + applied
+        current = Source.decode(source.encode(text))
+        diagnostics, errors = lint_text(text, current, plan.codes, plan.strict)
+        if errors:
+            return FileResult(path, tuple(diagnostics), tuple(errors))
+    else:
+        if any(d.fix is not None and d.fix.applicability in plan.applicable for d in diagnostics):
+            return FileResult(path, tuple(diagnostics), (FileError("fixes do not settle; file left unchanged"),))
+    if text == source.text:
+        return FileResult(path, tuple(diagnostics))
+    return FileResult(path, tuple(diagnostics), fixed=fixed, new_source=source.encode(text))
+
+
+def write_atomic(path: str, data: bytes) -> None:
+    """Replace a file's content all at once, keeping its permissions."""
+    directory = os.path.dirname(os.path.abspath(path))
+    mode = os.stat(path).st_mode & 0o7777
+    fd, temp = tempfile.mkstemp(prefix=".packlint-", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.chmod(temp, mode)
+        os.replace(temp, path)
+    except BaseException:
+        if os.path.exists(temp):
+            os.unlink(temp)
+        raise
+
+
+def _check_batch(items: list[tuple[str, bytes]], settings: Settings) -> list[FileResult]:
+    return [check_source(data, path, settings) for path, data in items]
+
+
+def check_paths(paths: Sequence[str], settings: Settings, jobs: int | None = None) -> list[FileResult]:
+    """Check files, sorted by path; a process pool parses only files that pass the prefilter."""
+    results: list[FileResult] = []
+    pending: list[tuple[str, bytes]] = []
+    plans: dict[frozenset[str], tuple[bytes, ...]] = {}
+    base = Plan.from_settings(settings)
+    for path in paths:
+        try:
+            with open(path, "rb") as handle:
+                data = handle.read()
+        except OSError as exc:
+            results.append(FileResult(path, errors=(FileError(f"cannot read: {exc.strerror or exc}"),)))
+            continue
+        plan = Plan.from_settings(settings, path) if settings.per_file_ignores else base
+        words = plans.setdefault(plan.codes, trigger_words(plan.codes))
+        if may_match(data, words):
+            pending.append((path, data))
+        else:
+            results.append(check_source(data, path, settings, plan))
+    jobs = jobs or os.cpu_count() or 1
+    if jobs <= 1 or len(pending) < POOL_THRESHOLD:
+        results.extend(check_source(data, path, settings) for path, data in pending)
+    else:
+        size = max(4, len(pending) // (jobs * 4))
+        batches = [pending[i : i + size] for i in range(0, len(pending), size)]
+        with ProcessPoolExecutor(max_workers=jobs) as pool:
+            for batch in pool.map(_check_batch, batches, [settings] * len(batches)):
+                results.extend(batch)
+    originals = dict(pending)
+    results = [
+        replace(r, old_source=originals.get(r.path)) if r.new_source is not None else r for r in results
+    ]
+    return sorted(results, key=lambda r: r.path)

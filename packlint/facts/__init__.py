@@ -1,0 +1,22 @@
+"""The facts that rules read: one analysis pass over a parsed file."""
+
+from packlint.facts.events import Exit, PackCall, Reorder, RnnCall, SortSite, SubscriptRead, UnpackCall
+from packlint.facts.flow import FileFacts, analyse
+from packlint.facts.values import IDENTITY, Device, Kind, Order, Value
+
+__all__ = [
+    "IDENTITY",
+    "Device",
+    "Exit",
+    "FileFacts",
+    "Kind",
+    "Order",
+    "PackCall",
+    "Reorder",
+    "RnnCall",
+    "SortSite",
+    "SubscriptRead",
+    "UnpackCall",
+    "Value",
+    "analyse",
+]

@@ -1,0 +1,1 @@
+"""Building edits for fixes, and applying them to a file."""

@@ -1,0 +1,78 @@
+"""The Rule base class: a rule's identity, its documentation, and helpers to report."""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import ClassVar
+
+from packlint.diagnostics import Applicability, Diagnostic, Edit, Fix, Location
+from packlint.facts import FileFacts
+from packlint.source import Source
+
+SECTIONS = ("What it does", "Why is this bad?", "Example", "Use instead", "Fix safety")
+
+
+@dataclass
+class Context:
+    """What a rule gets for one file: the finished facts and the source they came from."""
+
+    source: Source
+    facts: FileFacts
+
+
+class Rule:
+    """One rule: code, kebab-case name, documentation (the class docstring) and `check`."""
+
+    code: ClassVar[str]
+    name: ClassVar[str]
+    triggers: ClassVar[tuple[str, ...]]  # text one of which a file must contain for the rule to fire
+    default: ClassVar[bool] = True  # False: opt-in, only with --select
+    fix_availability: ClassVar[str] = "none"  # "always", "sometimes" or "none"
+
+    def check(self, ctx: Context) -> Iterator[Diagnostic]:
+        """Yield the diagnostics of this rule for one file."""
+        raise NotImplementedError
+
+    @classmethod
+    def documentation(cls) -> str:
+        """The rule's documentation in Markdown: its docstring, dedented."""
+        return inspect.cleandoc(cls.__doc__ or "")
+
+    @classmethod
+    def sections(cls) -> dict[str, str]:
+        """The documentation split by `## ` headings."""
+        parts = re.split(r"^## (.+)$", cls.documentation(), flags=re.M)
+        return {parts[i].strip(): parts[i + 1].strip() for i in range(1, len(parts) - 1, 2)}
+
+    @classmethod
+    def summary(cls) -> str:
+        """The first sentence of "What it does", for SARIF and listings."""
+        text = " ".join(cls.sections().get("What it does", "").split())
+        return text.split(". ")[0].rstrip(".") + "."
+
+    def diagnostic(self, ctx: Context, node: ast.AST, message: str, fix: Fix | None = None) -> Diagnostic:
+        """A diagnostic of this rule starting at `node`."""
+        src = ctx.source
+        start = src.offset(node.lineno, node.col_offset)  # type: ignore[attr-defined]
+        end = src.offset(node.end_lineno, node.end_col_offset)  # type: ignore[attr-defined]
+        location = src.location(start)
+        return Diagnostic(self.code, self.name, message, location, src.location(end), fix, location.row)
+
+    @staticmethod
+    def safe_fix(message: str, *edits: Edit) -> Fix:
+        """A fix that `--fix` applies."""
+        return Fix(Applicability.SAFE, message, tuple(sorted(edits, key=lambda e: e.start)))
+
+    @staticmethod
+    def unsafe_fix(message: str, *edits: Edit) -> Fix:
+        """A fix applied only with `--unsafe-fixes`."""
+        return Fix(Applicability.UNSAFE, message, tuple(sorted(edits, key=lambda e: e.start)))
+
+
+def location_of(source: Source, node: ast.AST) -> Location:
+    """Where `node` starts."""
+    return source.location(source.offset(node.lineno, node.col_offset))  # type: ignore[attr-defined]

@@ -1,0 +1,55 @@
+"""Rule pages: `packlint rule CODE` and docs/rules/CODE.md, both from the rule's docstring."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from packlint.rules import REGISTRY
+from packlint.rules.base import Rule
+
+AVAILABILITY = {
+    "always": "Fix is always available.",
+    "sometimes": "Fix is sometimes available.",
+    "none": "No fix is available.",
+}
+
+
+def render_page(rule: type[Rule]) -> str:
+    """The Markdown page of one rule."""
+    if rule.default:
+        selection = "On by default."
+    else:
+        selection = f"Opt-in: enable it with `--select {rule.code}` (or `--select ALL`)."
+    return (
+        f"# {rule.name} ({rule.code})\n\n"
+        f"{selection} {AVAILABILITY[rule.fix_availability]}\n\n"
+        f"{rule.documentation()}\n"
+    )
+
+
+def render_index() -> str:
+    """The table of all rules, as in the README."""
+    lines = ["| Code | Name | Default | Fix |", "| --- | --- | --- | --- |"]
+    for rule in REGISTRY:
+        lines.append(
+            f"| [{rule.code}](docs/rules/{rule.code}.md) | `{rule.name}` | "
+            f"{'yes' if rule.default else 'opt-in'} | {rule.fix_availability} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def write_pages(directory: Path) -> list[Path]:
+    """Write every rule's page into `directory`; returns the paths written."""
+    directory.mkdir(parents=True, exist_ok=True)
+    written = []
+    for rule in REGISTRY:
+        path = directory / f"{rule.code}.md"
+        path.write_text(render_page(rule), encoding="utf-8")
+        written.append(path)
+    return written
+
+
+if __name__ == "__main__":  # pragma: no cover - `python -m packlint.rules.pages docs/rules`
+    for written_path in write_pages(Path(sys.argv[1] if len(sys.argv) > 1 else "docs/rules")):
+        sys.stdout.write(f"{written_path}\n")
