@@ -25,9 +25,7 @@ class GitIgnore:
                 lines = handle.read().splitlines()
         except (OSError, UnicodeDecodeError):
             return None
-        patterns = tuple(
-            line.strip() for line in lines if line.strip() and not line.startswith(("#", "!"))
-        )
+        patterns = tuple(line.strip() for line in lines if line.strip() and not line.startswith(("#", "!")))
         return cls(directory, patterns) if patterns else None
 
     def ignores(self, path: str, is_dir: bool) -> bool:

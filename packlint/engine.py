@@ -55,7 +55,9 @@ def trigger_words(codes: Iterable[str]) -> tuple[bytes, ...]:
     return needles(BY_CODE[code].triggers for code in codes if code in BY_CODE)
 
 
-def lint_text(text: str, source: Source, codes: frozenset[str], strict: bool) -> tuple[list[Diagnostic], list[FileError]]:
+def lint_text(
+    text: str, source: Source, codes: frozenset[str], strict: bool
+) -> tuple[list[Diagnostic], list[FileError]]:
     """Parse once, analyse once, run the selected rules, drop what noqa suppresses."""
     from packlint.facts import analyse
     from packlint.rules import REGISTRY
@@ -99,7 +101,7 @@ def apply_edits(text: str, fixes: Sequence[Fix]) -> tuple[str, int]:
     taken: list[tuple[int, int]] = []
     for fix in sorted(fixes, key=lambda f: f.span):
         lo, hi = fix.span
-        if any(lo < t_hi and t_lo < hi or lo == t_lo for t_lo, t_hi in taken):
+        if any((lo < t_hi and t_lo < hi) or lo == t_lo for t_lo, t_hi in taken):
             continue
         chosen.append(fix)
         taken.append((lo, hi))
@@ -214,7 +216,5 @@ def check_paths(paths: Sequence[str], settings: Settings, jobs: int | None = Non
             for batch in pool.map(_check_batch, batches, [settings] * len(batches)):
                 results.extend(batch)
     originals = dict(pending)
-    results = [
-        replace(r, old_source=originals.get(r.path)) if r.new_source is not None else r for r in results
-    ]
+    results = [replace(r, old_source=originals.get(r.path)) if r.new_source is not None else r for r in results]
     return sorted(results, key=lambda r: r.path)

@@ -96,9 +96,7 @@ def argument(call: ast.Call, position: int | None, name: str) -> ast.expr | None
 
 def is_opaque(call: ast.Call) -> bool:
     """Whether `*args` or `**kwargs` hide some arguments."""
-    return any(isinstance(a, ast.Starred) for a in call.args) or any(
-        kw.arg is None for kw in call.keywords
-    )
+    return any(isinstance(a, ast.Starred) for a in call.args) or any(kw.arg is None for kw in call.keywords)
 
 
 def dotted(node: ast.expr) -> str | None:
@@ -321,8 +319,10 @@ class Walker:
             self.env[target.id] = value.but(label=target.id, binding=binding, root=root)
         elif isinstance(target, (ast.Tuple, ast.List)):
             elts = target.elts
-            if value.kind is Kind.TUPLE and len(value.items) == len(elts) and not any(
-                isinstance(e, ast.Starred) for e in elts
+            if (
+                value.kind is Kind.TUPLE
+                and len(value.items) == len(elts)
+                and not any(isinstance(e, ast.Starred) for e in elts)
             ):
                 for elt, item in zip(elts, value.items):
                     self.bind(elt, item, stmt)
@@ -502,12 +502,23 @@ class Walker:
             return right
         if left.kind is Kind.NUMBER and right.kind is Kind.NUMBER:
             return left
-        return derived(left, right)
+        # `out * mask`, `h + 1`: elementwise, so the batch order is kept when both sides agree.
+        tensor = left if left.is_tensor_like else right
+        other = right if tensor is left else left
+        if tensor.is_tensor_like and (other.kind is Kind.NUMBER or other.perm == tensor.perm):
+            return Value(
+                Kind.TENSOR,
+                perm=tensor.perm,
+                from_rnn=tensor.from_rnn or other.from_rnn,
+                device=tensor.device,
+                root=tensor.root,
+            )
+        return UNKNOWN
 
     def eval_Compare(self, node: ast.Compare) -> Value:
         left = self.eval(node.left)
         others = [self.eval(c) for c in node.comparators]
-        if len(others) == 1 and left.is_tensor_like or left.kind is Kind.UNKNOWN and left.root:
+        if (len(others) == 1 and left.is_tensor_like) or (left.kind is Kind.UNKNOWN and left.root):
             return Value(Kind.TENSOR, perm=left.perm, device=left.device, mask=True, root=left.root)
         return UNKNOWN
 
@@ -525,16 +536,12 @@ class Walker:
         if base.kind in (Kind.OUTPUT, Kind.STATE) and self.recording:
             lengths_name, lengths_container = self.gather_lengths(base)
             self.facts.subscripts.append(
-                SubscriptRead(
-                    node, base, index[0], lengths_name, lengths_container, self.torch_name()
-                )
+                SubscriptRead(node, base, index[0], lengths_name, lengths_container, self.torch_name())
             )
         perm_at = [i for i, v in enumerate(index) if v.kind is Kind.PERM or v.blank_of]
         if len(index) == 1 and base.kind is Kind.LENGTHS and base.container == "list":
             if index[0].is_tensor_like and self.recording:
-                self.facts.subscripts.append(
-                    SubscriptRead(node, base, index[0], None, None, self.torch_name())
-                )
+                self.facts.subscripts.append(SubscriptRead(node, base, index[0], None, None, self.torch_name()))
         if len(perm_at) == 1 and all(
             isinstance(e, ast.Slice) and e.lower is None and e.upper is None and e.step is None
             for e in elements[: perm_at[0]]
@@ -579,9 +586,7 @@ class Walker:
             bound = self.env.get(out.lengths_name)
             if bound is not None and bound.kind is Kind.LENGTHS and bound.perm == out.perm:
                 return out.lengths_name, bound.container
-        candidates = [
-            (n, v) for n, v in self.lengths_in_scope() if v.perm == out.perm or v.perm is None and v.param
-        ]
+        candidates = [(n, v) for n, v in self.lengths_in_scope() if v.perm == out.perm or (v.perm is None and v.param)]
         if len(candidates) == 1:
             name, value = candidates[0]
             return name, value.container
@@ -798,15 +803,11 @@ class Walker:
     def record_sort(self, node: ast.Call, flag: str, flag_node: ast.expr | None, descending: bool) -> int | None:
         if self.current_stmt is None:
             return None
-        bindings = tuple(
-            b for b, (_, stmt) in self.facts.bindings.items() if stmt is self.current_stmt
-        )
+        bindings = tuple(b for b, (_, stmt) in self.facts.bindings.items() if stmt is self.current_stmt)
         self.facts.sorts.append(SortSite(node, self.current_stmt, flag, flag_node, descending, bindings))
         return len(self.facts.sorts) - 1
 
-    def tensor_sort(
-        self, node: ast.Call, source: Value, descending_node: ast.expr | None, want_values: bool
-    ) -> Value:
+    def tensor_sort(self, node: ast.Call, source: Value, descending_node: ast.expr | None, want_values: bool) -> Value:
         """`torch.sort(x)`, `x.sort(descending=True)`, `torch.argsort(x)`, `x.argsort()`."""
         if source.kind is Kind.PERM and source.perm:
             inv = Value(Kind.PERM, container="tensor", perm=inverse(source.perm))
@@ -866,7 +867,7 @@ class Walker:
         func: ast.Attribute,
         receiver: Value,
         args: list[Value],
-        kwargs: dict[str | None, Value],
+        kwargs: dict[str, Value],
     ) -> Value:
         name = func.attr
         keywords = {kw.arg for kw in node.keywords}
@@ -879,7 +880,9 @@ class Walker:
                     if key is not None:
                         self.env[key] = UNKNOWN
                     return UNKNOWN
-                sorted_value = self.sorted_value(node, receiver, argument(node, None, "key"), direction, "reverse", reverse)
+                sorted_value = self.sorted_value(
+                    node, receiver, argument(node, None, "key"), direction, "reverse", reverse
+                )
                 self.env[key] = sorted_value.but(label=key, binding=self.new_binding(key, node))
                 return UNKNOWN
             stmt = self.current_stmt
@@ -952,9 +955,7 @@ class Walker:
             )
         return UNKNOWN
 
-    def torch_call(
-        self, qual: str, node: ast.Call, args: list[Value], kwargs: dict[str | None, Value]
-    ) -> Value:
+    def torch_call(self, qual: str, node: ast.Call, args: list[Value], kwargs: dict[str, Value]) -> Value:
         head, _, last = qual.rpartition(".")
         if head == RNN_MODULE and last in RNN_FUNCTIONS:
             self.facts.uses_rnn_utils = True
@@ -1036,12 +1037,12 @@ class Walker:
             return (None if is_opaque(node) else default), None
         return bool_literal(written), written
 
-    def call_pack_padded_sequence(self, node: ast.Call, args: list[Value], kwargs: dict[str | None, Value]) -> Value:
+    def call_pack_padded_sequence(self, node: ast.Call, args: list[Value], kwargs: dict[str, Value]) -> Value:
         x = args[0] if args else kwargs.get("input", UNKNOWN)
         lengths = args[1] if len(args) > 1 else kwargs.get("lengths", UNKNOWN)
         return self.pack(node, "pack_padded_sequence", x, lengths, argument(node, 1, "lengths"), 2, 3)
 
-    def call_pack_sequence(self, node: ast.Call, args: list[Value], kwargs: dict[str | None, Value]) -> Value:
+    def call_pack_sequence(self, node: ast.Call, args: list[Value], kwargs: dict[str, Value]) -> Value:
         seqs = args[0] if args else kwargs.get("sequences", UNKNOWN)
         if seqs.kind in (Kind.SEQS, Kind.LENGTHS) or (seqs.kind is Kind.UNKNOWN and seqs.root):
             order = seqs.order if seqs.kind is not Kind.UNKNOWN else Order.UNKNOWN
@@ -1063,7 +1064,8 @@ class Walker:
         enforce_at: int,
     ) -> Value:
         if batch_first_at is None:
-            batch_first, batch_first_node = True, None
+            batch_first: bool | None = True
+            batch_first_node: ast.expr | None = None
         else:
             batch_first, batch_first_node = self.flag_arg(node, batch_first_at, "batch_first", False)
         enforce, enforce_node = self.flag_arg(node, enforce_at, "enforce_sorted", True)
@@ -1097,7 +1099,7 @@ class Walker:
             root=x.root,
         )
 
-    def call_pad_packed_sequence(self, node: ast.Call, args: list[Value], kwargs: dict[str | None, Value]) -> Value:
+    def call_pad_packed_sequence(self, node: ast.Call, args: list[Value], kwargs: dict[str, Value]) -> Value:
         packed = args[0] if args else kwargs.get("sequence", UNKNOWN)
         batch_first, batch_first_node = self.flag_arg(node, 1, "batch_first", False)
         if self.recording:
@@ -1125,7 +1127,7 @@ class Walker:
         out_lengths = Value(Kind.LENGTHS, container="tensor", device=Device.CPU, perm=packed.perm)
         return Value(Kind.TUPLE, items=(out, out_lengths))
 
-    def call_pad_sequence(self, node: ast.Call, args: list[Value], kwargs: dict[str | None, Value]) -> Value:
+    def call_pad_sequence(self, node: ast.Call, args: list[Value], kwargs: dict[str, Value]) -> Value:
         seqs = args[0] if args else kwargs.get("sequences", UNKNOWN)
         batch_first, _ = self.flag_arg(node, 1, "batch_first", False)
         return Value(Kind.BATCH, batch_first=batch_first, perm=seqs.perm, root=seqs.root)
@@ -1166,7 +1168,9 @@ def derived_call(node: ast.Call, args: list[Value]) -> Value:
     """
     if any(a.kind is Kind.PERM or a.blank_of for a in args):
         return UNKNOWN
-    if not args or all(a.kind is Kind.NUMBER or (a.kind is Kind.UNKNOWN and not a.root and a.perm is None) for a in args):
+    if not args or all(
+        a.kind is Kind.NUMBER or (a.kind is Kind.UNKNOWN and not a.root and a.perm is None) for a in args
+    ):
         return Value(perm=IDENTITY)  # fresh data: `load_batch()`, `torch.randn(3, 4)`
     first = args[0]
     if len(args) == 1 and not node.keywords and first.kind in (Kind.OUTPUT, Kind.BATCH):
@@ -1214,9 +1218,7 @@ def analyse(tree: ast.Module) -> FileFacts:
     walker = Walker(facts, {})
     walker.walk_body(tree.body)
     module_env = {
-        name: value
-        for name, value in walker.env.items()
-        if value.kind in (Kind.REF, Kind.RNN, Kind.OPTIMIZER)
+        name: value for name, value in walker.env.items() if value.kind in (Kind.REF, Kind.RNN, Kind.OPTIMIZER)
     }
     pending = [(node, {**env, **module_env}, attrs) for node, env, attrs in walker.deferred]
     while pending:

@@ -230,9 +230,7 @@ def _scan_block(block: list[ast.stmt], optimizers: dict[str, str | None]) -> Ite
                 later = block[s]
                 if backward_in(later):
                     break
-                stepped = next(
-                    (o for n in [later, *_walk_code(later)] if (o := step_of(n, optimizers))), None
-                )
+                stepped = next((o for n in [later, *_walk_code(later)] if (o := step_of(n, optimizers))), None)
                 if stepped is None:
                     continue
                 if receiver == stepped or (receiver and optimizers.get(stepped) == receiver):

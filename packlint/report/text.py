@@ -35,7 +35,9 @@ def summary(run: Run) -> list[str]:
     if safe and not run.fix:
         tail = ""
         if hidden:
-            tail = f" ({hidden} hidden fix{'es' if hidden != 1 else ''} can be enabled with the `--unsafe-fixes` option)"
+            tail = (
+                f" ({hidden} hidden fix{'es' if hidden != 1 else ''} can be enabled with the `--unsafe-fixes` option)"
+            )
         lines.append(f"[*] {safe} fixable with the `--fix` option{tail}.")
     elif hidden:
         lines.append(

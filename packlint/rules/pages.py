@@ -22,9 +22,7 @@ def render_page(rule: type[Rule]) -> str:
     else:
         selection = f"Opt-in: enable it with `--select {rule.code}` (or `--select ALL`)."
     return (
-        f"# {rule.name} ({rule.code})\n\n"
-        f"{selection} {AVAILABILITY[rule.fix_availability]}\n\n"
-        f"{rule.documentation()}\n"
+        f"# {rule.name} ({rule.code})\n\n{selection} {AVAILABILITY[rule.fix_availability]}\n\n{rule.documentation()}\n"
     )
 
 

@@ -71,9 +71,7 @@ class LengthsListIndexedByTensor(Rule):
             fix = None
             if read.torch_name is not None:
                 fixed = f"{read.torch_name}.as_tensor({listed})"
-                fix = self.safe_fix(
-                    f"Index `{fixed}` instead", replace_node(ctx.source, read.node.value, fixed)
-                )
+                fix = self.safe_fix(f"Index `{fixed}` instead", replace_node(ctx.source, read.node.value, fixed))
             yield self.diagnostic(
                 ctx,
                 read.node,
