@@ -58,6 +58,7 @@ def _fail(message: str) -> None:
 @click.option("--config", type=click.Path(dir_okay=False, path_type=Path), help="A pyproject.toml to use.")
 @click.option("--quiet", "-q", is_flag=True, help="Print diagnostics only, no summary.")
 @click.option("--no-cache", is_flag=True, help="Neither read nor write .packlint_cache/.")
+@click.option("--force-exclude", is_flag=True, help="Apply exclusions to files named on the command line too.")
 def check(
     paths: tuple[str, ...],
     fix: bool,
@@ -73,6 +74,7 @@ def check(
     config: Path | None,
     quiet: bool,
     no_cache: bool,
+    force_exclude: bool,
 ) -> None:
     """Check PATHS (default: the current directory)."""
     from packlint.discover import discover
@@ -84,7 +86,7 @@ def check(
     except ConfigError as exc:
         _fail(str(exc))
     settings = settings.but(fix=fix or diff, unsafe_fixes=unsafe_fixes)
-    files, missing = discover(paths, settings)
+    files, missing = discover(paths, settings, force_exclude=force_exclude)
     results = _check(files, settings, jobs, use_cache=not no_cache and not (fix or diff))
     results.extend(FileResult(path, errors=(FileError(reason),)) for path, reason in missing)
     if diff:

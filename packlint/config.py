@@ -142,7 +142,7 @@ def load_settings(config: Path | None, start: Path) -> Settings:
     """Settings from an explicit config file, or the nearest pyproject.toml, or the defaults."""
     path = config if config is not None else find_pyproject(start)
     if path is None:
-        return Settings(root=str(start.resolve() if start.is_dir() else start.resolve().parent))
+        return Settings()  # the project root is then the working directory, as for ruff
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as exc:

@@ -47,18 +47,32 @@ class GitIgnore:
         return False
 
 
-def discover(paths: Sequence[str], settings: Settings) -> tuple[list[str], list[tuple[str, str]]]:
-    """Python files under `paths` (files given by name are always kept) and paths that do not exist."""
+def discover(
+    paths: Sequence[str], settings: Settings, force_exclude: bool = False
+) -> tuple[list[str], list[tuple[str, str]]]:
+    """Python files under `paths` and paths that do not exist; files given by name are kept even
+    when excluded, unless `force_exclude` (as pre-commit needs, since it names every file)."""
     files: list[str] = []
     missing: list[tuple[str, str]] = []
     for path in paths or ["."]:
         if os.path.isfile(path):
-            files.append(os.path.normpath(path))
+            if not (force_exclude and _excluded_by_name(path, settings)):
+                files.append(os.path.normpath(path))
         elif os.path.isdir(path):
             files.extend(_walk(path, settings, []))
         else:
             missing.append((path, "no such file or directory"))
     return sorted(set(files)), missing
+
+
+def _excluded_by_name(path: str, settings: Settings) -> bool:
+    """Whether a file, or a directory above it inside the project, is excluded."""
+    from packlint.config import matches_pattern, relative_to_root
+
+    relative = relative_to_root(path, settings.root)
+    if relative.startswith("../"):
+        return settings.excluded(path)
+    return any(matches_pattern(relative, p) for p in (*settings.exclude, *settings.extend_exclude))
 
 
 def _walk(directory: str, settings: Settings, ignores: list[GitIgnore]) -> Iterator[str]:

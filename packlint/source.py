@@ -34,6 +34,11 @@ class Source:
         try:
             encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
         except SyntaxError as exc:
+            # detect_encoding also rejects undecodable bytes in the first two lines: say which.
+            try:
+                data.decode("utf-8")
+            except UnicodeDecodeError as bad:
+                raise SourceError(f"not valid UTF-8: byte {bad.start} cannot be decoded") from None
             raise SourceError(f"cannot determine encoding: {exc}") from None
         bom = data.startswith(codecs.BOM_UTF8)
         body = data[len(codecs.BOM_UTF8) :] if bom else data

@@ -1,0 +1,56 @@
+"""The flake8 plugin reports the same (file, row, col, code) as `packlint check`."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from tests.conftest import ROOT, run_packlint
+
+
+def _flake8(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "flake8", "--isolated", "--select", "PKL", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def _rows(lines: list[str]) -> set[tuple[str, int, int, str]]:
+    found = set()
+    for line in lines:
+        location, _, rest = line.partition(": ")
+        path, row, col = location.rsplit(":", 2)
+        found.add((path, int(row), int(col), rest.split()[0]))
+    return found
+
+
+def test_flake8_and_packlint_agree_on_fixtures() -> None:
+    flake8 = _flake8("fixtures")
+    assert flake8.returncode == 1, flake8.stderr
+    assert "Traceback" not in flake8.stderr
+    ours = run_packlint("-q", "fixtures")
+    lines = [line for line in flake8.stdout.splitlines() if line.strip()]
+    assert lines
+    assert _rows(lines) == _rows(ours.stdout.splitlines())
+
+
+def test_flake8_noqa_is_honoured(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "a.py"
+    path.write_text(
+        "from torch.nn.utils.rnn import pack_padded_sequence, pad_sequence\n"
+        "def f(batch):\n"
+        "    lengths = [len(s) for s in batch]\n"
+        "    return pack_padded_sequence(pad_sequence(batch), lengths)  # noqa: PKL104\n"
+    )
+    result = _flake8(str(path))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_plugin_prefilters_without_parsing() -> None:
+    from packlint.flake8_plugin import Plugin
+
+    plugin = Plugin(None, "x.py", ["import os\n", "def broken(:\n"])
+    assert list(plugin.run()) == []  # nothing parsed, so the syntax error is not even seen

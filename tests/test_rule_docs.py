@@ -1,0 +1,66 @@
+"""Each rule's docstring is complete, its examples behave, and its page is generated from it."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from packlint.config import Settings
+from packlint.engine import check_source
+from packlint.rules import REGISTRY
+from packlint.rules.base import SECTIONS, Rule
+from packlint.rules.pages import render_page
+from tests.conftest import ROOT
+
+CODE_BLOCK = re.compile(r"```python\n(.*?)```", re.S)
+
+
+@pytest.mark.parametrize("rule", REGISTRY, ids=lambda r: r.code)
+def test_docs_have_every_section(rule: type[Rule]) -> None:
+    sections = rule.sections()
+    for name in SECTIONS:
+        assert sections.get(name), f"{rule.code} lacks `## {name}`"
+    assert re.fullmatch(r"PKL\d{3}", rule.code)
+    assert re.fullmatch(r"[a-z]+(-[a-z]+)*", rule.name)
+    assert rule.fix_availability in ("always", "sometimes", "none")
+
+
+def _codes(code: str, rule: type[Rule]) -> list[str]:
+    settings = Settings(select=("ALL",), strict=True)
+    return [d.code for d in check_source(code.encode(), "example.py", settings).diagnostics]
+
+
+@pytest.mark.parametrize("rule", REGISTRY, ids=lambda r: r.code)
+def test_example_triggers_the_rule_alone_and_use_instead_is_clean(rule: type[Rule]) -> None:
+    sections = rule.sections()
+    example = CODE_BLOCK.findall(sections["Example"])
+    use_instead = CODE_BLOCK.findall(sections["Use instead"])
+    assert example and use_instead
+    assert set(_codes("".join(example), rule)) == {rule.code}
+    assert _codes("".join(use_instead), rule) == []
+
+
+@pytest.mark.parametrize("rule", REGISTRY, ids=lambda r: r.code)
+def test_generated_page_is_up_to_date(rule: type[Rule]) -> None:
+    page = ROOT / "docs" / "rules" / f"{rule.code}.md"
+    assert page.exists(), "run `python -m packlint.rules.pages docs/rules`"
+    assert page.read_text(encoding="utf-8") == render_page(rule)
+
+
+def test_codes_and_names_are_unique() -> None:
+    assert len({r.code for r in REGISTRY}) == len(REGISTRY)
+    assert len({r.name for r in REGISTRY}) == len(REGISTRY)
+    assert [r.code for r in REGISTRY] == sorted(r.code for r in REGISTRY)
+
+
+def test_no_stale_pages() -> None:
+    codes = {r.code for r in REGISTRY}
+    for page in (ROOT / "docs" / "rules").glob("*.md"):
+        assert page.stem in codes, f"{page} documents no rule"
+
+
+def test_readme_rule_table_lists_every_rule() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    for rule in REGISTRY:
+        assert f"[{rule.code}](docs/rules/{rule.code}.md)" in readme
