@@ -45,7 +45,7 @@ def test_sarif_meets_github_code_scanning_requirements(sarif: dict) -> None:  # 
 
 def test_sarif_results_match_text_output(sarif: dict) -> None:  # type: ignore[type-arg]
     text = run_packlint("--select", "ALL", "-q", "fixtures").stdout.splitlines()
-    from_text = sorted(tuple(line.split(": ")[0].split(":")) + (line.split(": ")[1].split()[0],) for line in text)
+    from_text = sorted((*line.split(": ")[0].split(":"), line.split(": ")[1].split()[0]) for line in text)
     from_sarif = sorted(
         (
             r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
