@@ -1,144 +1,188 @@
-"""Training-loop facts: where gradients are computed, applied and reset."""
+"""Training-loop facts: where gradients are computed (backward), applied (step) and reset.
+
+Everything here is syntactic and deliberately generous about what counts as a reset: a rule that
+reports a missing reset must be sure there is none, so anything that might reset gradients
+(`opt.zero_grad`, `model.zero_grad`, `p.grad = None`, `p.grad.zero_()`, a same-file helper that
+does one of these, a name like `clear_grads`) counts as one.
+"""
 
 from __future__ import annotations
 
 import ast
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-_OPTIMIZER_NAME = re.compile(r"optim|(^|_)opt($|_|[A-Z0-9])|^opt[A-Z_0-9]|optimi[sz]er", re.I)
-_NOT_OPTIMIZER = re.compile(r"sched|(^|_)lr($|_)|warmup", re.I)
-_DEFS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
 LOOPS = (ast.For, ast.AsyncFor, ast.While)
+Loop = ast.For | ast.AsyncFor | ast.While
+_DEFS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
+# Names that hold an optimizer by convention: `opt`, `optimizer`, `optimizerD`, `g_optim`, `self.opt`.
+_OPTIMIZER_NAME = re.compile(r"optim|(^|_)opt($|_|[A-Z0-9])|^opt[A-Z_0-9]", re.I)
+# ... and names that contain those letters but step something else: `lr_scheduler`, `warmup_opt`.
+_NOT_OPTIMIZER = re.compile(r"sched|(^|_)lr($|_)|warmup|option", re.I)
+_SCALER_NAME = re.compile(r"scaler", re.I)
+# A callable whose name says it resets gradients: `zero_grad`, `zero_grads`, `clear_grad`, `reset_grads`.
+_RESET_NAME = re.compile(r"(zero|clear|reset)_?grad", re.I)
+# Branching constructs: a call beneath one of these does not run on every pass through the loop.
+_CONDITIONAL = tuple(
+    getattr(ast, name) for name in ("If", "Try", "TryStar", "IfExp", "BoolOp", "Match") if hasattr(ast, name)
+)
 
 
 @dataclass(frozen=True)
 class Step:
-    """`opt.step()` or `scaler.step(opt)`: an optimizer step, and whether every iteration takes it."""
+    """An optimizer step: `opt.step()`, `scaler.step(opt)`, `xm.optimizer_step(opt)`."""
 
     call: ast.Call
-    optimizer: str  # source text of the optimizer: `opt`, `self.optimizer`
-    unconditional: bool
+    optimizer: ast.expr  # the optimizer as written: `opt`, `self.optimizer`
+    key: str  # its normalised text, to compare optimizers
+    closure: bool  # `opt.step(closure)`: the closure computes (and resets) gradients itself
 
 
 @dataclass(frozen=True)
 class TrainingLoop:
-    """The innermost loop that holds both a backward pass and an optimizer step."""
+    """The innermost loop around a backward pass and an optimizer step: `for b in loader: ...`."""
 
-    node: ast.For | ast.AsyncFor | ast.While
-    steps: tuple[Step, ...]
+    node: Loop
+    backward: ast.Call  # the first backward pass inside
+    steps: tuple[Step, ...]  # every optimizer step inside, nested ones included
+    unconditional: tuple[bool, ...]  # per step: taken on every iteration that reaches the end
     resets: bool  # a gradient reset anywhere inside, or in a same-file helper called inside
+    bound: frozenset[str]  # names (re)bound inside the loop, its target included
 
 
 @dataclass(frozen=True)
 class ResetBeforeStep:
-    """`loss.backward(); opt.zero_grad(); opt.step()` in one block."""
+    """`loss.backward(); opt.zero_grad(); opt.step()`: a reset between a backward and its step."""
 
-    reset: ast.Expr
-    step: ast.stmt
-    optimizer: str
-
-
-def _walk_code(node: ast.AST) -> Iterator[ast.AST]:
-    """Nodes that run when `node` runs: not the bodies of nested functions or classes."""
-    stack = list(ast.iter_child_nodes(node))
-    while stack:
-        child = stack.pop()
-        yield child
-        if not isinstance(child, _DEFS):
-            stack.extend(ast.iter_child_nodes(child))
+    backward: ast.Call
+    reset: ast.Expr  # the statement `opt.zero_grad()`
+    step: ast.Expr  # the statement `opt.step()`
+    optimizer: Step
 
 
-def _text(node: ast.expr) -> str:
+def key_of(node: ast.expr) -> str:
+    """Text of an expression with layout normalised, so that equal expressions compare equal."""
     return ast.unparse(node)
 
 
 def is_backward(node: ast.AST) -> bool:
     """`loss.backward()`, `scaler.scale(loss).backward()`, `accelerator.backward(loss)`."""
-    return (
-        isinstance(node, ast.Call)
-        and isinstance(node.func, ast.Attribute)
-        and node.func.attr in ("backward", "manual_backward")
-    )
+    if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
+        return False
+    if node.func.attr not in ("backward", "manual_backward"):
+        return False
+    receiver = node.func.value
+    # `MyFunction.backward(ctx, grad)` runs an autograd.Function's formula by hand; it computes
+    # values, not `.grad` fields.
+    if isinstance(receiver, ast.Name) and receiver.id[:1].isupper():
+        return False
+    return not (node.args and isinstance(node.args[0], ast.Name) and node.args[0].id == "ctx")
+
+
+def _grad_field(node: ast.expr) -> bool:
+    """`p.grad` or `p.grad.data`."""
+    if isinstance(node, ast.Attribute) and node.attr == "data":
+        node = node.value
+    return isinstance(node, ast.Attribute) and node.attr == "grad"
 
 
 def is_reset(node: ast.AST) -> bool:
-    """`opt.zero_grad()`, `model.zero_grad()`, `p.grad = None`, `p.grad.zero_()`."""
+    """Anything that may reset gradients: `opt.zero_grad()`, `p.grad = None`, `p.grad.zero_()`, ..."""
+    if isinstance(node, ast.Attribute):
+        return bool(_RESET_NAME.search(node.attr))  # also a bound method kept for later: `reset = opt.zero_grad`
+    if isinstance(node, ast.Name):
+        return bool(_RESET_NAME.search(node.id))
+    if isinstance(node, ast.keyword):
+        return node.arg is not None and bool(_RESET_NAME.search(node.arg))  # `opt.first_step(zero_grad=True)`
     if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
-        if node.func.attr == "zero_grad":
+        if node.func.attr in ("zero_", "fill_", "detach_") and _grad_field(node.func.value):
             return True
-        if node.func.attr in ("zero_", "detach_"):
-            inner = node.func.value
-            if isinstance(inner, ast.Attribute) and inner.attr == "data":
-                inner = inner.value
-            return isinstance(inner, ast.Attribute) and inner.attr == "grad"
-    if isinstance(node, ast.Assign):
+        return node.func.attr.startswith("_foreach_zero")  # `torch._foreach_zero_(grads)`
+    if isinstance(node, (ast.Assign, ast.Delete)):
+        # `p.grad = None`, or any assignment: code that writes `.grad` manages gradients itself.
         return any(isinstance(t, ast.Attribute) and t.attr == "grad" for t in node.targets)
+    if isinstance(node, ast.AnnAssign):
+        return isinstance(node.target, ast.Attribute) and node.target.attr == "grad"
     return False
 
 
 def optimizer_names(tree: ast.Module) -> dict[str, str | None]:
-    """Names assigned a `torch.optim` optimizer in this file, with the model whose parameters it gets."""
+    """Expressions assigned an optimizer in this file (`opt = torch.optim.Adam(model.parameters())`),
+    each with the model whose parameters it gets when that is visible."""
+    constructors: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            constructors.update(a.asname or a.name for a in node.names if _optimizer_class(node.module, a.name))
     found: dict[str, str | None] = {}
     for node in ast.walk(tree):
-        if not isinstance(node, ast.Assign) or not isinstance(node.value, ast.Call):
+        if isinstance(node, ast.Assign):
+            targets, value = node.targets, node.value
+        elif isinstance(node, ast.AnnAssign) and node.value is not None:
+            targets, value = [node.target], node.value
+        else:
             continue
-        func = node.value.func
-        name = _text(func)
-        if "optim" in name and isinstance(func, ast.Attribute) and func.attr[:1].isupper():
-            model = None
-            first = node.value.args[0] if node.value.args else None
-            if isinstance(first, ast.Call) and isinstance(first.func, ast.Attribute):
-                if first.func.attr == "parameters":
-                    model = _text(first.func.value)
-            for target in node.targets:
-                found[_text(target)] = model
+        if not isinstance(value, ast.Call):
+            continue
+        func = value.func
+        if isinstance(func, ast.Attribute):
+            optimizer = _optimizer_class(key_of(func.value), func.attr)
+        else:
+            optimizer = isinstance(func, ast.Name) and func.id in constructors
+        if not optimizer:
+            continue
+        params = value.args[0] if value.args else next((k.value for k in value.keywords if k.arg == "params"), None)
+        model = None
+        if isinstance(params, ast.Call) and isinstance(params.func, ast.Attribute) and params.func.attr == "parameters":
+            model = key_of(params.func.value)
+        for target in targets:
+            found[key_of(target)] = model
     return found
 
 
-def step_of(node: ast.AST, optimizers: dict[str, str | None]) -> str | None:
-    """The optimizer that `node` steps, if it is an optimizer step."""
-    if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Attribute):
-        return None
-    receiver = node.func.value
-    if node.func.attr == "step":
-        if node.args and (_looks_like_optimizer(node.args[0], optimizers)):
-            return _text(node.args[0])  # `scaler.step(opt)`
-        if not node.args and _looks_like_optimizer(receiver, optimizers):
-            return _text(receiver)
-        if node.args and _looks_like_optimizer(receiver, optimizers) and not isinstance(node.args[0], ast.Constant):
-            return _text(receiver)  # `opt.step(closure)`
-    if node.func.attr == "optimizer_step" and node.args and _looks_like_optimizer(node.args[0], optimizers):
-        return _text(node.args[0])  # torch_xla's `xm.optimizer_step(opt)`
-    return None
+def _optimizer_class(module: str, name: str) -> bool:
+    """`torch.optim.Adam`, `apex.optimizers.FusedAdam`; not `torch.optim.lr_scheduler.StepLR`."""
+    return (
+        "optim" in module
+        and not re.search("sched|swa", module, re.I)
+        and name[:1].isupper()
+        and not re.search(r"LR$|Sched|SWA|Averaged", name)
+    )
 
 
 def _looks_like_optimizer(node: ast.expr, optimizers: dict[str, str | None]) -> bool:
-    text = _text(node)
-    if text in optimizers:
+    if key_of(node) in optimizers:
         return True
-    last = text.split(".")[-1]
-    if isinstance(node, ast.Subscript):
+    if isinstance(node, ast.Subscript):  # `optimizers[0]`, `self.optimizers[name]`
+        node = node.value
+    if isinstance(node, ast.Attribute):
+        last = node.attr
+    elif isinstance(node, ast.Name):
+        last = node.id
+    else:
         return False
     return bool(_OPTIMIZER_NAME.search(last)) and not _NOT_OPTIMIZER.search(last)
 
 
-def resetting_functions(tree: ast.Module) -> set[str]:
-    """Names of functions defined in this file that reset gradients, directly or through another."""
-    bodies: dict[str, ast.AST] = {}
-    for node in ast.walk(tree):
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            bodies.setdefault(node.name, node)
-    resetting = {name for name, body in bodies.items() if any(is_reset(n) for n in ast.walk(body))}
-    changed = True
-    while changed:
-        changed = False
-        for name, body in bodies.items():
-            if name not in resetting and any(_called_name(n) in resetting for n in ast.walk(body)):
-                resetting.add(name)
-                changed = True
-    return resetting
+def step_of(node: ast.AST, optimizers: dict[str, str | None]) -> Step | None:
+    """The optimizer step that `node` is, if it is one (`scheduler.step()` is not)."""
+    if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Attribute):
+        return None
+    receiver, args = node.func.value, node.args
+    if node.func.attr == "step":
+        if args and not isinstance(args[0], ast.Starred):
+            scaler = isinstance(receiver, (ast.Name, ast.Attribute)) and _SCALER_NAME.search(key_of(receiver))
+            if scaler or (
+                _looks_like_optimizer(args[0], optimizers) and not _looks_like_optimizer(receiver, optimizers)
+            ):
+                return Step(node, args[0], key_of(args[0]), False)  # `scaler.step(opt)`
+        if _looks_like_optimizer(receiver, optimizers):
+            given = [*args, *(k.value for k in node.keywords if k.arg == "closure")]
+            closure = any(not (isinstance(a, ast.Constant) and a.value is None) for a in given)
+            return Step(node, receiver, key_of(receiver), closure)  # `opt.step()`, `opt.step(closure)`
+    if node.func.attr == "optimizer_step" and args and _looks_like_optimizer(args[0], optimizers):
+        return Step(node, args[0], key_of(args[0]), False)  # torch_xla's `xm.optimizer_step(opt)`
+    return None
 
 
 def _called_name(node: ast.AST) -> str | None:
@@ -150,91 +194,245 @@ def _called_name(node: ast.AST) -> str | None:
     return None
 
 
-def _unconditional(loop: ast.AST, call: ast.Call, parents: dict[int, ast.AST]) -> bool:
-    node: ast.AST = call
+def _functions_that(tree: ast.Module, test: Callable[[ast.AST], bool]) -> set[str]:
+    """Names of same-file functions (and names bound to lambdas or bound methods) whose code
+    passes `test` somewhere, directly or through a call of another such name."""
+    bodies: list[tuple[str, ast.AST]] = []
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            bodies.append((node.name, node))
+        elif isinstance(node, ast.Assign) and isinstance(node.value, (ast.Lambda, ast.Attribute)):
+            bodies.extend((t.id, node.value) for t in node.targets if isinstance(t, ast.Name))
+    found = {name for name, body in bodies if any(test(n) for n in ast.walk(body))}
+    changed = True
+    while changed:
+        changed = False
+        for name, body in bodies:
+            if name not in found and any(_called_name(n) in found for n in ast.walk(body)):
+                found.add(name)
+                changed = True
+    return found
+
+
+def resetting_functions(tree: ast.Module) -> set[str]:
+    """Names of same-file functions that may reset gradients, directly or through another."""
+    return _functions_that(tree, is_reset)
+
+
+def backward_functions(tree: ast.Module) -> set[str]:
+    """Names of same-file functions that run a backward pass, directly or through another."""
+    return _functions_that(tree, is_backward)
+
+
+def _in_code(node: ast.AST) -> Iterator[ast.AST]:
+    """Nodes that run when `node` runs: not the bodies of nested functions, classes or lambdas."""
+    if isinstance(node, _DEFS):
+        return
+    stack = list(ast.iter_child_nodes(node))
+    while stack:
+        child = stack.pop()
+        yield child
+        if not isinstance(child, _DEFS):
+            stack.extend(ast.iter_child_nodes(child))
+
+
+def _parents(tree: ast.AST) -> dict[int, ast.AST]:
+    return {id(c): p for p in ast.walk(tree) for c in ast.iter_child_nodes(p)}
+
+
+def _unconditional(loop: ast.AST, call: ast.AST, parents: dict[int, ast.AST]) -> bool:
+    """Whether `call` runs on every iteration of `loop` that gets that far."""
+    node = call
     while id(node) in parents:
         node = parents[id(node)]
         if node is loop:
             return True
-        if isinstance(node, (ast.If, ast.Try, ast.IfExp, ast.BoolOp, *LOOPS, *_DEFS)) or type(node).__name__ in (
-            "Match",
-            "TryStar",
-        ):
+        if isinstance(node, (*_CONDITIONAL, *LOOPS, *_DEFS)):
             return False
     return False
 
 
+def _bound_names(loop: Loop) -> frozenset[str]:
+    """Names that the loop (re)binds anywhere inside, nested definitions included."""
+    names: set[str] = set()
+    for node in ast.walk(loop):
+        if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
+            names.add(node.id)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names.update(a.asname or a.name.split(".")[0] for a in node.names)
+    return frozenset(names)
+
+
+def _loop_chains(tree: ast.Module) -> Iterator[tuple[ast.AST, tuple[Loop, ...]]]:
+    """Every node with the loops around it, innermost last; a function or lambda starts afresh."""
+    stack: list[tuple[ast.AST, tuple[Loop, ...]]] = [(tree, ())]
+    while stack:
+        node, chain = stack.pop()
+        yield node, chain
+        inner = () if isinstance(node, _DEFS) else (*chain, node) if isinstance(node, LOOPS) else chain
+        stack.extend((child, inner) for child in reversed(list(ast.iter_child_nodes(node))))
+
+
 def training_loops(tree: ast.Module) -> list[TrainingLoop]:
-    """Innermost loops with a backward and a step, and whether they reset gradients."""
+    """Innermost loops around a backward and a step, and whether they reset gradients."""
     optimizers = optimizer_names(tree)
+    backwards: list[tuple[ast.Call, tuple[Loop, ...]]] = []
+    steps: list[tuple[Step, tuple[Loop, ...]]] = []
+    for node, chain in _loop_chains(tree):
+        if not chain:
+            continue
+        if is_backward(node):
+            backwards.append((node, chain))  # type: ignore[arg-type]
+        elif (step := step_of(node, optimizers)) is not None:
+            steps.append((step, chain))
+    if not backwards or not steps:
+        return []
+    loops: dict[int, tuple[Loop, ast.Call]] = {}
+    for backward, b_chain in backwards:
+        for _, s_chain in steps:
+            common = None
+            for b_loop, s_loop in zip(b_chain, s_chain):
+                if b_loop is not s_loop:
+                    break
+                common = b_loop
+            if common is not None and id(common) not in loops:
+                loops[id(common)] = (common, backward)
+    if not loops:
+        return []
     helpers = resetting_functions(tree)
-    parents = {id(c): p for p in ast.walk(tree) for c in ast.iter_child_nodes(p)}
+    # A model whose `forward` resets (`self.zero_grad()`) resets whenever it is called, and we
+    # cannot tell which calls in a loop are calls of that model.
+    any_call_resets = bool(helpers & {"forward", "__call__"})
+    parents = _parents(tree)
     found: list[TrainingLoop] = []
-    for loop in ast.walk(tree):
-        if not isinstance(loop, LOOPS):
-            continue
-        code = list(_walk_code(loop))
-        if not any(is_backward(n) for n in code):
-            continue
-        steps = [(n, step_of(n, optimizers)) for n in code]
-        steps = [(n, o) for n, o in steps if o is not None]
-        if not steps:
-            continue
-        inner = [n for n in code if isinstance(n, LOOPS)]
-        if any(
-            any(is_backward(m) for m in _walk_code(i)) and any(step_of(m, optimizers) for m in _walk_code(i))
-            for i in inner
-        ):
-            continue  # reported on the inner loop
-        everything = list(ast.walk(loop))
-        resets = any(is_reset(n) for n in everything) or any(
-            _called_name(n) in helpers or (_called_name(n) or "").endswith("zero_grad") for n in everything
+    for loop, backward in sorted(loops.values(), key=lambda pair: (pair[0].lineno, pair[0].col_offset)):
+        inside = [step for step, chain in steps if any(s is loop for s in chain)]
+        resets = any(
+            is_reset(n) or _called_name(n) in helpers or (any_call_resets and isinstance(n, ast.Call))
+            for n in ast.walk(loop)
         )
         found.append(
             TrainingLoop(
                 loop,
-                tuple(Step(n, o, _unconditional(loop, n, parents)) for n, o in steps),  # type: ignore[arg-type]
+                backward,
+                tuple(inside),
+                tuple(_unconditional(loop, step.call, parents) for step in inside),
                 resets,
+                _bound_names(loop),
             )
         )
     return found
 
 
-def resets_before_step(tree: ast.Module) -> list[ResetBeforeStep]:
-    """Resets between a backward and the step of the same optimizer in one block."""
-    optimizers = optimizer_names(tree)
-    found: list[ResetBeforeStep] = []
+def _blocks(tree: ast.Module) -> Iterator[list[ast.stmt]]:
     for node in ast.walk(tree):
         for name in ("body", "orelse", "finalbody"):
             block = getattr(node, name, None)
             if isinstance(block, list) and block and isinstance(block[0], ast.stmt):
-                found.extend(_scan_block(block, optimizers))
+                yield block
+
+
+def _straight_backward(stmt: ast.stmt, parents: dict[int, ast.AST]) -> ast.Call | None:
+    """A backward pass that `stmt` runs every time it runs (`with autocast(): ...` allowed)."""
+    if isinstance(stmt, (*_CONDITIONAL, *LOOPS)):
+        return None
+    for node in _in_code(stmt):
+        if is_backward(node) and _unconditional(stmt, node, parents):
+            return node  # type: ignore[return-value]
+    return None
+
+
+def resets_before_step(tree: ast.Module) -> list[ResetBeforeStep]:
+    """Resets between a backward and the step of the same optimizer, in one straight-line block."""
+    optimizers = optimizer_names(tree)
+    backward_helpers = backward_functions(tree)
+    parents: dict[int, ast.AST] | None = None
+    found: list[ResetBeforeStep] = []
+    for block in _blocks(tree):
+        if not any(is_backward(n) for stmt in block for n in _in_code(stmt)):
+            continue
+        parents = parents or _parents(tree)
+        found.extend(_scan_block(block, optimizers, backward_helpers, parents))
     return found
 
 
-def _scan_block(block: list[ast.stmt], optimizers: dict[str, str | None]) -> Iterator[ResetBeforeStep]:
-    def backward_in(stmt: ast.stmt) -> bool:
-        return any(is_backward(n) for n in [stmt, *_walk_code(stmt)])
+def _scan_block(
+    block: list[ast.stmt],
+    optimizers: dict[str, str | None],
+    backward_helpers: set[str],
+    parents: dict[int, ast.AST],
+) -> Iterator[ResetBeforeStep]:
+    def may_backward(stmt: ast.stmt) -> bool:
+        for n in _in_code(stmt):
+            name = _called_name(n) or ""
+            if is_backward(n) or name in backward_helpers or re.search("backward|closure", name, re.I):
+                return True
+        return False
 
     for b, stmt in enumerate(block):
-        if not backward_in(stmt):
+        backward = _straight_backward(stmt, parents)
+        if backward is None:
             continue
-        for r in range(b + 1, len(block)):
-            reset = block[r]
-            if backward_in(reset):
-                break
-            if not (isinstance(reset, ast.Expr) and is_reset(reset.value) and isinstance(reset.value, ast.Call)):
+        for reset in block[b + 1 :]:
+            if may_backward(reset) or any(step_of(n, optimizers) for n in _in_code(reset)):
+                break  # a step before any reset (the right order), or another backward
+            if not any(is_reset(n) for n in [reset, *_in_code(reset)]):
                 continue
-            receiver = _text(reset.value.func.value)  # type: ignore[attr-defined]
-            for s in range(r + 1, len(block)):
-                later = block[s]
-                if backward_in(later):
-                    break
-                stepped = next((o for n in [later, *_walk_code(later)] if (o := step_of(n, optimizers))), None)
-                if stepped is None:
-                    continue
-                if receiver == stepped or (receiver and optimizers.get(stepped) == receiver):
-                    if isinstance(later, ast.Expr):
-                        yield ResetBeforeStep(reset, later, stepped)
-                break
-            break
+            receiver = _reset_receiver(reset)
+            if receiver is None:
+                break  # a reset we could not move: `for p in params: p.grad = None`
+            step = _next_step(block, block.index(reset), optimizers, may_backward)
+            if step is not None and _same_gradients(receiver, step[1], optimizers, _scope(block[0], parents)):
+                yield ResetBeforeStep(backward, reset, step[0], step[1])  # type: ignore[arg-type]
+
+
+def _scope(node: ast.AST, parents: dict[int, ast.AST]) -> ast.AST:
+    """The function (or module) whose code `node` is part of."""
+    while id(node) in parents:
+        node = parents[id(node)]
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            return node
+    return node
+
+
+def _reset_receiver(stmt: ast.AST) -> ast.expr | None:
+    """`opt` for the statement `opt.zero_grad(...)`."""
+    if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call):
+        func = stmt.value.func
+        if isinstance(func, ast.Attribute) and func.attr == "zero_grad":
+            return func.value
+    return None
+
+
+def _next_step(
+    block: list[ast.stmt], after: int, optimizers: dict[str, str | None], may_backward: Callable[[ast.stmt], bool]
+) -> tuple[ast.Expr, Step] | None:
+    """The step statement that follows `block[after]` with nothing in between that computes gradients."""
+    for stmt in block[after + 1 :]:
+        if may_backward(stmt):
+            return None
+        steps = [s for n in _in_code(stmt) if (s := step_of(n, optimizers)) is not None]
+        if not steps:
+            continue
+        if isinstance(stmt, ast.Expr) and steps[0].call is stmt.value and not steps[0].closure:
+            return stmt, steps[0]
+        return None
+    return None
+
+
+def _same_gradients(node: ast.expr, step: Step, optimizers: dict[str, str | None], scope: ast.AST) -> bool:
+    """Whether resetting through `node` clears the gradients that `step` applies."""
+    receiver = key_of(node)
+    if receiver == step.key:
+        return True
+    model = optimizers.get(step.key)
+    if model is not None or _looks_like_optimizer(node, optimizers):
+        return receiver == model
+    # `model.zero_grad()` before `optimizer.step()` with both passed in: the same parameters when the
+    # function steps one optimizer and resets one model. A GAN steps two, or resets both nets.
+    code = [n for stmt in getattr(scope, "body", []) for n in [stmt, *_in_code(stmt)]]
+    stepped = {s.key for n in code if (s := step_of(n, optimizers)) is not None}
+    reset = {key_of(r) for n in code if (r := _reset_receiver(n)) is not None}
+    return stepped == {step.key} and reset - {step.key} == {receiver}

@@ -33,6 +33,12 @@ def text_of(source: Source, node: ast.AST) -> str:
     return source.text[start:end]
 
 
+def short_text_of(source: Source, node: ast.AST, limit: int = 60) -> str:
+    """The text of `node` on one line, cut to `limit` characters, for a message."""
+    flat = " ".join(text_of(source, node).split())
+    return flat if len(flat) <= limit else flat[: limit - 3] + "..."
+
+
 def set_keyword(source: Source, call: ast.Call, name: str, value: str, position: int | None = None) -> Edit:
     """Make `call` pass `name=value`: replace the written argument, or add the keyword at the end."""
     written = argument(call, position, name)
