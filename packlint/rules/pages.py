@@ -48,6 +48,21 @@ def write_pages(directory: Path) -> list[Path]:
     return written
 
 
+TABLE_START, TABLE_END = "<!-- rules-table-start -->\n", "<!-- rules-table-end -->"
+
+
+def with_index(readme: str) -> str:
+    """The README with the rules table between its markers replaced by the current one."""
+    start = readme.index(TABLE_START) + len(TABLE_START)
+    end = readme.index(TABLE_END)
+    return readme[:start] + render_index() + readme[end:]
+
+
 if __name__ == "__main__":  # pragma: no cover - `python -m packlint.rules.pages docs/rules`
-    for written_path in write_pages(Path(sys.argv[1] if len(sys.argv) > 1 else "docs/rules")):
+    target = Path(sys.argv[1] if len(sys.argv) > 1 else "docs/rules")
+    for written_path in write_pages(target):
         sys.stdout.write(f"{written_path}\n")
+    readme = target.parent.parent / "README.md"
+    if readme.exists():
+        readme.write_text(with_index(readme.read_text(encoding="utf-8")), encoding="utf-8")
+        sys.stdout.write(f"{readme} (rules table)\n")
