@@ -1,6 +1,15 @@
 """The facts that rules read: one analysis pass over a parsed file."""
 
-from packlint.facts.events import Exit, PackCall, Reorder, RnnCall, SortSite, SubscriptRead, UnpackCall
+from packlint.facts.events import (
+    Exit,
+    PackCall,
+    Reorder,
+    RnnCall,
+    SortSite,
+    SubscriptRead,
+    UnpackCall,
+    index_pattern,
+)
 from packlint.facts.flow import FileFacts, analyse
 from packlint.facts.values import IDENTITY, Device, Kind, Order, Value
 
@@ -19,4 +28,5 @@ __all__ = [
     "UnpackCall",
     "Value",
     "analyse",
+    "index_pattern",
 ]

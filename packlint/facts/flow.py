@@ -68,6 +68,17 @@ class FileFacts:
                     self._parents[id(c)] = p
         return self._parents.get(id(node))
 
+    def in_loop(self, node: ast.AST) -> bool:
+        """Whether `node` runs in a `for`/`while` (or comprehension) of its own function."""
+        current = self.parent(node)
+        while current is not None and not isinstance(current, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+            if isinstance(current, (ast.For, ast.AsyncFor, ast.While, ast.comprehension)):
+                return True
+            if isinstance(current, (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)):
+                return True
+            current = self.parent(current)
+        return False
+
     def perm_label(self, token: str | None) -> str:
         """How to name a permutation token in a message."""
         if not token:
@@ -584,9 +595,14 @@ class Walker:
         """A lengths name aligned with `out`, for a gather fix."""
         if out.lengths_name:
             bound = self.env.get(out.lengths_name)
-            if bound is not None and bound.kind is Kind.LENGTHS and bound.perm == out.perm:
+            if bound is not None and (bound.kind is Kind.LENGTHS or bound.param) and bound.perm == out.perm:
                 return out.lengths_name, bound.container
-        candidates = [(n, v) for n, v in self.lengths_in_scope() if v.perm == out.perm or (v.perm is None and v.param)]
+        # `_` in `out, _ = pad_packed_sequence(y)` holds lengths, but the name says "unused".
+        candidates = [
+            (n, v)
+            for n, v in self.lengths_in_scope()
+            if n != "_" and (v.perm == out.perm or (v.perm is None and v.param))
+        ]
         if len(candidates) == 1:
             name, value = candidates[0]
             return name, value.container
@@ -712,7 +728,17 @@ class Walker:
     def rnn_call(self, node: ast.Call, module: Value, x: Value) -> Value:
         packed = x.kind is Kind.PACKED
         lengths = self.lengths_in_scope()
-        padded = not packed and (x.kind is Kind.BATCH or (bool(lengths) and x.kind is not Kind.TUPLE))
+        # With lengths in scope, an unknown input is taken to be their padded batch; a state or
+        # other result of an RNN (`h_n.unsqueeze(0)`) is not.
+        padded = (
+            not packed
+            and not x.left_padded
+            and (
+                x.kind is Kind.BATCH
+                or (x.kind is Kind.OUTPUT and x.padded)
+                or (bool(lengths) and x.kind in (Kind.UNKNOWN, Kind.TENSOR) and not x.from_rnn)
+            )
+        )
         if self.recording:
             self.facts.rnn_calls.append(RnnCall(node, module, x, padded))
         common = dict(
@@ -909,7 +935,9 @@ class Walker:
                 if name == "scatter_" and key is not None:
                     self.env[key] = result.but(label=key)
                 return result
-        if name in ("cuda", "to", "cpu") and receiver.kind is not Kind.UNKNOWN:
+        # A parameter moves too: `lengths.cuda()` of a `lengths` the caller passed in.
+        movable = receiver.kind is not Kind.UNKNOWN or receiver.perm is not None
+        if name in ("cuda", "to", "cpu") and movable:
             if name == "cuda":
                 device: Device | None = Device.ACCELERATOR
             elif name == "cpu":
@@ -918,7 +946,10 @@ class Walker:
                 target = node.args[0] if node.args else argument(node, None, "device")
                 value = args[0] if node.args else kwargs.get("device")
                 device = self.device_of(node, value, target)
-            return receiver if device is None else receiver.but(device=device, binding=None)
+            if device is not None:
+                return receiver.but(device=device, binding=None)
+            if receiver.kind is not Kind.UNKNOWN:
+                return receiver
         if name == "tolist" and receiver.kind in (Kind.LENGTHS, Kind.PERM):
             return receiver.but(container="list", device=Device.CPU, binding=None)
         if name == "numpy" and receiver.kind in (Kind.LENGTHS, Kind.PERM):
@@ -1130,7 +1161,10 @@ class Walker:
     def call_pad_sequence(self, node: ast.Call, args: list[Value], kwargs: dict[str, Value]) -> Value:
         seqs = args[0] if args else kwargs.get("sequences", UNKNOWN)
         batch_first, _ = self.flag_arg(node, 1, "batch_first", False)
-        return Value(Kind.BATCH, batch_first=batch_first, perm=seqs.perm, root=seqs.root)
+        # torch 2.5+: padding at the front leaves every sequence's last step at the end.
+        side = argument(node, 3, "padding_side")
+        left = side is not None and not (isinstance(side, ast.Constant) and side.value == "right")
+        return Value(Kind.BATCH, batch_first=batch_first, perm=seqs.perm, root=seqs.root, left_padded=left)
 
 
 def is_plain_index(node: ast.expr) -> bool:

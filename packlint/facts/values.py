@@ -62,6 +62,7 @@ class Value:
     bidirectional: bool | None = None
     rnn_type: str | None = None  # "LSTM", "GRU" or "RNN"
     padded: bool = False  # OUTPUT/STATE: steps past a sequence's end were padding
+    left_padded: bool = False  # BATCH: `pad_sequence(seqs, padding_side="left")`, the last step is real
     call: ast.Call | None = field(default=None, compare=False)  # the RNN call behind OUTPUT/STATE
     from_rnn: bool = False  # computed from an RNN's results
     origin: int | None = None  # identity of the lengths a PERM sorts, or of a LENGTHS value
@@ -113,6 +114,7 @@ def merge(a: Value | None, b: Value | None) -> Value:
         bidirectional=a.bidirectional if a.bidirectional == b.bidirectional else None,
         rnn_type=a.rnn_type if a.rnn_type == b.rnn_type else None,
         padded=a.padded and b.padded,
+        left_padded=a.left_padded or b.left_padded,
         from_rnn=a.from_rnn and b.from_rnn,
         origin=a.origin if a.origin == b.origin else None,
         root=a.root if a.root == b.root else None,
