@@ -1,0 +1,96 @@
+"""PKL111: a lengths tensor moved to an accelerator and then given to `pack_padded_sequence`."""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+
+from packlint.diagnostics import Diagnostic
+from packlint.facts import Device
+from packlint.facts.flow import dotted
+from packlint.fixes.edits import replace_node, text_of
+from packlint.rules.base import Context, Rule
+from packlint.rules.triggers import PACKING
+
+
+class LengthsOnAccelerator(Rule):
+    """
+    ## What it does
+    Reports `pack_padded_sequence` calls whose lengths were moved to an accelerator, with
+    `.cuda()`, `.to(device)`, `.to("cuda")`, `.to(x.device)` or `torch.tensor(..., device=...)`.
+
+    ## Why is this bad?
+    Since torch 1.7 the lengths must be a 1-D CPU int64 tensor (or a list): packing reads them on
+    the host to build the batch sizes. On a GPU the call raises `RuntimeError: 'lengths' argument
+    should be a 1D CPU int64 tensor, but got 1D cuda:0 Long tensor`. The code often passes its CPU
+    tests and fails on the first run on a GPU.
+
+    ## Example
+    ```python
+    from torch.nn.utils.rnn import pack_padded_sequence
+
+    def encode(gru, padded, lengths, device):
+        lengths = lengths.to(device)
+        packed = pack_padded_sequence(padded, lengths, batch_first=True, enforce_sorted=False)
+        return gru(packed)
+    ```
+
+    ## Use instead
+    ```python
+    from torch.nn.utils.rnn import pack_padded_sequence
+
+    def encode(gru, padded, lengths, device):
+        lengths = lengths.to(device)
+        packed = pack_padded_sequence(padded, lengths.cpu(), batch_first=True, enforce_sorted=False)
+        return gru(packed)
+    ```
+
+    ## Fix safety
+    Safe: packing copies the lengths to the CPU anyway; passing `lengths.cpu()` gives it the same
+    values where it accepts them. Where the call's argument is itself `x.cuda()` or `x.to(device)`,
+    the fix passes `x.cpu()` instead.
+    """
+
+    code = "PKL111"
+    name = "lengths-on-accelerator"
+    triggers = PACKING
+    fix_availability = "always"
+
+    def check(self, ctx: Context) -> Iterator[Diagnostic]:
+        for call in ctx.facts.pack_calls:
+            node = call.lengths_node
+            if call.function != "pack_padded_sequence" or node is None:
+                continue
+            if call.lengths.device is not Device.ACCELERATOR:
+                continue
+            written = text_of(ctx.source, node)
+            moved = moved_from(node)
+            if moved is not None:
+                fixed = f"{text_of(ctx.source, moved)}.cpu()"
+            elif isinstance(node, (ast.Name, ast.Attribute, ast.Call, ast.Subscript)):
+                fixed = f"{written}.cpu()"
+            else:
+                fixed = f"({written}).cpu()"
+            fix = self.safe_fix(f"Pass `{fixed}`", replace_node(ctx.source, node, fixed))
+            yield self.diagnostic(
+                ctx,
+                call.node,
+                f"`{written}` is on an accelerator but `pack_padded_sequence` needs lengths on the CPU",
+                fix,
+            )
+
+
+def moved_from(node: ast.expr) -> ast.expr | None:
+    """`x` of `x.cuda()` or `x.to(device)`, where the call only moves `x`."""
+    if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Attribute):
+        return None
+    if node.func.attr == "cuda" and not node.args and not node.keywords:
+        return node.func.value
+    if node.func.attr == "to" and len(node.args) == 1 and not node.keywords:
+        # Only a device argument: `.to(torch.long)` also converts, and that must stay.
+        target = dotted(node.args[0])
+        if target is not None and "device" in target.split(".")[-1].lower():
+            return node.func.value
+        if isinstance(node.args[0], ast.Constant) and str(node.args[0].value).startswith("cuda"):
+            return node.func.value
+    return None
