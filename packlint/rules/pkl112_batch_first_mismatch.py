@@ -1,0 +1,159 @@
+"""PKL112: a pack or unpack call whose `batch_first` disagrees with the layout of its batch."""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+
+from packlint.diagnostics import Diagnostic
+from packlint.facts import FileFacts, Kind, PackCall, UnpackCall
+from packlint.fixes.edits import set_keyword
+from packlint.rules.base import Context, Rule
+from packlint.rules.triggers import PACKING
+
+
+class BatchFirstMismatch(Rule):
+    """
+    ## What it does
+    Reports `pack_padded_sequence` and `pad_packed_sequence` calls whose `batch_first` disagrees
+    with the layout of the batch they handle: a batch padded with `pad_sequence(...,
+    batch_first=True)` packed without `batch_first=True`, a batch packed for an RNN built with
+    `batch_first=True` (in the same class) without it, or that RNN's output unpacked without it;
+    and the reverse.
+
+    ## Why is this bad?
+    Packing reads dimension 0 as time when `batch_first=False`. With `enforce_sorted=True` a
+    batch-first batch raises `RuntimeError: Expected len(lengths) to be equal to batch_size`; with
+    `enforce_sorted=False` nothing is raised at the call: when T > B the RNN later fails with
+    `start (N) + length (K) exceeds dimension size (N)`, when T < B it fails with `INDICES element
+    is out of DATA bounds`, and when T == B the result is silently wrong, batch and time swapped.
+    Unpacking with the wrong flag never raises: it returns the transposed tensor, so `out[:, -1]`
+    or a loss over `out` reads the wrong axis.
+
+    ## Example
+    ```python
+    from torch.nn.utils.rnn import pack_padded_sequence, pad_sequence
+
+    def collate(seqs):
+        lengths = [len(s) for s in seqs]
+        padded = pad_sequence(seqs, batch_first=True)
+        return pack_padded_sequence(padded, lengths, enforce_sorted=False)
+    ```
+
+    ## Use instead
+    ```python
+    from torch.nn.utils.rnn import pack_padded_sequence, pad_sequence
+
+    def collate(seqs):
+        lengths = [len(s) for s in seqs]
+        padded = pad_sequence(seqs, batch_first=True)
+        return pack_padded_sequence(padded, lengths, batch_first=True, enforce_sorted=False)
+    ```
+
+    ## Fix safety
+    Safe: the fix sets `batch_first` to the layout the batch was made with. It is offered only
+    where every layout involved is a literal seen in the same function or class; when the pack
+    call, the unpack call and the RNN disagree two against one in a way the data cannot settle,
+    nothing is reported.
+    """
+
+    code = "PKL112"
+    name = "batch-first-mismatch"
+    triggers = PACKING
+    fix_availability = "always"
+
+    def check(self, ctx: Context) -> Iterator[Diagnostic]:
+        facts = ctx.facts
+        rnn_flags = consumer_flags(facts)
+        for call in facts.pack_calls:
+            if call.function != "pack_padded_sequence" or call.opaque or call.batch_first is None:
+                continue
+            expected, why = pack_layout(facts, call, rnn_flags.get(call.index))
+            if expected is None or expected == call.batch_first:
+                continue
+            fix = self.safe_fix(
+                f"Pass `batch_first={expected}`",
+                set_keyword(ctx.source, call.node, "batch_first", str(expected), 2),
+            )
+            yield self.diagnostic(ctx, call.node, f"{why}, but it is packed with `batch_first={call.batch_first}`", fix)
+        for unpack in facts.unpack_calls:
+            if unpack.opaque or unpack.batch_first is None:
+                continue
+            expected = unpack_layout(facts, unpack)
+            if expected is None or expected == unpack.batch_first:
+                continue
+            fix = self.safe_fix(
+                f"Pass `batch_first={expected}`",
+                set_keyword(ctx.source, unpack.node, "batch_first", str(expected), 1),
+            )
+            yield self.diagnostic(
+                ctx,
+                unpack.node,
+                f"the RNN was built with `batch_first={expected}`, but its output is unpacked with "
+                f"`batch_first={unpack.batch_first}`",
+                fix,
+            )
+
+
+_AXIS_SWAPS = frozenset("transpose permute t swapaxes swapdims movedim moveaxis T mT".split())
+
+
+def consumer_flags(facts: FileFacts) -> dict[int, bool | None]:
+    """For each pack call an RNN consumed, the `batch_first` of every RNN that did (None: unknown or mixed)."""
+    flags: dict[int, set[bool | None]] = {}
+    for call in facts.rnn_calls:
+        if call.input.kind is Kind.PACKED and call.input.origin is not None:
+            flags.setdefault(call.input.origin, set()).add(call.module.batch_first)
+    return {index: next(iter(seen)) if len(seen) == 1 else None for index, seen in flags.items()}
+
+
+def unpack_flags(facts: FileFacts, pack_index: int) -> set[bool | None]:
+    """The `batch_first` of every unpack of an RNN output that came from pack call `pack_index`."""
+    return {
+        u.batch_first
+        for u in facts.unpack_calls
+        if u.packed.kind is Kind.PACKED and u.packed.from_rnn and u.packed.origin == pack_index
+    }
+
+
+def swaps_axes(facts: FileFacts, node: ast.AST) -> bool:
+    """Whether the function around `node` transposes anything: then a layout may change unseen."""
+    scope: ast.AST | None = node
+    while scope is not None and not isinstance(scope, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Module)):
+        scope = facts.parent(scope)
+    if scope is None:
+        return True
+    return any(isinstance(n, ast.Attribute) and n.attr in _AXIS_SWAPS for n in ast.walk(scope))
+
+
+def pack_layout(facts: FileFacts, call: PackCall, rnn_flag: bool | None) -> tuple[bool | None, str]:
+    """The layout a pack call's batch has, and how we know it; None when we do not."""
+    batch = call.input
+    if batch.kind is Kind.BATCH and batch.batch_first is not None:
+        return batch.batch_first, f"the batch was padded with `batch_first={batch.batch_first}`"
+    if batch.kind is not Kind.UNKNOWN or rnn_flag is None or swaps_axes(facts, call.node):
+        return None, ""
+    # The RNN ignores its own flag on a PackedSequence, so the flag is only evidence of the layout
+    # the author works in: trust it only where no unpack of its output sides with the pack call.
+    if any(flag != rnn_flag for flag in unpack_flags(facts, call.index)):
+        return None, ""
+    return rnn_flag, f"the RNN that reads it was built with `batch_first={rnn_flag}`"
+
+
+def unpack_layout(facts: FileFacts, unpack: UnpackCall) -> bool | None:
+    """The layout the code around an unpack call expects; None when it is not clear."""
+    packed = unpack.packed
+    if packed.kind is not Kind.PACKED or not packed.from_rnn or packed.batch_first is None:
+        return None
+    rnn_flag = packed.batch_first
+    if swaps_axes(facts, unpack.node):
+        return None
+    if packed.origin is None or packed.origin >= len(facts.pack_calls):
+        return rnn_flag
+    pack = facts.pack_calls[packed.origin]
+    if pack.function != "pack_padded_sequence":
+        return rnn_flag  # pack_sequence takes a list: no layout to keep
+    batch = pack.input
+    data = batch.batch_first if batch.kind is Kind.BATCH else pack.batch_first
+    # The batch came in as the RNN's flag says (or unknown): the output should go out that way.
+    return rnn_flag if data is None or data == rnn_flag else None
