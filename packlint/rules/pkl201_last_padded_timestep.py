@@ -1,0 +1,130 @@
+"""PKL201: the last time step of a padded RNN output taken as every sequence's last state."""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+
+from packlint.diagnostics import Diagnostic
+from packlint.facts import FileFacts, Kind, SubscriptRead, index_pattern
+from packlint.fixes.edits import replace_node, text_of
+from packlint.rules.base import Context, Rule
+from packlint.rules.triggers import PACKING, RECURRENT
+
+BATCH_FIRST_LAST = frozenset({(":", -1), (":", -1, ":")})
+TIME_FIRST_LAST = frozenset({(-1,), (-1, ":"), (-1, ":", ":")})
+
+
+class LastPaddedTimestep(Rule):
+    """
+    ## What it does
+    Reports `out[:, -1]` and `out[:, -1, :]` on a batch-first output (`out[-1]` on a time-first
+    one) when `out` is padded: it comes from `pad_packed_sequence`, or from an RNN run on a padded
+    batch of sequences of different lengths.
+
+    ## Why is this bad?
+    Only the longest sequence ends at the last time step. For every shorter one that step is
+    padding: zeros after `pad_packed_sequence`, or a state driven through pad tokens when the RNN
+    ran over the padded batch. A classifier on top silently learns from the wrong vector, and
+    nothing raises.
+
+    ## Example
+    ```python
+    from torch import nn
+    from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+    class Classifier(nn.Module):
+        def __init__(self, dim, classes):
+            super().__init__()
+            self.rnn = nn.GRU(dim, dim, batch_first=True)
+            self.fc = nn.Linear(dim, classes)
+
+        def forward(self, x, lengths):
+            packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
+            out, _ = self.rnn(packed)
+            out, _ = pad_packed_sequence(out, batch_first=True)
+            return self.fc(out[:, -1])
+    ```
+
+    ## Use instead
+    ```python
+    import torch
+    from torch import nn
+    from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+    class Classifier(nn.Module):
+        def __init__(self, dim, classes):
+            super().__init__()
+            self.rnn = nn.GRU(dim, dim, batch_first=True)
+            self.fc = nn.Linear(dim, classes)
+
+        def forward(self, x, lengths):
+            packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
+            out, _ = self.rnn(packed)
+            out, _ = pad_packed_sequence(out, batch_first=True)
+            last = out[torch.arange(out.size(0), device=out.device), torch.as_tensor(lengths, device=out.device) - 1]
+            return self.fc(last)
+    ```
+    For a unidirectional RNN over packed input, `h_n[-1]` is the same vector.
+
+    ## Fix safety
+    Unsafe: the fix gathers each sequence's step at `lengths - 1` (the result keeps the shape of
+    `out[:, -1]`), which changes what the model computes and needs `lengths` aligned with the rows
+    of `out`. It is offered only where the output is a plain name, exactly one lengths value in the
+    same order is in scope, and a name for `torch` is imported.
+    """
+
+    code = "PKL201"
+    name = "last-padded-timestep"
+    triggers = (*PACKING, *RECURRENT)
+    fix_availability = "sometimes"
+
+    def check(self, ctx: Context) -> Iterator[Diagnostic]:
+        for read in ctx.facts.subscripts:
+            if read.base.bidirectional is True or not reads_last_padded_step(ctx.facts, read):
+                continue  # a bidirectional output belongs to PKL202
+            written = text_of(ctx.source, read.node)
+            fix = None
+            gather = gather_last(ctx, read)
+            if gather is not None:
+                fix = self.unsafe_fix(
+                    f"Gather at `{read.lengths_name} - 1`", replace_node(ctx.source, read.node, gather)
+                )
+            yield self.diagnostic(
+                ctx,
+                read.node,
+                f"`{written}` reads the last padded time step: for every shorter sequence that is "
+                "padding, not its last state",
+                fix,
+            )
+
+
+def last_step(facts: FileFacts, read: SubscriptRead) -> bool:
+    """Whether `read` takes the last time step of a RNN output of known layout."""
+    base = read.base
+    if base.kind is not Kind.OUTPUT or base.batch_first is None:
+        return False
+    if base.call is not None and facts.in_loop(base.call):
+        return False  # a step-by-step decoder: each call sees one step
+    pattern = index_pattern(read.node)
+    return pattern in (BATCH_FIRST_LAST if base.batch_first else TIME_FIRST_LAST)
+
+
+def reads_last_padded_step(facts: FileFacts, read: SubscriptRead) -> bool:
+    """`out[:, -1]` (batch-first) or `out[-1]` (time-first) of a padded output."""
+    return read.base.padded and last_step(facts, read)
+
+
+def gather_last(ctx: Context, read: SubscriptRead) -> str | None:
+    """`out[arange(B), lengths - 1]` (time-first: `out[lengths - 1, arange(B)]`), where we can write it."""
+    lengths, torch = read.lengths_name, read.torch_name
+    if not isinstance(read.node.value, ast.Name) or lengths is None or lengths == "_" or torch is None:
+        return None
+    out = read.node.value.id
+    if read.lengths_container == "tensor":
+        last = f"{lengths}.to({out}.device) - 1"
+    else:
+        last = f"{torch}.as_tensor({lengths}, device={out}.device) - 1"
+    if read.base.batch_first:
+        return f"{out}[{torch}.arange({out}.size(0), device={out}.device), {last}]"
+    return f"{out}[{last}, {torch}.arange({out}.size(1), device={out}.device)]"
