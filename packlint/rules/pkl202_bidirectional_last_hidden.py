@@ -1,0 +1,136 @@
+"""PKL202: the backward half alone taken as a bidirectional RNN's summary of the sequence."""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+
+from packlint.diagnostics import Diagnostic
+from packlint.facts import FileFacts, Kind, SubscriptRead, index_pattern
+from packlint.fixes.edits import replace_node, text_of
+from packlint.rules.base import Context, Rule
+from packlint.rules.pkl201_last_padded_timestep import last_step
+from packlint.rules.triggers import RECURRENT
+
+LAST_LAYER = frozenset({(-1,), (-1, ":"), (-1, ":", ":")})
+
+
+class BidirectionalLastHidden(Rule):
+    """
+    ## What it does
+    Reports `h_n[-1]` (or `h_n[-1, :, :]`) of a bidirectional RNN used on its own, and
+    `out[:, -1]` of a bidirectional output (`out[-1]` when it is time-first).
+
+    ## Why is this bad?
+    The final state of a bidirectional RNN holds two vectors per layer, forward then backward, so
+    `h_n[-1]` is only the backward direction of the last layer: the forward pass over the whole
+    sequence is thrown away. In `out[:, -1]` the backward half has seen a single token (the last
+    one of the longest sequence), and for shorter sequences both halves are padding (see PKL201).
+
+    ## Example
+    ```python
+    from torch import nn
+
+    class Encoder(nn.Module):
+        def __init__(self, dim):
+            super().__init__()
+            self.lstm = nn.LSTM(dim, dim, batch_first=True, bidirectional=True)
+
+        def forward(self, x):
+            _, (h_n, _) = self.lstm(x)
+            return h_n[-1]
+    ```
+
+    ## Use instead
+    ```python
+    import torch
+    from torch import nn
+
+    class Encoder(nn.Module):
+        def __init__(self, dim):
+            super().__init__()
+            self.lstm = nn.LSTM(dim, dim, batch_first=True, bidirectional=True)
+
+        def forward(self, x):
+            _, (h_n, _) = self.lstm(x)
+            return torch.cat((h_n[-2], h_n[-1]), dim=-1)
+    ```
+
+    ## Fix safety
+    Unsafe: `torch.cat((h_n[-2], h_n[-1]), dim=-1)` is twice as wide, so the layer that reads it
+    must be resized (and retrained). Offered for `h_n[-1]` where `h_n` is a plain name and a name
+    for `torch` is imported; `out[:, -1]` has no automatic fix.
+    """
+
+    code = "PKL202"
+    name = "bidirectional-last-hidden"
+    triggers = RECURRENT
+    fix_availability = "sometimes"
+
+    def check(self, ctx: Context) -> Iterator[Diagnostic]:
+        facts = ctx.facts
+        for read in facts.subscripts:
+            if read.base.bidirectional is not True:
+                continue
+            written = text_of(ctx.source, read.node)
+            if read.base.kind is Kind.OUTPUT and last_step(facts, read):
+                padding = ", and for shorter sequences both halves are padding" if read.base.padded else ""
+                yield self.diagnostic(
+                    ctx,
+                    read.node,
+                    f"`{written}` of a bidirectional RNN: its backward half has seen only the last step{padding}",
+                )
+            elif read.base.kind is Kind.STATE and backward_only(facts, read):
+                fix = None
+                base = read.node.value
+                if isinstance(base, ast.Name) and read.torch_name is not None:
+                    both = f"{read.torch_name}.cat(({base.id}[-2], {base.id}[-1]), dim=-1)"
+                    fix = self.unsafe_fix(
+                        f"Concatenate both directions: `{both}`", replace_node(ctx.source, read.node, both)
+                    )
+                yield self.diagnostic(
+                    ctx,
+                    read.node,
+                    f"`{written}` of a bidirectional RNN is only the backward direction of the last layer",
+                    fix,
+                )
+
+
+def backward_only(facts: FileFacts, read: SubscriptRead) -> bool:
+    """`h_n[-1]` with no other direction of the same `h_n` read in the same function."""
+    if index_pattern(read.node) not in LAST_LAYER or under_direction_test(facts, read.node):
+        return False
+    base = read.node.value
+    if not isinstance(base, ast.Name):
+        return True
+    scope = enclosing_function(facts, read.node)
+    for other in facts.subscripts:
+        node = other.node
+        if node is read.node or not isinstance(node.value, ast.Name) or node.value.id != base.id:
+            continue
+        if other.base.kind is Kind.STATE and enclosing_function(facts, node) is scope:
+            first = index_pattern(node)[0]
+            if first != -1:
+                return False  # `torch.cat((h_n[-2], h_n[-1]), 1)`, `h_n[0] + h_n[-1]`: both directions
+    return True
+
+
+def enclosing_function(facts: FileFacts, node: ast.AST) -> ast.AST | None:
+    """The function (or module) whose body holds `node`."""
+    current = facts.parent(node)
+    while current is not None and not isinstance(current, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+        current = facts.parent(current)
+    return current
+
+
+def under_direction_test(facts: FileFacts, node: ast.AST) -> bool:
+    """Inside `if self.bidirectional: ... else: h_n[-1]`: the code already picks per direction."""
+    child, current = node, facts.parent(node)
+    while current is not None and not isinstance(current, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+        if isinstance(current, (ast.If, ast.IfExp)) and child is not current.test:
+            names = [n.id for n in ast.walk(current.test) if isinstance(n, ast.Name)]
+            names += [n.attr for n in ast.walk(current.test) if isinstance(n, ast.Attribute)]
+            if any("direction" in name.lower() for name in names):
+                return True
+        child, current = current, facts.parent(current)
+    return False
