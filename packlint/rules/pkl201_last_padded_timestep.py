@@ -105,7 +105,10 @@ def last_step(facts: FileFacts, read: SubscriptRead) -> bool:
     if base.kind is not Kind.OUTPUT or base.batch_first is None:
         return False
     if base.call is not None and facts.in_loop(base.call):
-        return False  # a step-by-step decoder: each call sees one step
+        # A step-by-step decoder: each call sees one step (a whole padded batch is another matter).
+        inputs = [c.input.kind for c in facts.rnn_calls if c.node is base.call]
+        if not inputs or inputs[0] not in (Kind.BATCH, Kind.OUTPUT):
+            return False
     pattern = index_pattern(read.node)
     return pattern in (BATCH_FIRST_LAST if base.batch_first else TIME_FIRST_LAST)
 

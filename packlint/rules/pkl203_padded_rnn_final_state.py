@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from packlint.diagnostics import Diagnostic
+from packlint.facts import Kind
 from packlint.fixes.edits import text_of
 from packlint.rules.base import Context, Rule
 from packlint.rules.triggers import RECURRENT
@@ -69,7 +70,7 @@ class PaddedRnnFinalState(Rule):
         for call in facts.rnn_calls:
             if not call.padded or id(call.node) not in facts.used_calls:
                 continue
-            if facts.in_loop(call.node):
+            if facts.in_loop(call.node) and call.input.kind not in (Kind.BATCH, Kind.OUTPUT):
                 continue  # a step-by-step decoder runs on one step, not on the padded batch
             module = text_of(ctx.source, call.node.func)
             yield self.diagnostic(
