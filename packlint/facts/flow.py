@@ -11,7 +11,7 @@ import ast
 import itertools
 import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from packlint.facts.events import (
     Exit,
@@ -37,6 +37,11 @@ _KEEP_METHODS = frozenset(
     "squeeze view reshape flatten".split()
 )
 _MASK_METHODS = frozenset("ne gt ge eq lt le".split())
+_CONVERSIONS = frozenset(
+    "torch.tensor torch.as_tensor torch.LongTensor torch.Tensor torch.FloatTensor torch.from_numpy".split()
+)
+_KEEP_SORTED = _KEEP_METHODS | {"numpy", "tolist"}
+_PERM_SHAPE_METHODS = frozenset("unsqueeze expand expand_as repeat view_as".split())
 
 
 @dataclass
@@ -319,6 +324,12 @@ class Walker:
     def new_binding(self, name: str, node: ast.AST) -> int:
         binding = next(self._counter)
         self.facts.bindings[binding] = (name, node)
+        # A sort is recorded while its statement's right side is evaluated, before the targets bind.
+        sorts = self.facts.sorts
+        i = len(sorts) - 1
+        while i >= 0 and self.current_stmt is not None and sorts[i].statement is self.current_stmt:
+            sorts[i] = replace(sorts[i], bindings=(*sorts[i].bindings, binding))
+            i -= 1
         return binding
 
     def bind(self, target: ast.expr, value: Value, stmt: ast.AST) -> None:
@@ -339,22 +350,32 @@ class Walker:
                     self.bind(elt, item, stmt)
             else:
                 spread = Value(perm=value.perm, root=value.root) if value.kind is Kind.TUPLE else UNKNOWN
-                for elt in elts:
-                    self.bind(elt.value if isinstance(elt, ast.Starred) else elt, spread, stmt)
+                if value.kind is Kind.STATE:
+                    # `h_n, c_n = state`: each part has the state's batch order.
+                    spread = Value(Kind.TENSOR, perm=value.perm, from_rnn=True, root=value.root)
+                for i, elt in enumerate(elts):
+                    item = unzipped(value, i) if value.kind is Kind.TUPLE and value.sort_key else spread
+                    self.bind(elt.value if isinstance(elt, ast.Starred) else elt, item, stmt)
         elif isinstance(target, ast.Attribute):
             key = dotted(target)
             self.eval(target.value)
+            self.escape(value)  # stored on an object: the caller can read it back
             if key is not None:
                 self.env[key] = value.but(label=key)
         elif isinstance(target, ast.Subscript):
             base = self.eval(target.value)
             index = self.eval(target.slice)
             key = dotted(target.value)
+            self.escape(value)
+            elements = target.slice.elts if isinstance(target.slice, ast.Tuple) else [target.slice]
             if base.blank_of and index.kind is Kind.PERM and index.perm == base.blank_of and key:
                 # `inverse[perm] = torch.arange(n)`: the classic way to invert a permutation.
                 self.env[key] = Value(Kind.PERM, key, "tensor", perm=inverse(base.blank_of))
             elif key is not None and key in self.env and self.env[key].kind in (Kind.LENGTHS, Kind.PERM):
                 self.env[key] = UNKNOWN
+            elif key is not None and key in self.env and not all(is_plain_index(e) for e in elements):
+                # `x[i] = seq`, `out[perm] = y`: rows written by position, so their order is not known.
+                self.env[key] = self.env[key].but(perm=None)
         elif isinstance(target, ast.Starred):
             self.bind(target.value, UNKNOWN, stmt)
 
@@ -478,6 +499,9 @@ class Walker:
             return Value(Kind.DEVICE, f"{base.label}.device", device=device)
         if node.attr == "data" and base.is_tensor_like:
             return base
+        if node.attr in ("values", "indices") and base.kind is Kind.TENSOR:
+            # `out.max(dim=1).values`: one row per batch row, as in `out`
+            return Value(Kind.TENSOR, perm=base.perm, from_rnn=base.from_rnn, device=base.device, root=base.root)
         if base.kind is Kind.UNKNOWN and base.perm is not None:
             return Value(perm=base.perm, root=base.root)  # `batch.seqs`: same order as `batch`
         return UNKNOWN
@@ -486,6 +510,9 @@ class Walker:
         return Value(Kind.TUPLE, items=tuple(self.eval(e) for e in node.elts))
 
     eval_List = eval_Tuple
+
+    def eval_Starred(self, node: ast.Starred) -> Value:
+        return self.eval(node.value)  # `zip(*batch)`: the callee sees the items of `batch`
 
     def eval_NamedExpr(self, node: ast.NamedExpr) -> Value:
         value = self.eval(node.value)
@@ -589,6 +616,8 @@ class Walker:
                 value = value.but(order=Order.UNKNOWN)
         elif base.kind is Kind.SEQS:
             value = value.but(order=Order.UNKNOWN, sort_key=None)
+        elif perm.origin is not None and perm.origin == sorted_binding(base) and base.perm == IDENTITY:
+            value = value.but(order=perm.order, sort_site=perm.sort_site)  # `lengths[lengths.argsort()]`
         return value
 
     def gather_lengths(self, out: Value) -> tuple[str | None, str | None]:
@@ -644,9 +673,25 @@ class Walker:
             )
         if isinstance(node.elt, ast.Name) and node.elt.id == var:
             return source.but(binding=None)
+        if perm is not None and source.sort_key is not None:
+            # After `batch.sort(key=len)`, `[torch.as_tensor(t) for t in batch]` keeps each length and
+            # so the order; any other mapping may change the lengths, and their order is unknown.
+            if self.keeps_length(node.elt, var):
+                return source.but(kind=Kind.SEQS, container="list", perm=perm, binding=None, items=())
+            return Value(Kind.SEQS, container="list", perm=perm, sort_key="?", root=source.root)
         if perm is not None:
             return Value(Kind.SEQS, container="list", order=Order.UNSORTED, perm=perm, root=source.root)
         return UNKNOWN
+
+    def keeps_length(self, elt: ast.expr, var: str) -> bool:
+        """`torch.as_tensor(t)`, `torch.tensor(t, dtype=...)`: a conversion of `var` that keeps its length."""
+        return (
+            isinstance(elt, ast.Call)
+            and len(elt.args) == 1
+            and isinstance(elt.args[0], ast.Name)
+            and elt.args[0].id == var
+            and self.qualname(elt.func) in _CONVERSIONS
+        )
 
     eval_GeneratorExp = eval_ListComp
 
@@ -701,6 +746,8 @@ class Walker:
         if name is not None and re.search(r"loss|criterion", name.split(".")[-1], re.I):
             self.record_loss(node, args)
             return UNKNOWN
+        if args and args[0].kind is Kind.PACKED:
+            return opaque_rnn_result(args[0])
         return derived_call(node, args)
 
     def record_loss(self, node: ast.Call, args: list[Value]) -> None:
@@ -796,7 +843,11 @@ class Walker:
                 )
             return UNKNOWN
         if name == "zip" and node.args and isinstance(node.args[0], ast.Starred):
-            return Value(Kind.TUPLE, perm=args[0].perm if args else None, root=args[0].root if args else None)
+            source = args[0] if args else UNKNOWN
+            if len(node.args) == 1 and source.kind is Kind.SEQS and source.sort_key:
+                # `seqs, labels = zip(*batch)` after `batch.sort(key=lambda x: len(x[0]))`
+                return Value(Kind.TUPLE, **sort_fields(source))  # type: ignore[arg-type]
+            return Value(Kind.TUPLE, perm=source.perm, root=source.root)
         for arg in args:
             self.escape(arg)
         return derived_call(node, args)
@@ -850,7 +901,7 @@ class Walker:
             container="tensor",
             perm=token,
             order=order,
-            origin=source.origin if source.kind is Kind.LENGTHS else None,
+            origin=source.origin if source.kind is Kind.LENGTHS else sorted_binding(source),
             sort_site=site,
         )
         if not want_values:
@@ -954,6 +1005,8 @@ class Walker:
             return receiver.but(container="list", device=Device.CPU, binding=None)
         if name == "numpy" and receiver.kind in (Kind.LENGTHS, Kind.PERM):
             return receiver.but(container="numpy", device=Device.CPU, binding=None)
+        if receiver.kind is Kind.TENSOR and receiver.order is not Order.UNKNOWN and name in _KEEP_SORTED:
+            return receiver.but(binding=None)  # a parameter's lengths, sorted: `lengths.sort(0)[0].long()`
         if name in _KEEP_METHODS and receiver.kind in (Kind.LENGTHS, Kind.PERM, Kind.BATCH, Kind.OUTPUT):
             return receiver.but(binding=None)
         if name in _KEEP_METHODS and receiver.mask:
@@ -972,6 +1025,10 @@ class Walker:
             )
         if name in ("backward", "step", "zero_grad"):
             return UNKNOWN
+        if receiver.kind is Kind.SELF:
+            return self.unknown_call(node, args, dotted(func))  # a submodule: `self.fc(h)`, `self.loss_fn(y, t)`
+        if receiver.kind is Kind.PERM and name in _PERM_SHAPE_METHODS:
+            return receiver.but(binding=None)  # `perm.unsqueeze(1).expand_as(out)`: still the permutation
         for arg in args:
             self.escape(arg)
         if any(a.kind is Kind.PERM or a.blank_of for a in args):
@@ -1218,6 +1275,34 @@ def derived_call(node: ast.Call, args: list[Value]) -> Value:
         device=first.device,
         root=first.root,
     )
+
+
+def sorted_binding(value: Value) -> int | None:
+    """For a PERM's `origin`: a name we follow only by its binding (a parameter), negated to stay apart."""
+    if value.kind in (Kind.UNKNOWN, Kind.TENSOR) and value.binding is not None:
+        return -value.binding
+    return None
+
+
+def sort_fields(seqs: Value) -> dict[str, object]:
+    """What a list sorted by a key passes on to what is taken from it."""
+    return dict(order=seqs.order, perm=seqs.perm, sort_key=seqs.sort_key, sort_site=seqs.sort_site, root=seqs.root)
+
+
+def unzipped(rows: Value, i: int) -> Value:
+    """Item `i` of `zip(*rows)` for rows sorted by a key: sorted by length when the key was `len(row[i])`."""
+    own = canonical(ast.parse(f"len(_v_[{i}])", mode="eval").body, "_v_")
+    if rows.sort_key != own:
+        return Value(Kind.SEQS, container="list", perm=rows.perm, sort_key="?", root=rows.root)
+    fields = {**sort_fields(rows), "sort_key": sort_key(ast.Name(id="len", ctx=ast.Load()))}
+    return Value(Kind.SEQS, container="list", **fields)  # type: ignore[arg-type]
+
+
+def opaque_rnn_result(packed: Value) -> Value:
+    """`rnn(packed)` with an `rnn` we did not see built: only a recurrent module takes a PackedSequence."""
+    common = dict(perm=packed.perm, from_rnn=True, root=packed.root)
+    out = Value(Kind.PACKED, origin=packed.origin, **common)  # type: ignore[arg-type]
+    return Value(Kind.TUPLE, items=(out, Value(Kind.STATE, **common)))  # type: ignore[arg-type]
 
 
 def flatten(value: Value) -> Iterator[Value]:
