@@ -1,0 +1,113 @@
+"""PKL107: the default `enforce_sorted=True` on lengths whose order this function cannot know."""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+
+from packlint.diagnostics import Diagnostic
+from packlint.facts import IDENTITY, FileFacts, Order, PackCall
+from packlint.facts.flow import argument
+from packlint.fixes.edits import set_keyword, text_of
+from packlint.rules.base import Context, Rule
+from packlint.rules.triggers import PACKING
+
+_FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)
+
+
+class ImplicitEnforceSorted(Rule):
+    """
+    ## What it does
+    Reports a pack call that relies on the default `enforce_sorted=True` for lengths that come
+    from a parameter, unsorted on the way: whether they are in decreasing order depends on every
+    caller. Lengths of unknown origin (for example where two branches disagree) are left alone.
+
+    ## Why is this bad?
+    The function is only correct when each caller sorts its batch longest-first; the first caller
+    that does not (a new data loader, a shuffled evaluation set) gets `RuntimeError: 'lengths'
+    array must be sorted in decreasing order when 'enforce_sorted' is True`. Writing
+    `enforce_sorted=True` states that contract on purpose; `enforce_sorted=False` removes it.
+
+    ## Example
+    ```python
+    from torch.nn.utils.rnn import pack_padded_sequence
+
+    def encode(gru, padded, lengths):
+        packed = pack_padded_sequence(padded, lengths.cpu(), batch_first=True)
+        _, h_n = gru(packed)
+        return h_n[-1]
+    ```
+
+    ## Use instead
+    ```python
+    from torch.nn.utils.rnn import pack_padded_sequence
+
+    def encode(gru, padded, lengths):
+        packed = pack_padded_sequence(padded, lengths.cpu(), batch_first=True, enforce_sorted=False)
+        _, h_n = gru(packed)
+        return h_n[-1]
+    ```
+
+    ## Fix safety
+    Safe: with `enforce_sorted=False` PyTorch sorts internally and gives outputs and final states
+    back in the batch's order, so sorted callers get the same results and unsorted ones stop
+    failing. Only ONNX export needs sorted input; there, write `enforce_sorted=True` instead.
+    """
+
+    code = "PKL107"
+    name = "implicit-enforce-sorted"
+    triggers = PACKING
+    default = False
+    fix_availability = "always"
+
+    def check(self, ctx: Context) -> Iterator[Diagnostic]:
+        facts = ctx.facts
+        for call in facts.pack_calls:
+            if call.opaque or call.enforce_sorted is not True or call.enforce_sorted_node is not None:
+                continue
+            parameter = lengths_parameter(facts, call)
+            if parameter is None:
+                continue
+            position = 3 if call.function == "pack_padded_sequence" else 1
+            fix = self.safe_fix(
+                "Pass `enforce_sorted=False`", set_keyword(ctx.source, call.node, "enforce_sorted", "False", position)
+            )
+            node = argument(call.node, 0, "sequences") if call.function == "pack_sequence" else call.lengths_node
+            written = text_of(ctx.source, node) if node is not None else parameter
+            what = "sequences" if call.function == "pack_sequence" else "lengths"
+            origin = "" if written == parameter else f" from the parameter `{parameter}`"
+            yield self.diagnostic(
+                ctx,
+                call.node,
+                f"the {what} `{written}`{origin} may come in any order, but `enforce_sorted` is on by default",
+                fix,
+            )
+
+
+def lengths_parameter(facts: FileFacts, call: PackCall) -> str | None:
+    """The parameter the lengths come from unchanged in order, if any."""
+    lengths = call.lengths
+    root = call.input.root if call.function == "pack_sequence" else lengths.root
+    if lengths.order is not Order.UNKNOWN or lengths.perm != IDENTITY or root is None:
+        return None  # sorted, built here (PKL104), reordered, or merged from paths that disagree
+    function = enclosing_function(facts, call.node)
+    if function is None:
+        return None
+    names = parameter_names(function)
+    if root not in names or (names[:1] == [root] and root in ("self", "cls")):
+        return None
+    return root
+
+
+def parameter_names(function: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda) -> list[str]:
+    """The names of a function's parameters, in order (not `*args` or `**kwargs`)."""
+    arguments = function.args
+    return [a.arg for a in (*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs)]
+
+
+def enclosing_function(facts: FileFacts, node: ast.AST) -> ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda | None:
+    """The innermost function around `node`."""
+    current = facts.parent(node)
+    while current is not None and not isinstance(current, _FUNCTIONS):
+        current = facts.parent(current)
+    return current
