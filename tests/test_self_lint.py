@@ -9,7 +9,8 @@ from tests.conftest import ROOT, run_packlint
 
 
 def test_packlint_is_silent_on_itself() -> None:
-    result = run_packlint("--select", "ALL", "packlint", "tests", "benchmarks")
+    ours = [name for name in ("packlint", "tests", "benchmarks") if (ROOT / name).is_dir()]
+    result = run_packlint("--select", "ALL", *ours)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
