@@ -9,7 +9,7 @@ from tests.conftest import ROOT, run_packlint
 
 
 def test_packlint_is_silent_on_itself() -> None:
-    ours = [name for name in ("packlint", "tests", "benchmarks") if (ROOT / name).is_dir()]
+    ours = ["packlint", "tests", *(str(p.relative_to(ROOT)) for p in (ROOT / "benchmarks").glob("*.py"))]
     result = run_packlint("--select", "ALL", *ours)
     assert result.returncode == 0, result.stdout + result.stderr
 
