@@ -9,9 +9,12 @@ does one of these, a name like `clear_grads`) counts as one.
 from __future__ import annotations
 
 import ast
+import bisect
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+
+from packlint.source import Source
 
 LOOPS = (ast.For, ast.AsyncFor, ast.While)
 Loop = ast.For | ast.AsyncFor | ast.While
@@ -196,21 +199,39 @@ def _called_name(node: ast.AST) -> str | None:
 
 def _functions_that(tree: ast.Module, test: Callable[[ast.AST], bool]) -> set[str]:
     """Names of same-file functions (and names bound to lambdas or bound methods) whose code
-    passes `test` somewhere, directly or through a call of another such name."""
-    bodies: list[tuple[str, ast.AST]] = []
-    for node in ast.walk(tree):
+    passes `test` somewhere, directly or through a call of another such name. A function that
+    defines a nested one counts as calling it."""
+    calls: dict[str, set[str]] = {}
+    direct: set[str] = set()
+    stack: list[tuple[ast.AST, str | None]] = [(tree, None)]
+    while stack:
+        node, owner = stack.pop()
+        if owner is not None:
+            if test(node):
+                direct.add(owner)
+            name = _called_name(node)
+            if name is not None:
+                calls.setdefault(owner, set()).add(name)
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            bodies.append((node.name, node))
+            if owner is not None:
+                calls.setdefault(owner, set()).add(node.name)
+            owner = node.name
         elif isinstance(node, ast.Assign) and isinstance(node.value, (ast.Lambda, ast.Attribute)):
-            bodies.extend((t.id, node.value) for t in node.targets if isinstance(t, ast.Name))
-    found = {name for name, body in bodies if any(test(n) for n in ast.walk(body))}
-    changed = True
-    while changed:
-        changed = False
-        for name, body in bodies:
-            if name not in found and any(_called_name(n) in found for n in ast.walk(body)):
-                found.add(name)
-                changed = True
+            for target in node.targets:  # `reset = lambda: opt.zero_grad()`, `reset = opt.zero_grad`
+                if isinstance(target, ast.Name):
+                    stack.append((node.value, target.id))
+        stack.extend((child, owner) for child in ast.iter_child_nodes(node))
+    callers: dict[str, set[str]] = {}
+    for caller, callees in calls.items():
+        for callee in callees:
+            callers.setdefault(callee, set()).add(caller)
+    found = set(direct)
+    pending = list(direct)
+    while pending:
+        for caller in callers.get(pending.pop(), ()):
+            if caller not in found:
+                found.add(caller)
+                pending.append(caller)
     return found
 
 
@@ -234,10 +255,6 @@ def _in_code(node: ast.AST) -> Iterator[ast.AST]:
         yield child
         if not isinstance(child, _DEFS):
             stack.extend(ast.iter_child_nodes(child))
-
-
-def _parents(tree: ast.AST) -> dict[int, ast.AST]:
-    return {id(c): p for p in ast.walk(tree) for c in ast.iter_child_nodes(p)}
 
 
 def _unconditional(loop: ast.AST, call: ast.AST, parents: dict[int, ast.AST]) -> bool:
@@ -265,29 +282,64 @@ def _bound_names(loop: Loop) -> frozenset[str]:
     return frozenset(names)
 
 
-def _loop_chains(tree: ast.Module) -> Iterator[tuple[ast.AST, tuple[Loop, ...]]]:
-    """Every node with the loops around it, innermost last; a function or lambda starts afresh."""
-    stack: list[tuple[ast.AST, tuple[Loop, ...]]] = [(tree, ())]
+@dataclass(frozen=True)
+class _Index:
+    """What one walk of a module finds: parents, backward passes and `.step(...)` calls, each with
+    the loops around it (innermost last; a function, class or lambda starts afresh)."""
+
+    parents: dict[int, ast.AST]
+    backwards: list[tuple[ast.Call, tuple[Loop, ...]]]
+    steps: list[tuple[ast.Call, tuple[Loop, ...]]]
+
+
+# Where a backward pass can be: `loss.backward(`, `accelerator.backward(`, `self.manual_backward(`.
+_BACKWARD_TEXT = re.compile(r"backward\s*\(")
+
+
+def _index(tree: ast.Module, source: Source | None) -> _Index:
+    """Walk only the top-level statements (methods, within classes) that may hold a backward pass."""
+    parents: dict[int, ast.AST] = {}
+    roots: list[ast.AST] = [tree]
+    if source is not None:
+        rows = sorted({source.location(m.start()).row for m in _BACKWARD_TEXT.finditer(source.text)})
+        roots = []
+        bodies: list[ast.Module | ast.ClassDef] = [tree]
+        while bodies:
+            owner = bodies.pop()
+            for stmt in owner.body:
+                at = bisect.bisect_left(rows, stmt.lineno)
+                if at == len(rows) or rows[at] > (stmt.end_lineno or stmt.lineno):
+                    continue  # no `backward(` in this statement's lines
+                parents[id(stmt)] = owner
+                (bodies if isinstance(stmt, ast.ClassDef) else roots).append(stmt)  # type: ignore[arg-type]
+    backwards: list[tuple[ast.Call, tuple[Loop, ...]]] = []
+    steps: list[tuple[ast.Call, tuple[Loop, ...]]] = []
+    stack: list[tuple[ast.AST, tuple[Loop, ...]]] = [(root, ()) for root in reversed(roots)]
     while stack:
         node, chain = stack.pop()
-        yield node, chain
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            if is_backward(node):
+                backwards.append((node, chain))
+            elif node.func.attr in ("step", "optimizer_step"):
+                steps.append((node, chain))
         inner = () if isinstance(node, _DEFS) else (*chain, node) if isinstance(node, LOOPS) else chain
-        stack.extend((child, inner) for child in reversed(list(ast.iter_child_nodes(node))))
+        children = list(ast.iter_child_nodes(node))
+        for child in children:
+            parents[id(child)] = node
+        stack.extend((child, inner) for child in reversed(children))
+    return _Index(parents, backwards, steps)
 
 
-def training_loops(tree: ast.Module) -> list[TrainingLoop]:
-    """Innermost loops around a backward and a step, and whether they reset gradients."""
+def training_loops(tree: ast.Module, source: Source | None = None) -> list[TrainingLoop]:
+    """Innermost loops around a backward and a step, and whether they reset gradients (with the
+    source, only the statements whose text holds `backward(` are walked)."""
+    index = _index(tree, source)
+    backwards = [(call, chain) for call, chain in index.backwards if chain]
+    if not backwards:
+        return []
     optimizers = optimizer_names(tree)
-    backwards: list[tuple[ast.Call, tuple[Loop, ...]]] = []
-    steps: list[tuple[Step, tuple[Loop, ...]]] = []
-    for node, chain in _loop_chains(tree):
-        if not chain:
-            continue
-        if is_backward(node):
-            backwards.append((node, chain))  # type: ignore[arg-type]
-        elif (step := step_of(node, optimizers)) is not None:
-            steps.append((step, chain))
-    if not backwards or not steps:
+    steps = [(step, chain) for call, chain in index.steps if chain and (step := step_of(call, optimizers))]
+    if not steps:
         return []
     loops: dict[int, tuple[Loop, ast.Call]] = {}
     for backward, b_chain in backwards:
@@ -305,7 +357,7 @@ def training_loops(tree: ast.Module) -> list[TrainingLoop]:
     # A model whose `forward` resets (`self.zero_grad()`) resets whenever it is called, and we
     # cannot tell which calls in a loop are calls of that model.
     any_call_resets = bool(helpers & {"forward", "__call__"})
-    parents = _parents(tree)
+    parents = index.parents
     found: list[TrainingLoop] = []
     for loop, backward in sorted(loops.values(), key=lambda pair: (pair[0].lineno, pair[0].col_offset)):
         inside = [step for step, chain in steps if any(s is loop for s in chain)]
@@ -326,66 +378,104 @@ def training_loops(tree: ast.Module) -> list[TrainingLoop]:
     return found
 
 
-def _blocks(tree: ast.Module) -> Iterator[list[ast.stmt]]:
-    for node in ast.walk(tree):
-        for name in ("body", "orelse", "finalbody"):
-            block = getattr(node, name, None)
-            if isinstance(block, list) and block and isinstance(block[0], ast.stmt):
-                yield block
+def _straight_blocks(call: ast.Call, parents: dict[int, ast.AST]) -> Iterator[tuple[list[ast.stmt], int]]:
+    """The blocks in which `call` runs as part of a statement every time that statement runs:
+    the block of its own statement, and outwards through `with` statements."""
+    node: ast.AST = call
+    while (parent := parents.get(id(node))) is not None:
+        if isinstance(node, ast.stmt):
+            for field in ("body", "orelse", "finalbody"):
+                block = getattr(parent, field, None)
+                if isinstance(block, list):
+                    for i, stmt in enumerate(block):
+                        if stmt is node:
+                            yield block, i
+            if not isinstance(parent, (ast.With, ast.AsyncWith)):
+                return
+        elif isinstance(parent, (*_CONDITIONAL, *_DEFS, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)):
+            return
+        node = parent
 
 
-def _straight_backward(stmt: ast.stmt, parents: dict[int, ast.AST]) -> ast.Call | None:
-    """A backward pass that `stmt` runs every time it runs (`with autocast(): ...` allowed)."""
-    if isinstance(stmt, (*_CONDITIONAL, *LOOPS)):
-        return None
-    for node in _in_code(stmt):
-        if is_backward(node) and _unconditional(stmt, node, parents):
-            return node  # type: ignore[return-value]
-    return None
-
-
-def resets_before_step(tree: ast.Module) -> list[ResetBeforeStep]:
+def resets_before_step(tree: ast.Module, source: Source | None = None) -> list[ResetBeforeStep]:
     """Resets between a backward and the step of the same optimizer, in one straight-line block."""
-    optimizers = optimizer_names(tree)
-    backward_helpers = backward_functions(tree)
-    parents: dict[int, ast.AST] | None = None
+    index = _index(tree, source)
+    if not index.backwards:
+        return []
+    scan = _BlockScan(tree, index.parents)
     found: list[ResetBeforeStep] = []
-    for block in _blocks(tree):
-        if not any(is_backward(n) for stmt in block for n in _in_code(stmt)):
-            continue
-        parents = parents or _parents(tree)
-        found.extend(_scan_block(block, optimizers, backward_helpers, parents))
+    seen: set[tuple[int, int]] = set()
+    for backward, _ in index.backwards:
+        for block, at in _straight_blocks(backward, index.parents):
+            if (id(block), at) not in seen:
+                seen.add((id(block), at))
+                found.extend(scan.after(backward, block, at))
     return found
 
 
-def _scan_block(
-    block: list[ast.stmt],
-    optimizers: dict[str, str | None],
-    backward_helpers: set[str],
-    parents: dict[int, ast.AST],
-) -> Iterator[ResetBeforeStep]:
-    def may_backward(stmt: ast.stmt) -> bool:
-        for n in _in_code(stmt):
-            name = _called_name(n) or ""
-            if is_backward(n) or name in backward_helpers or re.search("backward|closure", name, re.I):
+class _BlockScan:
+    """Scans a block forward from a backward pass; optimizer and helper names are found on demand."""
+
+    def __init__(self, tree: ast.Module, parents: dict[int, ast.AST]) -> None:
+        self.tree = tree
+        self.parents = parents
+        self._optimizers: dict[str, str | None] | None = None
+        self._backward_helpers: set[str] | None = None
+
+    @property
+    def optimizers(self) -> dict[str, str | None]:
+        if self._optimizers is None:
+            self._optimizers = optimizer_names(self.tree)
+        return self._optimizers
+
+    def may_backward(self, stmt: ast.stmt) -> bool:
+        """Whether `stmt` may compute gradients: a backward, or a call of a helper that runs one."""
+        for node in [stmt, *_in_code(stmt)]:
+            name = _called_name(node)
+            if name is None:
+                continue
+            if is_backward(node) or re.search("backward|closure", name, re.I):
+                return True
+            if self._backward_helpers is None:
+                self._backward_helpers = backward_functions(self.tree)
+            if name in self._backward_helpers:
                 return True
         return False
 
-    for b, stmt in enumerate(block):
-        backward = _straight_backward(stmt, parents)
-        if backward is None:
-            continue
-        for reset in block[b + 1 :]:
-            if may_backward(reset) or any(step_of(n, optimizers) for n in _in_code(reset)):
-                break  # a step before any reset (the right order), or another backward
-            if not any(is_reset(n) for n in [reset, *_in_code(reset)]):
+    def steps_in(self, stmt: ast.stmt) -> list[Step]:
+        return [s for n in [stmt, *_in_code(stmt)] if (s := step_of(n, self.optimizers)) is not None]
+
+    def after(self, backward: ast.Call, block: list[ast.stmt], at: int) -> Iterator[ResetBeforeStep]:
+        """Resets in `block` after `block[at]` (which runs `backward`) and before the step they empty."""
+        for r in range(at + 1, len(block)):
+            reset = block[r]
+            nodes = [reset, *_in_code(reset)]
+            resets = any(is_reset(n) for n in nodes)
+            if not resets and not any(isinstance(n, ast.Call) for n in nodes):
+                continue  # nothing here can step, compute or reset gradients
+            if self.may_backward(reset) or self.steps_in(reset):
+                return  # a step before any reset (the right order), or another backward
+            if not resets:
                 continue
             receiver = _reset_receiver(reset)
             if receiver is None:
-                break  # a reset we could not move: `for p in params: p.grad = None`
-            step = _next_step(block, block.index(reset), optimizers, may_backward)
-            if step is not None and _same_gradients(receiver, step[1], optimizers, _scope(block[0], parents)):
-                yield ResetBeforeStep(backward, reset, step[0], step[1])  # type: ignore[arg-type]
+                return  # a reset we could not move: `for p in params: p.grad = None`
+            step = self.next_step(block, r)
+            if step is not None and _same_gradients(receiver, step[1], self.optimizers, _scope(reset, self.parents)):
+                yield ResetBeforeStep(backward, reset, *step)  # type: ignore[arg-type]
+
+    def next_step(self, block: list[ast.stmt], after: int) -> tuple[ast.Expr, Step] | None:
+        """The step statement after `block[after]` with nothing in between that computes gradients."""
+        for stmt in block[after + 1 :]:
+            if self.may_backward(stmt):
+                return None
+            steps = self.steps_in(stmt)
+            if not steps:
+                continue
+            if isinstance(stmt, ast.Expr) and steps[0].call is stmt.value and not steps[0].closure:
+                return stmt, steps[0]
+            return None
+        return None
 
 
 def _scope(node: ast.AST, parents: dict[int, ast.AST]) -> ast.AST:
@@ -403,22 +493,6 @@ def _reset_receiver(stmt: ast.AST) -> ast.expr | None:
         func = stmt.value.func
         if isinstance(func, ast.Attribute) and func.attr == "zero_grad":
             return func.value
-    return None
-
-
-def _next_step(
-    block: list[ast.stmt], after: int, optimizers: dict[str, str | None], may_backward: Callable[[ast.stmt], bool]
-) -> tuple[ast.Expr, Step] | None:
-    """The step statement that follows `block[after]` with nothing in between that computes gradients."""
-    for stmt in block[after + 1 :]:
-        if may_backward(stmt):
-            return None
-        steps = [s for n in _in_code(stmt) if (s := step_of(n, optimizers)) is not None]
-        if not steps:
-            continue
-        if isinstance(stmt, ast.Expr) and steps[0].call is stmt.value and not steps[0].closure:
-            return stmt, steps[0]
-        return None
     return None
 
 
