@@ -112,9 +112,9 @@ def check(
 
 
 def _with_options(settings: Settings, select: str | None, extend: str | None, ignore: str | None) -> Settings:
-    from packlint.rules import REGISTRY
+    from packlint.config import known_codes
 
-    codes = [rule.code for rule in REGISTRY]
+    codes = known_codes()  # not the registry: a run served from the cache never imports the rules
     chosen, extra, ignored = _selectors(select), _selectors(extend), _selectors(ignore)
     validate_selectors([*(chosen or ()), *(extra or ()), *(ignored or ())], codes, "command line")
     if chosen is not None:
@@ -127,6 +127,10 @@ def _with_options(settings: Settings, select: str | None, extend: str | None, ig
 
 
 def _check(files: list[str], settings: Settings, jobs: int | None, use_cache: bool) -> list[FileResult]:
+    if use_cache:
+        from packlint.cache import check_cached
+
+        return check_cached(files, settings, jobs)
     from packlint.engine import check_paths
 
     return check_paths(files, settings, jobs)

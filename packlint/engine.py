@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import ast
+import functools
 import os
 import tempfile
-from collections.abc import Iterable, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from packlint.config import Settings, matches_selector
@@ -28,6 +28,7 @@ class Plan:
     fix: bool
     unsafe_fixes: bool
     strict: bool
+    prefilter: bool = True  # tests turn it off to prove it never changes a result
 
     @classmethod
     def from_settings(cls, settings: Settings, path: str | None = None) -> Plan:
@@ -36,7 +37,7 @@ class Plan:
         if path is not None:
             ignored = settings.ignored_for(path)
             codes = frozenset(c for c in codes if not any(matches_selector(c, s) for s in ignored))
-        return cls(codes, settings.fix, settings.unsafe_fixes, settings.strict)
+        return cls(codes, settings.fix, settings.unsafe_fixes, settings.strict, settings.prefilter)
 
     @property
     def applicable(self) -> frozenset[Applicability]:
@@ -48,7 +49,8 @@ class Plan:
         return frozenset({Applicability.SAFE})
 
 
-def trigger_words(codes: Iterable[str]) -> tuple[bytes, ...]:
+@functools.lru_cache(maxsize=32)
+def trigger_words(codes: frozenset[str]) -> tuple[bytes, ...]:
     """The prefilter's needles for these rules."""
     from packlint.rules import BY_CODE
 
@@ -114,8 +116,7 @@ def apply_edits(text: str, fixes: Sequence[Fix]) -> tuple[str, int]:
 def check_source(data: bytes, path: str, settings: Settings, plan: Plan | None = None) -> FileResult:
     """Check one file's bytes; with fixes on, also compute the fixed bytes (not written here)."""
     plan = plan or Plan.from_settings(settings, path)
-    words = trigger_words(plan.codes)
-    if not may_match(data, words):
+    if plan.prefilter and not may_match(data, trigger_words(plan.codes)):
         if not data.isascii():
             try:
                 Source.decode(data)
@@ -183,38 +184,66 @@ def write_atomic(path: str, data: bytes) -> None:
         raise
 
 
-def _check_batch(items: list[tuple[str, bytes]], settings: Settings) -> list[FileResult]:
-    return [check_source(data, path, settings) for path, data in items]
+def unreadable(path: str, exc: OSError) -> FileResult:
+    """The result for a file that cannot be read."""
+    return FileResult(path, errors=(FileError(f"cannot read: {exc.strerror or exc}"),))
 
 
 def check_paths(paths: Sequence[str], settings: Settings, jobs: int | None = None) -> list[FileResult]:
     """Check files, sorted by path; a process pool parses only files that pass the prefilter."""
     results: list[FileResult] = []
-    pending: list[tuple[str, bytes]] = []
-    plans: dict[frozenset[str], tuple[bytes, ...]] = {}
-    base = Plan.from_settings(settings)
+    items: list[tuple[str, bytes]] = []
     for path in paths:
         try:
             with open(path, "rb") as handle:
-                data = handle.read()
+                items.append((path, handle.read()))
         except OSError as exc:
-            results.append(FileResult(path, errors=(FileError(f"cannot read: {exc.strerror or exc}"),)))
-            continue
+            results.append(unreadable(path, exc))
+    results.extend(result for result, _ in check_items(items, settings, jobs))
+    return sorted(results, key=lambda r: r.path)
+
+
+def check_items(
+    items: Sequence[tuple[str, bytes]], settings: Settings, jobs: int | None = None
+) -> list[tuple[FileResult, bool]]:
+    """Check files already read, each result paired with whether the file passed the prefilter."""
+    results: list[tuple[FileResult, bool]] = []
+    pending: list[tuple[str, bytes, Plan]] = []
+    base = Plan.from_settings(settings)
+    for path, data in items:
         plan = Plan.from_settings(settings, path) if settings.per_file_ignores else base
-        words = plans.setdefault(plan.codes, trigger_words(plan.codes))
-        if may_match(data, words):
-            pending.append((path, data))
+        if not plan.prefilter or may_match(data, trigger_words(plan.codes)):
+            # Known to pass: check_source need not scan the bytes a second time.
+            pending.append((path, data, replace(plan, prefilter=False)))
         else:
-            results.append(check_source(data, path, settings, plan))
+            results.append((check_source(data, path, settings, plan), False))
     jobs = jobs or os.cpu_count() or 1
     if jobs <= 1 or len(pending) < POOL_THRESHOLD:
-        results.extend(check_source(data, path, settings) for path, data in pending)
+        checked = [check_source(data, path, settings, plan) for path, data, plan in pending]
     else:
-        size = max(4, len(pending) // (jobs * 4))
-        batches = [pending[i : i + size] for i in range(0, len(pending), size)]
-        with ProcessPoolExecutor(max_workers=jobs) as pool:
-            for batch in pool.map(_check_batch, batches, [settings] * len(batches)):
-                results.extend(batch)
-    originals = dict(pending)
-    results = [replace(r, old_source=originals.get(r.path)) if r.new_source is not None else r for r in results]
-    return sorted(results, key=lambda r: r.path)
+        checked = _check_in_pool(pending, settings, jobs)
+    originals = {path: data for path, data, _ in pending}
+    results.extend((replace(r, old_source=originals[r.path]) if r.new_source is not None else r, True) for r in checked)
+    return results
+
+
+def _check_batch(batch: list[tuple[str, bytes, Plan]], settings: Settings) -> list[FileResult]:
+    return [check_source(data, path, settings, plan) for path, data, plan in batch]
+
+
+def _check_in_pool(pending: list[tuple[str, bytes, Plan]], settings: Settings, jobs: int) -> list[FileResult]:
+    from concurrent.futures import ProcessPoolExecutor
+
+    # Import the analysis before the workers fork, so that each does not import it again.
+    import packlint.facts
+    import packlint.rules  # noqa: F401
+
+    # Largest files first, in small batches, so that no worker is left with a long tail.
+    ordered = sorted(pending, key=lambda item: len(item[1]), reverse=True)
+    size = max(1, len(ordered) // (jobs * 8))
+    batches = [ordered[i : i + size] for i in range(0, len(ordered), size)]
+    checked: list[FileResult] = []
+    with ProcessPoolExecutor(max_workers=min(jobs, len(batches))) as pool:
+        for batch in pool.map(_check_batch, batches, [settings] * len(batches)):
+            checked.extend(batch)
+    return checked

@@ -1,0 +1,217 @@
+"""The result cache in `.packlint_cache/`: each file's diagnostics, reused until its content changes."""
+
+from __future__ import annotations
+
+import hashlib
+import marshal
+import os
+import sys
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from packlint import __version__
+from packlint.config import Settings
+from packlint.diagnostics import Applicability, Diagnostic, Edit, FileError, FileResult, Fix, Location
+
+CACHE_DIR = ".packlint_cache"
+LAYOUT = 1  # bump when the layout of the cache file or of an entry changes
+MAGIC = b"PKLCACHE"
+CHECKSUM = 16
+# Git's "racily clean" rule: file times are coarse (a jiffy on Linux, 2 s on FAT), so a change made just
+# after a file was read can leave its stat unchanged. An entry whose file had changed within this long
+# before the run began is confirmed by content, never by stat alone.
+RACY_NS = 2_000_000_000
+DAY_NS = 24 * 3600 * 1_000_000_000
+KEEP_NS = 30 * DAY_NS  # entries of files not seen for this long are dropped
+
+# One cache file maps each absolute path to an entry, a tuple that marshal can store:
+#   (stat, trusted, digest, seen_ns, payload)
+# stat: (size, mtime_ns, ctime_ns, inode, device) when the file was read;
+# trusted: whether that stat alone proves the content unchanged (see RACY_NS);
+# digest: SHA-256 of the content, which decides when the stat cannot;
+# seen_ns: when a run last asked for it; payload: None for a clean file, else (diagnostics, errors).
+Entry = tuple[tuple[int, int, int, int, int], bool, bytes, int, Any]
+
+
+def check_cached(paths: Sequence[str], settings: Settings, jobs: int | None = None) -> list[FileResult]:
+    """Check files, sorted by path, serving unchanged ones from the cache and storing the rest."""
+    if settings.fix:  # fixes write files: always computed afresh
+        from packlint.engine import check_paths
+
+        return check_paths(paths, settings, jobs)
+    started = time.time_ns()
+    location = cache_file(settings)
+    header = (LAYOUT, fingerprint(), settings_key(settings))
+    entries = load(location, header)
+    dirty = False
+    results: list[FileResult] = []
+    misses: list[tuple[str, bytes]] = []
+    read: dict[str, tuple[str, tuple[int, int, int, int, int], bool, bytes]] = {}
+    for path in paths:
+        key = os.path.abspath(path)
+        entry = entries.get(key)
+        if type(entry) is not tuple or len(entry) != 5:
+            entry = None  # none stored, or damaged: read and check the file
+        else:
+            try:
+                if entry[1] and entry[0] == stat_key(os.stat(path)):
+                    results.append(decode_result(path, entry[4]))
+                    if entry[3] < started - DAY_NS:
+                        entries[key], dirty = (*entry[:3], started, entry[4]), True
+                    continue
+            except (OSError, ValueError, TypeError, IndexError, KeyError):
+                pass  # unreadable here, or a damaged entry
+        try:
+            with open(path, "rb") as handle:
+                stat = stat_key(os.fstat(handle.fileno()))
+                data = handle.read()
+        except OSError as exc:
+            from packlint.engine import unreadable
+
+            results.append(unreadable(path, exc))
+            continue
+        trusted = max(stat[1], stat[2]) < started - RACY_NS
+        digest = hashlib.sha256(data).digest()
+        if entry is not None and entry[2] == digest:
+            try:
+                results.append(decode_result(path, entry[4]))
+                entries[key], dirty = (stat, trusted, digest, started, entry[4]), True
+                continue
+            except (ValueError, TypeError, IndexError, KeyError):
+                pass
+        misses.append((path, data))
+        read[path] = (key, stat, trusted, digest)
+    if misses:
+        from packlint.engine import check_items
+
+        for result, _ in check_items(misses, settings, jobs):
+            key, stat, trusted, digest = read[result.path]
+            entries[key] = (stat, trusted, digest, started, encode_result(result))
+            results.append(result)
+        dirty = True
+    if dirty:
+        kept = {k: e for k, e in entries.items() if e[3] >= started - KEEP_NS}
+        save(location, header, kept)
+    return sorted(results, key=lambda r: r.path)
+
+
+def cache_file(settings: Settings) -> str:
+    """Where the entries for this selection live: one file per version and selection, as in ruff."""
+    digest = hashlib.sha256(repr(settings_key(settings)).encode()).hexdigest()[:24]
+    return os.path.join(settings.root, CACHE_DIR, __version__, f"{digest}.bin")
+
+
+def settings_key(settings: Settings) -> tuple[Any, ...]:
+    """The settings that decide which rules run on which file (the selection after per-file-ignores)."""
+    return (settings.root, settings.select, settings.extend_select, settings.ignore, settings.per_file_ignores)
+
+
+def fingerprint() -> bytes:
+    """What decides results besides a file and the settings: packlint's own code and the Python parsing."""
+    package = os.path.dirname(os.path.abspath(__file__))
+    parts = [__version__, sys.version, str(LAYOUT)]
+    for directory, subdirectories, files in os.walk(package):
+        subdirectories[:] = sorted(d for d in subdirectories if d != "__pycache__")
+        for name in sorted(files):
+            if name.endswith(".py"):
+                stat = os.stat(os.path.join(directory, name))
+                parts.append(f"{directory[len(package) :]}/{name}:{stat.st_size}:{stat.st_mtime_ns}")
+    return hashlib.sha256("\n".join(parts).encode()).digest()
+
+
+def stat_key(stat: os.stat_result) -> tuple[int, int, int, int, int]:
+    """What changes whenever a file's content does (ctime: even a copy that keeps the mtime)."""
+    return (stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino, stat.st_dev)
+
+
+def load(location: str, header: tuple[Any, ...]) -> dict[str, Entry]:
+    """The entries stored at `location`; none if it is missing, damaged, or for another packlint."""
+    try:
+        with open(location, "rb") as handle:
+            blob = handle.read()
+    except OSError:
+        return {}
+    start = len(MAGIC) + CHECKSUM
+    if blob[: len(MAGIC)] != MAGIC or hashlib.sha256(blob[start:]).digest()[:CHECKSUM] != blob[len(MAGIC) : start]:
+        return {}
+    try:
+        stored_header, entries = marshal.loads(blob[start:])
+    except (EOFError, ValueError, TypeError):
+        return {}
+    if stored_header != header or not isinstance(entries, dict):
+        return {}
+    return entries
+
+
+def save(location: str, header: tuple[Any, ...], entries: dict[str, Entry]) -> None:
+    """Replace the cache file all at once; a concurrent run sees the old file or the new, never a mix."""
+    payload = marshal.dumps((header, entries))
+    blob = MAGIC + hashlib.sha256(payload).digest()[:CHECKSUM] + payload
+    directory = os.path.dirname(location)
+    temp = f"{location}.{os.getpid()}.{os.urandom(4).hex()}.tmp"
+    try:
+        os.makedirs(directory, exist_ok=True)
+        _mark_cache_root(os.path.dirname(directory))
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(blob)
+        os.replace(temp, location)
+    except OSError:  # a read-only tree, a full disk: the run still stands, only uncached
+        try:
+            os.unlink(temp)
+        except OSError:
+            pass
+
+
+def _mark_cache_root(root: str) -> None:
+    # As ruff does: git ignores the directory by itself, and backup tools skip it (CACHEDIR.TAG).
+    marks = {
+        ".gitignore": "# Automatically created by packlint.\n*\n",
+        "CACHEDIR.TAG": "Signature: 8a477f597d28d172789f06886806bc55\n# Created by packlint.\n",
+    }
+    for name, text in marks.items():
+        path = os.path.join(root, name)
+        if not os.path.exists(path):
+            with open(path, "w", encoding="utf-8") as handle:
+                handle.write(text)
+
+
+def encode_result(result: FileResult) -> Any:
+    """A checked file's diagnostics and errors as plain tuples (None when it is clean)."""
+    if not result.diagnostics and not result.errors:
+        return None
+    return (tuple(_encode_diagnostic(d) for d in result.diagnostics), tuple(e.reason for e in result.errors))
+
+
+def decode_result(path: str, payload: Any) -> FileResult:
+    """The result that `encode_result` stored, for `path`."""
+    if payload is None:
+        return FileResult(path)
+    diagnostics, errors = payload
+    return FileResult(path, tuple(_decode_diagnostic(d) for d in diagnostics), tuple(FileError(e) for e in errors))
+
+
+def _encode_diagnostic(d: Diagnostic) -> tuple[object, ...]:
+    fix = None
+    if d.fix is not None:
+        edits = tuple(
+            (e.start, e.end, e.content, e.location.row, e.location.column, e.end_location.row, e.end_location.column)
+            for e in d.fix.edits
+        )
+        fix = (d.fix.applicability.value, d.fix.message, edits)
+    where = (d.location.row, d.location.column, d.end_location.row, d.end_location.column)
+    return (d.code, d.name, d.message, *where, d.noqa_row, fix)
+
+
+def _decode_diagnostic(raw: Any) -> Diagnostic:
+    code, name, message, row, column, end_row, end_column, noqa_row, raw_fix = raw
+    fix = None
+    if raw_fix is not None:
+        applicability, title, raw_edits = raw_fix
+        edits = tuple(
+            Edit(start, end, content, Location(r, c), Location(er, ec))
+            for start, end, content, r, c, er, ec in raw_edits
+        )
+        fix = Fix(Applicability(applicability), title, edits)
+    return Diagnostic(code, name, message, Location(row, column), Location(end_row, end_column), fix, noqa_row)

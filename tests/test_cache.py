@@ -1,0 +1,243 @@
+"""The result cache: a cached result equals a fresh one, an edit is always seen, damage is ignored."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import marshal
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+
+from packlint import cache, engine
+from packlint.config import Settings, known_codes
+from packlint.diagnostics import Applicability, Diagnostic, Edit, FileError, FileResult, Fix, Location
+from packlint.engine import check_paths
+from tests.conftest import run_packlint
+from tests.fixture_marks import FIXTURES
+
+BAD = """\
+from torch.nn.utils.rnn import pack_padded_sequence, pad_sequence
+
+
+def collate(batch):
+    lengths = [len(s) for s in batch]
+    return pack_padded_sequence(pad_sequence(batch), lengths)
+"""
+GOOD = BAD.replace("lengths)\n", "lengths, enforce_sorted=False)\n")
+
+
+def project(tmp_path: Path) -> tuple[list[str], Settings]:
+    """A copy of every fixture (bad ones have fixes, some unsafe) plus a few plain files."""
+    shutil.copytree(FIXTURES, tmp_path / "fixtures")
+    (tmp_path / "plain.py").write_text("import os\n")
+    (tmp_path / "syntax.py").write_text("def f(:\n    pack_padded_sequence\n")
+    (tmp_path / "latin.py").write_bytes(b"# pack_padded_sequence\nname = '\xe9t\xe9'\n")
+    files = sorted(str(p) for p in tmp_path.rglob("*.py"))
+    return files, Settings(select=("ALL",), root=str(tmp_path))
+
+
+@pytest.fixture
+def checked(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
+    """The paths the engine is asked to check, one list per call (files served from the cache are absent)."""
+    calls: list[list[str]] = []
+    real = engine.check_items
+
+    def spy(
+        items: Sequence[tuple[str, bytes]], settings: Settings, jobs: int | None = None
+    ) -> list[tuple[FileResult, bool]]:
+        calls.append([path for path, _ in items])
+        return real(items, settings, jobs)
+
+    monkeypatch.setattr(engine, "check_items", spy)
+    return calls
+
+
+def test_cached_results_equal_fresh_ones(tmp_path: Path, checked: list[list[str]]) -> None:
+    files, settings = project(tmp_path)
+    fresh = check_paths(files, settings, jobs=1)
+    assert any(d.fix and d.fix.applicability is Applicability.UNSAFE for r in fresh for d in r.diagnostics)
+    assert any(r.errors for r in fresh)
+    checked.clear()
+    first = cache.check_cached(files, settings, jobs=1)
+    second = cache.check_cached(files, settings, jobs=1)
+    assert first == fresh
+    assert second == fresh
+    assert checked == [files]  # the second run was served entirely from the cache
+
+
+def test_the_stat_fast_path_serves_without_reading(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    files, settings = project(tmp_path)
+    monkeypatch.setattr(cache, "RACY_NS", -(10**18))  # as if every file had last changed long ago
+    fresh = cache.check_cached(files, settings, jobs=1)
+    real_open = open
+
+    def no_source_reads(path: object, *args: object, **kwargs: object) -> object:
+        assert not str(path).endswith(".py"), f"{path} was read"
+        return real_open(path, *args, **kwargs)  # type: ignore[call-overload]
+
+    monkeypatch.setattr("builtins.open", no_source_reads)
+    assert cache.check_cached(files, settings, jobs=1) == fresh
+
+
+def test_an_edited_file_is_rechecked_and_only_it(tmp_path: Path, checked: list[list[str]]) -> None:
+    files, settings = project(tmp_path)
+    target = tmp_path / "edited.py"
+    target.write_text(BAD)
+    files = sorted([*files, str(target)])
+    cache.check_cached(files, settings, jobs=1)
+    target.write_text(GOOD)
+    after = cache.check_cached(files, settings, jobs=1)
+    assert checked[-1] == [str(target)]
+    assert after == check_paths(files, settings, jobs=1)
+    assert next(r for r in after if r.path == str(target)).diagnostics == ()
+
+
+def test_an_edit_that_keeps_size_and_mtime_is_still_seen(tmp_path: Path, checked: list[list[str]]) -> None:
+    target = tmp_path / "a.py"
+    target.write_text(BAD)
+    settings = Settings(root=str(tmp_path))
+    before = os.stat(target)
+    assert [d.location.column for d in cache.check_cached([str(target)], settings)[0].diagnostics] == [12]
+    moved = BAD.replace("lengths = [", "lengths= [").replace("return pack", "return  pack")
+    assert len(moved) == len(BAD)
+    target.write_text(moved)
+    os.utime(target, ns=(before.st_atime_ns, before.st_mtime_ns))
+    result = cache.check_cached([str(target)], settings)[0]
+    assert [d.location.column for d in result.diagnostics] == [13]
+    assert len(checked) == 2
+
+
+def test_settings_and_packlint_itself_are_part_of_the_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    target = tmp_path / "a.py"
+    target.write_text(BAD)
+    everything = Settings(select=("ALL",), root=str(tmp_path))
+    assert cache.check_cached([str(target)], everything)[0].diagnostics
+    assert cache.check_cached([str(target)], everything.but(ignore=("PKL104",)))[0].diagnostics == ()
+    per_file = everything.but(per_file_ignores=(("a.py", ("PKL1",)),))
+    assert cache.check_cached([str(target)], per_file)[0].diagnostics == ()
+    assert cache.check_cached([str(target)], everything)[0].diagnostics
+    monkeypatch.setattr(cache, "fingerprint", lambda: b"another packlint")
+    assert cache.load(cache.cache_file(everything), (cache.LAYOUT, b"another packlint", ())) == {}
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda blob: blob[: len(blob) // 2],
+        lambda blob: b"",
+        lambda blob: blob[:-1] + bytes([blob[-1] ^ 1]),
+        lambda blob: b"not a cache file at all",
+    ],
+    ids=["truncated", "empty", "flipped-bit", "foreign"],
+)
+def test_a_damaged_cache_file_is_ignored(tmp_path: Path, damage, checked: list[list[str]]) -> None:  # type: ignore[no-untyped-def]
+    files, settings = project(tmp_path)
+    fresh = cache.check_cached(files, settings, jobs=1)
+    location = Path(cache.cache_file(settings))
+    location.write_bytes(damage(location.read_bytes()))
+    assert cache.check_cached(files, settings, jobs=1) == fresh
+    assert len(checked) == 2
+    assert cache.check_cached(files, settings, jobs=1) == fresh  # and the rewritten file serves again
+    assert len(checked) == 2
+
+
+def test_a_malformed_entry_is_ignored(tmp_path: Path, checked: list[list[str]]) -> None:
+    files, settings = project(tmp_path)
+    fresh = cache.check_cached(files, settings, jobs=1)
+    location = cache.cache_file(settings)
+    header = (cache.LAYOUT, cache.fingerprint(), cache.settings_key(settings))
+    entries = cache.load(location, header)
+    broken = {key: (entry[0], entry[1], entry[2], entry[3], ("not", "a", "payload")) for key, entry in entries.items()}
+    broken[next(iter(broken))] = ("junk",)  # type: ignore[assignment]
+    cache.save(location, header, broken)
+    assert cache.check_cached(files, settings, jobs=1) == fresh
+
+
+def test_result_encoding_keeps_every_field(tmp_path: Path) -> None:
+    edits = (
+        Edit(10, 12, "enforce_sorted=Fals\u00e9", Location(2, 3), Location(2, 5)),
+        Edit(40, 40, "\r\n", Location(4, 1), Location(4, 1)),
+    )
+    diagnostic = Diagnostic(
+        "PKL104", "name", "`x` message", Location(2, 3), Location(3, 9), Fix(Applicability.UNSAFE, "Do it", edits), 2
+    )
+    plain = dataclasses.replace(diagnostic, fix=None, noqa_row=7)
+    result = FileResult("a.py", (diagnostic, plain), (FileError("internal error in PKL101: boom"),))
+    payload = marshal.loads(marshal.dumps(cache.encode_result(result)))
+    assert cache.decode_result("a.py", payload) == result
+    assert cache.decode_result("a.py", cache.encode_result(FileResult("a.py"))) == FileResult("a.py")
+    # A new field must be added to the encoding as well: this list is the reminder.
+    assert [f.name for f in dataclasses.fields(Diagnostic)] == [
+        "code", "name", "message", "location", "end_location", "fix", "noqa_row"
+    ]  # fmt: skip
+    assert [f.name for f in dataclasses.fields(Fix)] == ["applicability", "message", "edits"]
+    assert [f.name for f in dataclasses.fields(Edit)] == ["start", "end", "content", "location", "end_location"]
+    assert [f.name for f in dataclasses.fields(Location)] == ["row", "column"]
+    assert [f.name for f in dataclasses.fields(FileError)] == ["reason"]
+
+
+def test_known_codes_are_the_registry_codes() -> None:
+    from packlint.rules import REGISTRY
+
+    assert known_codes() == tuple(rule.code for rule in REGISTRY)
+    for rule in REGISTRY:
+        assert rule.__module__.rsplit(".", 1)[-1].startswith(f"pkl{rule.code[3:]}_"), rule
+
+
+def test_fixes_bypass_the_cache(tmp_path: Path) -> None:
+    target = tmp_path / "a.py"
+    target.write_text(BAD)
+    result = cache.check_cached([str(target)], Settings(root=str(tmp_path), fix=True))[0]
+    assert result.new_source is not None
+    assert not (tmp_path / cache.CACHE_DIR).exists()
+
+
+def test_no_cache_option_neither_reads_nor_writes(tmp_path: Path) -> None:
+    (tmp_path / "a.py").write_text(BAD)
+    result = run_packlint("--no-cache", "--output-format", "json", "a.py", cwd=tmp_path)
+    assert result.returncode == 1
+    assert not (tmp_path / cache.CACHE_DIR).exists()
+    run_packlint("a.py", cwd=tmp_path)
+    assert (tmp_path / cache.CACHE_DIR / ".gitignore").read_text().endswith("*\n")
+    assert (tmp_path / cache.CACHE_DIR / "CACHEDIR.TAG").exists()
+    again = run_packlint("--output-format", "json", "a.py", cwd=tmp_path)
+    assert json.loads(again.stdout) == json.loads(result.stdout)
+
+
+WARM_RUN = """
+import sys
+from packlint.cli import main
+try:
+    main(["check", "--select", "ALL", "-q", sys.argv[1]])
+except SystemExit:
+    pass
+print(sorted(m for m in sys.modules if m.startswith(("packlint.rules", "packlint.facts"))), file=sys.stderr)
+"""
+
+
+def test_a_warm_run_imports_neither_rules_nor_facts(tmp_path: Path) -> None:
+    project(tmp_path)
+    runs = [
+        subprocess.run([sys.executable, "-c", WARM_RUN, "."], capture_output=True, text=True, cwd=tmp_path)
+        for _ in range(2)
+    ]
+    assert "packlint.rules" in runs[0].stderr.splitlines()[-1]
+    assert runs[1].stderr.splitlines()[-1] == "[]"
+    assert runs[1].stdout == runs[0].stdout and runs[0].stdout.count("PKL") > 10
+
+
+def test_concurrent_runs_agree_and_leave_a_sound_cache(tmp_path: Path) -> None:
+    files, settings = project(tmp_path)
+    command = [sys.executable, "-m", "packlint", "--select", "ALL", "--output-format", "json", "."]
+    procs = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path) for _ in range(4)]
+    outputs = [proc.communicate(timeout=300)[0] for proc in procs]
+    assert all(out == outputs[0] for out in outputs)
+    leftovers = [p for p in (tmp_path / cache.CACHE_DIR).rglob("*") if p.name.endswith(".tmp")]
+    assert leftovers == []
+    assert cache.check_cached(files, settings, jobs=1) == check_paths(files, settings, jobs=1)

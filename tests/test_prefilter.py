@@ -1,0 +1,60 @@
+"""The prefilter is conservative: turning it off never changes a diagnostic, an error or a fix."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from packlint.config import Settings
+from packlint.diagnostics import FileResult
+from packlint.engine import check_items, check_source
+from tests.fixture_marks import FIXTURES, ROOT
+
+FIXTURE_FILES = sorted(FIXTURES.rglob("*.py"))
+ALL = Settings(select=("ALL",), root=str(ROOT), strict=True)
+
+
+def _real_files(count: int) -> list[Path]:
+    """A spread of real files: packlint's own and an even sample of torch's installed sources."""
+    files = sorted((ROOT / "packlint").rglob("*.py"))
+    try:
+        import torch
+    except ImportError:  # pragma: no cover - torch is a test dependency
+        return files
+    sources = sorted(Path(os.path.dirname(torch.__file__)).rglob("*.py"))
+    step = max(1, len(sources) // count)
+    return files + sources[::step][:count]
+
+
+def _same(path: Path, settings: Settings) -> tuple[FileResult, FileResult]:
+    data = path.read_bytes()
+    on = check_source(data, str(path), settings)
+    off = check_source(data, str(path), settings.but(prefilter=False))
+    return on, off
+
+
+@pytest.mark.parametrize("path", FIXTURE_FILES, ids=lambda p: str(p.relative_to(FIXTURES)))
+@pytest.mark.parametrize("fix", [False, True], ids=["check", "fix"])
+def test_fixture_gives_the_same_result_with_the_prefilter_off(path: Path, fix: bool) -> None:
+    on, off = _same(path, ALL.but(fix=fix, unsafe_fixes=fix))
+    assert on == off
+
+
+@pytest.mark.parametrize("code", sorted(p.name for p in FIXTURES.iterdir() if p.is_dir()))
+def test_each_rule_alone_gives_the_same_result_with_the_prefilter_off(code: str) -> None:
+    # One rule selected: the needles shrink to that rule's triggers, the sharpest test of them.
+    settings = ALL.but(select=(code,))
+    for path in FIXTURE_FILES:
+        on, off = _same(path, settings)
+        assert on == off, path
+
+
+def test_real_files_give_the_same_result_with_the_prefilter_off() -> None:
+    items = [(str(p), p.read_bytes()) for p in _real_files(24)]
+    on = check_items(items, ALL.but(strict=False), jobs=1)
+    off = check_items(items, ALL.but(strict=False, prefilter=False), jobs=1)
+    assert all(parsed for _, parsed in off)
+    assert any(not parsed for _, parsed in on)  # the sample holds files that the prefilter turns away
+    assert {r.path: r for r, _ in on} == {r.path: r for r, _ in off}
