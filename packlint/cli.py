@@ -196,5 +196,54 @@ def rule(rule: str | None, show_all: bool) -> None:
         click.echo(render_page(found), nl=False)
 
 
+def _need_torch(command: str) -> None:
+    from packlint.runtime import torch_available
+
+    if not torch_available():
+        _fail(f"`packlint {command}` needs torch: pip install 'packlint[runtime]'")
+
+
+@main.command()
+@click.argument("paths", nargs=-1, type=click.Path(exists=True))
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
+@click.option("--dtype", type=click.Choice(["float32", "float64"]), default="float32", show_default=True)
+@click.option("--output-format", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def verify(paths: tuple[str, ...], device: str, dtype: str, output_format: str) -> None:
+    """Run the fixtures under PATHS (default: fixtures/) against correct packing (docs/verify.md)."""
+    _need_torch("verify")
+    from packlint.runtime.devices import DeviceError, resolve
+    from packlint.runtime.table import render_json, render_text
+    from packlint.runtime.verify import verify_paths
+
+    try:
+        env = resolve(device, dtype)
+    except DeviceError as exc:
+        _fail(str(exc))
+        return
+    run = verify_paths(paths or ("fixtures",), env)
+    click.echo(render_json(run) if output_format == "json" else render_text(run), nl=False)
+    sys.exit(EXIT_CLEAN if run.ok else EXIT_DIAGNOSTICS)
+
+
+@main.command(context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
+@click.option("--strict", is_flag=True, help="Also check that rows hold only padding past their length (PKL102).")
+@click.argument("script", type=click.Path(exists=True, dir_okay=False))
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def run(strict: bool, script: str, args: tuple[str, ...]) -> None:
+    """Run SCRIPT with ARGS, checking every torch pack call (the runtime sanitizer)."""
+    _need_torch("run")
+    import traceback
+
+    from packlint.runtime.run import run_script
+
+    result = run_script(script, args, strict=strict)
+    if result.exception is not None:
+        exc = result.exception
+        click.echo("".join(traceback.format_exception(type(exc), exc, exc.__traceback__)), err=True, nl=False)
+    for violation in result.violations:
+        click.echo(violation.render(), err=True)
+    sys.exit(result.exit_code)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main(prog_name=os.path.basename(sys.argv[0]))

@@ -1,0 +1,260 @@
+"""Run one fixture's code under its contract, in each configuration, and judge each result."""
+
+from __future__ import annotations
+
+import copy
+import inspect
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from types import CodeType
+
+import torch
+from torch import Tensor, nn
+
+from packlint.runtime.batch import SEED, SETTINGS, Batch, argument, build_rnn, make_batch
+from packlint.runtime.compare import Gap, StructureError, compare
+from packlint.runtime.contract import RNN_KINDS, Config, Contract, Result
+from packlint.runtime.devices import Env, precise
+from packlint.runtime.reference import Expected, data_only, find_embedding, find_rnn, run_alone
+from packlint.runtime.training import ACCUMULATE, EPOCHS, Loop, make_arguments, reference_parameters
+
+MATCH, DEVIATE, RAISE, ERROR, SKIP = "MATCH", "DEVIATE", "RAISE", "ERROR", "SKIP"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One configuration's verdict: MATCH or DEVIATE (with the max abs error), RAISE, ERROR or SKIP."""
+
+    config: str
+    verdict: str
+    error: float | None = None
+    detail: str = ""
+
+
+class FixtureRaised(Exception):
+    """The fixture's own code raised while the shim was setting it up (a constructor)."""
+
+    def __init__(self, cause: Exception) -> None:
+        super().__init__(exception_text(cause))
+
+
+class ContractMismatch(Exception):
+    """The fixture does not fit its header (a missing entry, an unknown parameter): an ERROR, not a bug."""
+
+
+def exception_text(exc: BaseException) -> str:
+    """`TypeError: first line of the message`, shortened."""
+    lines = str(exc).strip().splitlines()
+    text = f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
+    return text if len(text) <= 160 else text[:157] + "..."
+
+
+@contextmanager
+def default_dtype(dtype: torch.dtype) -> Iterator[None]:
+    """Tensors the fixture creates itself (`torch.randn`) take the run's dtype."""
+    saved = torch.get_default_dtype()
+    torch.set_default_dtype(dtype)
+    try:
+        yield
+    finally:
+        torch.set_default_dtype(saved)
+
+
+class Runner:
+    """Runs fixtures on one device and dtype, sharing batches and per-sequence references."""
+
+    def __init__(self, env: Env) -> None:
+        self.env = env
+        self._batches: dict[bool, Batch] = {}
+        self._references: dict[tuple[Config, bool], Expected] = {}
+
+    def batch(self, sorted_: bool) -> Batch:
+        """The hostile batch (longest first when `sorted_`)."""
+        if sorted_ not in self._batches:
+            self._batches[sorted_] = make_batch(self.env, sorted_)
+        return self._batches[sorted_]
+
+    def run(self, text: str, filename: str, contract: Contract) -> list[Outcome]:
+        """An outcome per configuration the header asks for (one SKIP when not on this device)."""
+        if self.env.kind not in contract.options.devices:
+            return [Outcome("-", SKIP, detail=f"the header runs it on {', '.join(contract.options.devices)} only")]
+        if contract.options.amp and self.env.kind == "cpu" and torch.cuda.is_available():
+            return [Outcome("-", SKIP, detail="an AMP loop enables its scaler when CUDA exists: use --device cuda")]
+        try:
+            code = compile(text, filename, "exec")
+        except SyntaxError as exc:
+            return [Outcome("-", ERROR, detail=f"does not compile: {exc}")]
+        return [self._run_config(code, filename, contract, config) for config in contract.configs()]
+
+    def _run_config(self, code: CodeType, filename: str, contract: Contract, config: Config) -> Outcome:
+        label = config.label()
+        with precise(), default_dtype(self.env.dtype):
+            torch.manual_seed(SEED)
+            namespace: dict[str, object] = {"__name__": "packlint_fixture", "__file__": filename}
+            try:
+                exec(code, namespace)
+            except Exception as exc:
+                return Outcome(label, RAISE, detail=exception_text(exc))
+            try:
+                if contract.entry.is_module:
+                    return self._judge(
+                        label,
+                        contract.result,
+                        lambda: _globals(namespace, contract.result),
+                        _module_expectation(namespace, contract),
+                        config,
+                    )
+                target = namespace.get(contract.entry.name)
+                if target is None:
+                    raise ContractMismatch(f"the file defines no `{contract.entry.name}`")
+                if contract.result == "params":
+                    return self._train(label, target, contract, config)
+                call, expected = self._prepare(target, contract, config)
+                return self._judge(label, contract.result, call, expected, config)
+            except FixtureRaised as exc:
+                return Outcome(label, RAISE, detail=str(exc))
+            except (ContractMismatch, ValueError) as exc:
+                return Outcome(label, ERROR, detail=str(exc))
+
+    def _prepare(self, target: object, contract: Contract, config: Config) -> tuple[Callable[[], object], Expected]:
+        entry, env = contract.entry, self.env
+        batch = self.batch(contract.options.sorted)
+        rnn: nn.RNNBase | None = None
+        data = batch.ids if "tokens" in entry.kinds() else batch.seqs
+        if entry.is_class:
+            if not (isinstance(target, type) and issubclass(target, nn.Module)):
+                raise ContractMismatch(f"`{entry.name}` is not an nn.Module class")
+            kwargs = {b.name: _setting(b.kind, config) for b in entry.constructor}
+            _check_binding(target, kwargs, entry.name)
+            torch.manual_seed(SEED)
+            try:
+                instance = target(**kwargs).to(env.device, env.dtype).eval()
+            except Exception as exc:
+                raise FixtureRaised(exc) from exc
+            found = find_rnn(instance)
+            rnn_inputs: tuple[Tensor, ...] = batch.seqs
+            if "tokens" in entry.kinds():
+                embedding = find_embedding(instance)
+                with torch.no_grad():
+                    rnn_inputs = tuple(embedding(ids) for ids in batch.ids)
+            expected = run_alone(found, rnn_inputs, data, batch.labels)
+            assert entry.method is not None
+            function = getattr(instance, entry.method, None)
+            if function is None:
+                raise ContractMismatch(f"`{entry.name}` has no method `{entry.method}`")
+        else:
+            if not callable(target):
+                raise ContractMismatch(f"`{entry.name}` is not callable")
+            function = target
+            if contract.builds_rnn():
+                rnn = build_rnn(config, env)
+            expected = self._reference(config, contract, batch, rnn, data)
+        kwargs = {b.name: argument(b.kind, batch, config, env, rnn) for b in entry.arguments}
+        _check_binding(function, kwargs, entry.name)
+        return lambda: function(**kwargs), expected
+
+    def _reference(
+        self, config: Config, contract: Contract, batch: Batch, rnn: nn.RNNBase | None, data: tuple[Tensor, ...]
+    ) -> Expected:
+        key = (config, contract.options.sorted)
+        if rnn is None:
+            return data_only(data, batch.labels)
+        if key not in self._references:
+            self._references[key] = run_alone(rnn, batch.seqs, data, batch.labels)
+        return self._references[key]
+
+    def _judge(
+        self, label: str, result: Result, call: Callable[[], object], expected: Expected, config: Config
+    ) -> Outcome:
+        try:
+            value = call()
+        except ContractMismatch:
+            raise
+        except Exception as exc:
+            return Outcome(label, RAISE, detail=exception_text(exc))
+        try:
+            gap = compare(result, value, expected, config.batch_first)
+        except StructureError as exc:
+            return Outcome(label, ERROR, detail=str(exc))
+        return self._verdict(label, gap)
+
+    def _verdict(self, label: str, gap: Gap) -> Outcome:
+        verdict = MATCH if gap.error <= self.env.tolerance else DEVIATE
+        return Outcome(label, verdict, gap.error, "" if verdict == MATCH else gap.note)
+
+    def _train(self, label: str, target: object, contract: Contract, config: Config) -> Outcome:
+        if not callable(target):
+            raise ContractMismatch(f"`{contract.entry.name}` is not callable")
+        env, opts = self.env, contract.options
+        args = make_arguments(config, env, self.batch(opts.sorted))
+        start = copy.deepcopy(args.model)
+        values: dict[str, object] = {
+            "model": args.model,
+            "optimizer": args.optimizer,
+            "loader": args.loader,
+            "loss_fn": args.loss_fn,
+            "epochs": EPOCHS,
+            "accumulate": ACCUMULATE,
+        }
+        kinds = contract.entry.kinds()
+        kwargs = {b.name: values[b.kind] for b in contract.entry.arguments}
+        _check_binding(target, kwargs, contract.entry.name)
+        loop = Loop(
+            epochs=EPOCHS if "epochs" in kinds else 1,
+            accumulate=ACCUMULATE if "accumulate" in kinds else 1,
+            clip=opts.clip,
+            amp=opts.amp,
+        )
+        try:
+            target(**kwargs)
+        except Exception as exc:
+            return Outcome(label, RAISE, detail=exception_text(exc))
+        wanted = reference_parameters(start, args, loop, env)
+        error = max(float((p.double() - w.double()).abs().max()) for p, w in zip(args.model.parameters(), wanted))
+        return self._verdict(label, Gap(error, "params"))
+
+
+def _setting(kind: str, config: Config) -> object:
+    value = {"num_layers": config.num_layers, "bidirectional": config.bidirectional}.get(kind)
+    if kind == "batch_first":
+        return config.batch_first
+    if value is not None:
+        return value
+    return SETTINGS[kind]
+
+
+def _check_binding(function: object, kwargs: dict[str, object], name: str) -> None:
+    try:
+        signature = inspect.signature(function)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return
+    try:
+        signature.bind(**kwargs)
+    except TypeError as exc:
+        raise ContractMismatch(f"the header's parameters do not fit `{name}`: {exc}") from None
+
+
+def _globals(namespace: dict[str, object], result: Result) -> object:
+    if isinstance(result, str):
+        if result == "_":
+            return None
+        if result not in namespace:
+            raise ContractMismatch(f"the module defines no global `{result}`")
+        return namespace[result]
+    return tuple(_globals(namespace, item) for item in result)
+
+
+def _module_expectation(namespace: dict[str, object], contract: Contract) -> Expected:
+    values = {}
+    for b in contract.entry.arguments:
+        if b.name not in namespace:
+            raise ContractMismatch(f"the module defines no global `{b.name}`")
+        values[b.kind] = namespace[b.name]
+    seqs = values.get("seqs")
+    if not (isinstance(seqs, (list, tuple)) and all(isinstance(s, Tensor) for s in seqs)):
+        raise ContractMismatch("a module entry names its input sequences: `<module>(seqs)`")
+    rnn = next((values[k] for k in RNN_KINDS if k in values), None)
+    if isinstance(rnn, nn.RNNBase):
+        return run_alone(rnn, seqs, seqs, None)
+    return data_only(seqs, None)

@@ -1,0 +1,252 @@
+"""The packing sanitizer: torch's pack functions wrapped to check, at each call, what the rules stand for.
+
+Nothing is patched until `Sanitizer.install()` (or `with Sanitizer():`): off means zero overhead.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from types import FrameType, TracebackType
+from typing import Any
+
+import torch
+import torch.nn.utils.rnn as rnn_utils
+from torch import Tensor
+from torch.nn.utils.rnn import PackedSequence
+
+WRAPPED = ("pack_padded_sequence", "pack_sequence")
+_TORCH_DIR = os.path.dirname(os.path.abspath(torch.__file__)) + os.sep
+_THIS_FILE = os.path.abspath(__file__)
+
+
+@dataclass(frozen=True)
+class Violation:
+    """One broken invariant at one call: the rule it stands for and the caller's file and line."""
+
+    code: str  # the static rule this is the runtime face of; "" where no rule has it (empty sequences)
+    name: str
+    message: str
+    filename: str
+    line: int
+    function: str  # the wrapped torch function
+
+    def render(self) -> str:
+        """`train.py:42: PKL111 lengths-on-accelerator: ...`."""
+        label = f"{self.code} {self.name}" if self.code else self.name
+        return f"{self.filename}:{self.line}: {label}: {self.message} (in `{self.function}`)"
+
+
+class PackingViolation(RuntimeError):
+    """Raised at a pack call that breaks an invariant (a RuntimeError, as torch's own errors are)."""
+
+    def __init__(self, violation: Violation) -> None:
+        super().__init__(violation.render())
+        self.violation = violation
+
+
+def _caller() -> tuple[str, int]:
+    """The first frame outside torch and this module: the user's pack call."""
+    frame: FrameType | None = sys._getframe(1)
+    while frame is not None:
+        filename = os.path.abspath(frame.f_code.co_filename)
+        if not filename.startswith(_TORCH_DIR) and filename != _THIS_FILE:
+            return frame.f_code.co_filename, frame.f_lineno
+        frame = frame.f_back
+    return "<unknown>", 0
+
+
+def _descending(values: Sequence[int]) -> bool:
+    return all(a >= b for a, b in zip(values, values[1:]))
+
+
+def _sort_problem(values: Sequence[int]) -> tuple[str, str, str] | None:
+    if _descending(values):
+        return None
+    if all(a <= b for a, b in zip(values, values[1:])):
+        return (
+            "PKL103",
+            "ascending-sort-for-packing",
+            f"lengths {_short(values)} are sorted ascending but `enforce_sorted=True` needs them descending; "
+            "sort with `descending=True`",
+        )
+    return (
+        "PKL104",
+        "unsorted-enforce-sorted",
+        f"lengths {_short(values)} are not sorted descending but `enforce_sorted=True`; pass `enforce_sorted=False`",
+    )
+
+
+def _short(values: Sequence[int]) -> str:
+    shown = list(values[:8])
+    return str(shown)[:-1] + ", ...]" if len(values) > 8 else str(shown)
+
+
+class Sanitizer:
+    """Wraps torch.nn.utils.rnn's pack functions while installed; records every violation it raises."""
+
+    def __init__(self, strict: bool = False) -> None:
+        self.strict = strict
+        self.violations: list[Violation] = []
+        self._patched: list[tuple[object, str, object]] = []
+        self._inside = threading.local()
+
+    def __enter__(self) -> Sanitizer:
+        self.install()
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        self.uninstall()
+
+    @property
+    def installed(self) -> bool:
+        """Whether torch's functions are currently wrapped by this sanitizer."""
+        return bool(self._patched)
+
+    def install(self) -> None:
+        """Wrap the pack functions in torch.nn.utils.rnn and wherever a module already imported them."""
+        if self._patched:
+            return
+        originals = {name: getattr(rnn_utils, name) for name in WRAPPED}
+        wrappers = {id(fn): self._wrap(name, fn) for name, fn in originals.items()}
+        for module in list(sys.modules.values()):
+            namespace = getattr(module, "__dict__", None)
+            if not isinstance(namespace, dict) or module is sys.modules[__name__]:
+                continue
+            for attr, value in list(namespace.items()):
+                wrapper = wrappers.get(id(value))
+                if wrapper is not None and any(value is fn for fn in originals.values()):
+                    self._patched.append((module, attr, value))
+                    setattr(module, attr, wrapper)
+
+    def uninstall(self) -> None:
+        """Put the original functions back where they were."""
+        for module, attr, original in reversed(self._patched):
+            setattr(module, attr, original)
+        self._patched.clear()
+
+    def _wrap(self, name: str, original: Callable[..., PackedSequence]) -> Callable[..., PackedSequence]:
+        check = self._check_padded if name == "pack_padded_sequence" else self._check_sequences
+
+        @functools.wraps(original)
+        def wrapper(*args: Any, **kwargs: Any) -> PackedSequence:
+            __tracebackhide__ = True  # pytest shows the user's call, not this wrapper
+            if getattr(self._inside, "active", False):  # pack_sequence calls pack_padded_sequence
+                return original(*args, **kwargs)
+            self._inside.active = True
+            try:
+                check(*args, **kwargs)
+                return original(*args, **kwargs)
+            finally:
+                self._inside.active = False
+
+        return wrapper
+
+    def _fail(self, code: str, name: str, message: str, function: str) -> None:
+        __tracebackhide__ = True
+        filename, line = _caller()
+        violation = Violation(code, name, message, filename, line, function)
+        self.violations.append(violation)
+        raise PackingViolation(violation)
+
+    def _check_padded(
+        self, input: Tensor, lengths: Tensor | Sequence[int], batch_first: bool = False, enforce_sorted: bool = True
+    ) -> None:
+        fn = "pack_padded_sequence"
+        if isinstance(lengths, Tensor):
+            if lengths.device.type != "cpu":
+                self._fail(
+                    "PKL111",
+                    "lengths-on-accelerator",
+                    f"`lengths` is on {lengths.device}; packing needs a 1-D CPU int64 tensor: pass `lengths.cpu()`",
+                    fn,
+                )
+            if lengths.dim() != 1:
+                self._fail(
+                    "PKL111",
+                    "lengths-on-accelerator",
+                    f"`lengths` has shape {tuple(lengths.shape)}; packing needs a 1-D CPU int64 tensor",
+                    fn,
+                )
+            if lengths.is_floating_point() or lengths.is_complex() or lengths.dtype == torch.bool:
+                self._fail(
+                    "PKL111",
+                    "lengths-on-accelerator",
+                    f"`lengths` has dtype {lengths.dtype}; packing needs a 1-D CPU int64 tensor",
+                    fn,
+                )
+            values = [int(v) for v in lengths.tolist()]
+        else:
+            values = [int(v) for v in lengths]
+        batch_dim, time_dim = (0, 1) if batch_first else (1, 0)
+        if input.dim() < 2:
+            return  # torch reports this itself
+        if len(values) != input.size(batch_dim):
+            self._fail(
+                "PKL112",
+                "batch-first-mismatch",
+                f"{len(values)} lengths for a batch of {input.size(batch_dim)} (dim {batch_dim} of a "
+                f"{tuple(input.shape)} input with batch_first={batch_first}): is `batch_first` right?",
+                fn,
+            )
+        if values and min(values) <= 0:
+            self._fail(
+                "",
+                "non-positive-length",
+                f"lengths[{values.index(min(values))}] is {min(values)}: every sequence needs a step",
+                fn,
+            )
+        if values and max(values) > input.size(time_dim):
+            self._fail(
+                "PKL112",
+                "batch-first-mismatch",
+                f"length {max(values)} exceeds the {input.size(time_dim)} time steps (dim {time_dim} of a "
+                f"{tuple(input.shape)} input with batch_first={batch_first}): is `batch_first` right?",
+                fn,
+            )
+        if enforce_sorted:
+            problem = _sort_problem(values)
+            if problem is not None:
+                self._fail(*problem, fn)
+        if self.strict:
+            self._check_padding(input, values, batch_first, fn)
+
+    def _check_padding(self, input: Tensor, values: list[int], batch_first: bool, fn: str) -> None:
+        """Strict mode: past each row's length there must be only padding, one value for the whole batch."""
+        rows = input if batch_first else input.transpose(0, 1)
+        steps = rows.size(1)
+        lengths = torch.tensor(values, device=rows.device)
+        past = torch.arange(steps, device=rows.device)[None, :] >= lengths[:, None]
+        if not bool(past.any()):
+            return
+        shortest = min(range(len(values)), key=lambda i: values[i])
+        pad = rows[shortest, steps - 1]
+        differs = (rows != pad).reshape(rows.size(0), steps, -1).any(dim=-1) & past
+        bad = differs.any(dim=1).nonzero().flatten().tolist()
+        if bad:
+            self._fail(
+                "PKL102",
+                "sort-misaligned",
+                f"rows {_short(bad)} hold non-padding values past their length: each row was packed with "
+                "another row's length (batch and lengths reordered differently?)",
+                fn,
+            )
+
+    def _check_sequences(self, sequences: Sequence[Tensor], enforce_sorted: bool = True) -> None:
+        fn = "pack_sequence"
+        values = [len(s) for s in sequences]
+        if values and min(values) <= 0:
+            self._fail(
+                "",
+                "non-positive-length",
+                f"sequences[{values.index(min(values))}] is empty: every sequence needs a step",
+                fn,
+            )
+        if enforce_sorted:
+            problem = _sort_problem(values)
+            if problem is not None:
+                self._fail(*problem, fn)
