@@ -41,17 +41,19 @@ class Batch:
     labels: Tensor  # int64 [B]
 
 
-def make_batch(env: Env, sorted_: bool = False) -> Batch:
-    """The seeded hostile batch; `sorted_` orders it longest first (for code whose callers sort)."""
+def make_batch(env: Env, sorted_: bool = False, windows: bool = False) -> Batch:
+    """The seeded hostile batch; `sorted_` orders it longest first (for code whose callers sort),
+    `windows` makes every sequence full length (for code that takes no lengths at all)."""
+    lengths = (max(LENGTHS),) * len(LENGTHS) if windows else LENGTHS
     gen = torch.Generator().manual_seed(SEED)
-    seqs = [torch.randn(n, INPUT_SIZE, generator=gen, dtype=torch.float64) for n in LENGTHS]
-    ids = [torch.randint(1, VOCAB_SIZE, (n,), generator=gen) for n in LENGTHS]
-    labels = torch.randint(0, NUM_CLASSES, (len(LENGTHS),), generator=gen)
-    order = sorted(range(len(LENGTHS)), key=lambda i: -LENGTHS[i]) if sorted_ else list(range(len(LENGTHS)))
+    seqs = [torch.randn(n, INPUT_SIZE, generator=gen, dtype=torch.float64) for n in lengths]
+    ids = [torch.randint(1, VOCAB_SIZE, (n,), generator=gen) for n in lengths]
+    labels = torch.randint(0, NUM_CLASSES, (len(lengths),), generator=gen)
+    order = sorted(range(len(lengths)), key=lambda i: -lengths[i]) if sorted_ else list(range(len(lengths)))
     return Batch(
         seqs=tuple(seqs[i].to(env.device, env.dtype) for i in order),
         ids=tuple(ids[i].to(env.device) for i in order),
-        lengths=tuple(LENGTHS[i] for i in order),
+        lengths=tuple(lengths[i] for i in order),
         labels=labels[order].to(env.device),
     )
 
@@ -77,11 +79,29 @@ def padding_mask(batch: Batch, batch_first: bool, env: Env) -> Tensor:
     return (mask if batch_first else mask.t().contiguous()).to(env.device)
 
 
-def argument(kind: str, batch: Batch, config: Config, env: Env, rnn: nn.Module | None) -> object:
+def build_head(rnn: nn.RNNBase, env: Env) -> nn.Linear:
+    """The `head` argument: a seeded linear layer from the RNN's output width to NUM_CLASSES."""
+    torch.manual_seed(SEED + 2)
+    width = rnn.hidden_size * (2 if rnn.bidirectional else 1)
+    return nn.Linear(width, NUM_CLASSES).to(env.device, env.dtype).eval()
+
+
+def argument(kind: str, batch: Batch, config: Config, env: Env, modules: dict[str, nn.Module]) -> object:
     """A fresh value of this kind (fixtures may sort or mutate what they are given)."""
-    seqs = [s.clone() for s in batch.seqs]
     if kind in RNN_KINDS:
-        return rnn
+        return modules["rnn"]
+    if kind == "head":
+        return modules["head"]
+    if kind == "optimizer":
+        params = [p for name in ("rnn", "head") if name in modules for p in modules[name].parameters()]
+        return torch.optim.SGD(params, lr=0.1)
+    if kind == "h_0":
+        return None
+    seqs = [s.clone() for s in batch.seqs]
+    if kind == "windows":
+        return torch.stack(seqs, dim=0 if config.batch_first else 1)
+    if kind == "token_windows":
+        return torch.stack([i.clone() for i in batch.ids], dim=0 if config.batch_first else 1)
     if kind == "seqs":
         return seqs
     if kind == "padded":

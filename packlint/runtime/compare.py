@@ -57,6 +57,8 @@ def _pairs(pattern: Result, value: object, where: str) -> Iterator[tuple[str, ob
 def _as_tensor(value: object, where: str) -> Tensor:
     if isinstance(value, Tensor):
         return value.detach().to("cpu", torch.float64)
+    if isinstance(value, (int, float)) and not isinstance(value, bool):  # `loss.item()`
+        return torch.tensor(float(value), dtype=torch.float64)
     if isinstance(value, (list, tuple)) and all(isinstance(v, (int, float)) for v in value):
         return torch.tensor(value, dtype=torch.float64)
     raise StructureError(f"{where}: expected a tensor, got {type(value).__name__}")
@@ -88,6 +90,10 @@ def _compare_kind(
 ) -> Gap | None:
     if kind == "perm":
         return None
+    head = kind.startswith("head(")
+    base = kind[len("head(") : -1] if head else kind
+    if base != kind or kind == "loss":
+        return _compare_headed(base if head else kind, value, where, expected, batch_first, order)
     if kind in ("packed", "packed_out"):
         if not isinstance(value, PackedSequence):
             raise StructureError(f"{where}: `{kind}` expects a PackedSequence, got {type(value).__name__}")
@@ -111,6 +117,21 @@ def _compare_kind(
     if kind == "lengths":
         return _gap(kind, actual, torch.tensor(expected.lengths, dtype=torch.float64))
     raise StructureError(f"{where}: `{kind}` is not compared by this entry")
+
+
+def _compare_headed(
+    base: str, value: object, where: str, expected: Expected, batch_first: bool, order: Tensor | None
+) -> Gap:
+    """`head(outputs)`, `head(last)`, `head(repr)` and `loss`: the expectation passed through the head."""
+    actual = _as_tensor(value, where)
+    if base == "outputs":
+        assert expected.outputs is not None
+        wanted = [expected.through_head(out) for out in expected.outputs]
+        return _compare_outputs(actual if batch_first else actual.transpose(0, 1), wanted, order, "head(outputs)")
+    if base == "loss":
+        return _gap("loss", actual, expected.loss)
+    source = expected.last if base == "last" else expected.representation
+    return _gap(f"head({base})", _reordered(actual, order, 0), expected.through_head(source))
 
 
 def _unpacked(packed: PackedSequence) -> list[Tensor]:
@@ -138,15 +159,15 @@ def _match_sequences(kind: str, actual: list[Tensor], wanted: Sequence[Tensor]) 
     return worst
 
 
-def _compare_outputs(actual: Tensor, wanted: Sequence[Tensor], order: Tensor | None) -> Gap:
+def _compare_outputs(actual: Tensor, wanted: Sequence[Tensor], order: Tensor | None, kind: str = "outputs") -> Gap:
     actual = _reordered(actual, order, 0)
     longest = max(len(w) for w in wanted)
     width = wanted[0].shape[-1]
     if actual.dim() != 3 or actual.size(0) != len(wanted) or actual.size(1) < longest or actual.size(2) != width:
         shape = (len(wanted), longest, width)
-        return Gap(math.inf, f"outputs: shape {tuple(actual.shape)}, expected {shape} (batch-first view)")
+        return Gap(math.inf, f"{kind}: shape {tuple(actual.shape)}, expected {shape} (batch-first view)")
     error = max(float((actual[i, : len(w)] - w.to("cpu", torch.float64)).abs().max()) for i, w in enumerate(wanted))
-    return Gap(error, "outputs")
+    return Gap(error, kind)
 
 
 def _compare_state(value: object, where: str, expected: Expected, order: Tensor | None) -> Gap:

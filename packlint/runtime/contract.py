@@ -27,7 +27,10 @@ IGNORED = "_"
 RNN_KINDS: dict[str, tuple[str, ...]] = {"rnn": ("LSTM", "GRU", "RNN"), "lstm": ("LSTM",), "gru": ("GRU",)}
 DATA_KINDS = frozenset(
     {"seqs", "padded", "lengths", "length_list", "tokens", "mask", "pairs", "records", "labels", "device"}
+    | {"windows", "token_windows", "h_0", "head"}
 )
+# Kinds that need a batch of full-length sequences (no padding at all).
+WINDOW_KINDS = frozenset({"windows", "token_windows"})
 TRAINING_KINDS = frozenset({"model", "optimizer", "loader", "loss_fn", "epochs", "accumulate"})
 INPUT_KINDS = frozenset({*RNN_KINDS, *DATA_KINDS, *TRAINING_KINDS, "batch_first"})
 
@@ -54,10 +57,10 @@ CONSTRUCTOR_NAMES: dict[str, str] = {
 
 # What a returned value must equal, by kind (docs/verify.md, "Result kinds").
 RESULT_KINDS = frozenset(
-    {"packed", "packed_out", "outputs", "last", "h_n", "repr", "labels", "lengths", "perm", "params"}
+    {"packed", "packed_out", "outputs", "last", "h_n", "repr", "labels", "lengths", "perm", "params", "loss"}
 )
-# Kinds whose values are in batch order (and which a returned `perm` reorders).
-BATCH_ORDERED = frozenset({"outputs", "last", "h_n", "repr", "labels", "lengths"})
+# `head(kind)`: the kind passed through the linear head (a class entry's one nn.Linear, or `head`).
+HEAD_INPUTS = frozenset({"outputs", "last", "repr"})
 
 # A result pattern: a kind, `_`, or a tuple of patterns matching a returned tuple.
 Result = Union[str, tuple["Result", ...]]
@@ -177,6 +180,10 @@ class Contract:
             for t, n, b, f in itertools.product(opts.types, opts.layers, opts.bidirectional, opts.batch_first)
         ]
 
+    def uses_windows(self) -> bool:
+        """Whether the batch is all full-length sequences (for code that takes no lengths at all)."""
+        return bool(self.entry.kinds() & WINDOW_KINDS)
+
     def builds_rnn(self) -> bool:
         """Whether the shim builds the RNN (a function entry taking an RNN or a model)."""
         kinds = self.entry.kinds()
@@ -291,6 +298,17 @@ def _parse_result(text: str) -> Result:
 
 
 def _result(node: ast.expr) -> Result:
+    if (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and node.func.id == "head"
+        and len(node.args) == 1
+        and not node.keywords
+        and isinstance(node.args[0], ast.Name)
+    ):
+        if node.args[0].id not in HEAD_INPUTS:
+            raise ContractError(f"`head(...)` takes {', '.join(sorted(HEAD_INPUTS))}, not `{node.args[0].id}`")
+        return f"head({node.args[0].id})"
     if isinstance(node, ast.Name):
         if node.id != IGNORED and node.id not in RESULT_KINDS:
             raise ContractError(f"`{node.id}` is not a result kind ({', '.join(sorted(RESULT_KINDS))}, `_`)")
@@ -351,6 +369,11 @@ def _validate(contract: Contract) -> None:
     rnn_kinds = arguments & {*RNN_KINDS}
     if len(rnn_kinds) > 1:
         raise ContractError("one RNN argument per entry")
-    needs_rnn = {"packed_out", "outputs", "last", "h_n", "repr"} & set(kinds)
+    needs_head = [k for k in kinds if k == "loss" or k.startswith("head(")]
+    if needs_head and not (contract.entry.is_class or "head" in arguments):
+        raise ContractError(f"`{needs_head[0]}` needs a head: a `head` argument or a class entry's nn.Linear")
+    needs_rnn = {"packed_out", "outputs", "last", "h_n", "repr", "loss"} & {
+        k.removeprefix("head(").rstrip(")") for k in kinds
+    }
     if needs_rnn and not (rnn_kinds or contract.entry.is_class or "model" in arguments):
         raise ContractError(f"`{sorted(needs_rnn)[0]}` needs an RNN: an `rnn` argument or a class entry")

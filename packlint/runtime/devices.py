@@ -81,6 +81,17 @@ def cudnn_runs_packed_rnn(env: Env) -> bool:
 
 
 @contextmanager
+def one_thread() -> Iterator[None]:
+    """Run on one CPU thread: fixture tensors are tiny, and more threads only contend (5-7x slower)."""
+    saved = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(saved)
+
+
+@contextmanager
 def precise() -> Iterator[None]:
     """Switch TF32 off while verifying: tolerances measure packing, not TF32 rounding."""
     saved = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32

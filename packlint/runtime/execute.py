@@ -12,11 +12,11 @@ from types import CodeType
 import torch
 from torch import Tensor, nn
 
-from packlint.runtime.batch import SEED, SETTINGS, Batch, argument, build_rnn, make_batch
+from packlint.runtime.batch import SEED, SETTINGS, Batch, argument, build_head, build_rnn, make_batch
 from packlint.runtime.compare import Gap, StructureError, compare
 from packlint.runtime.contract import RNN_KINDS, Config, Contract, Result
 from packlint.runtime.devices import Env, precise
-from packlint.runtime.reference import Expected, data_only, find_embedding, find_rnn, run_alone
+from packlint.runtime.reference import Expected, data_only, find_embedding, find_linear, find_rnn, run_alone
 from packlint.runtime.training import ACCUMULATE, EPOCHS, Loop, make_arguments, reference_parameters
 
 MATCH, DEVIATE, RAISE, ERROR, SKIP = "MATCH", "DEVIATE", "RAISE", "ERROR", "SKIP"
@@ -66,14 +66,8 @@ class Runner:
 
     def __init__(self, env: Env) -> None:
         self.env = env
-        self._batches: dict[bool, Batch] = {}
-        self._references: dict[tuple[Config, bool], Expected] = {}
-
-    def batch(self, sorted_: bool) -> Batch:
-        """The hostile batch (longest first when `sorted_`)."""
-        if sorted_ not in self._batches:
-            self._batches[sorted_] = make_batch(self.env, sorted_)
-        return self._batches[sorted_]
+        self._batches: dict[tuple[bool, bool], Batch] = {}
+        self._references: dict[tuple[Config, bool, bool], Expected] = {}
 
     def run(self, text: str, filename: str, contract: Contract) -> list[Outcome]:
         """An outcome per configuration the header asks for (one SKIP when not on this device)."""
@@ -117,28 +111,30 @@ class Runner:
             except (ContractMismatch, ValueError) as exc:
                 return Outcome(label, ERROR, detail=str(exc))
 
+    def batch(self, sorted_: bool, windows: bool = False) -> Batch:
+        """The hostile batch (longest first when `sorted_`; all full length when `windows`)."""
+        key = (sorted_, windows)
+        if key not in self._batches:
+            self._batches[key] = make_batch(self.env, sorted_, windows)
+        return self._batches[key]
+
     def _prepare(self, target: object, contract: Contract, config: Config) -> tuple[Callable[[], object], Expected]:
         entry, env = contract.entry, self.env
-        batch = self.batch(contract.options.sorted)
-        rnn: nn.RNNBase | None = None
-        data = batch.ids if "tokens" in entry.kinds() else batch.seqs
+        batch = self.batch(contract.options.sorted, contract.uses_windows())
+        tokens = bool(entry.kinds() & {"tokens", "token_windows"})
+        data = batch.ids if tokens else batch.seqs
+        modules: dict[str, nn.Module] = {}
         if entry.is_class:
-            if not (isinstance(target, type) and issubclass(target, nn.Module)):
-                raise ContractMismatch(f"`{entry.name}` is not an nn.Module class")
-            kwargs = {b.name: _setting(b.kind, config) for b in entry.constructor}
-            _check_binding(target, kwargs, entry.name)
-            torch.manual_seed(SEED)
-            try:
-                instance = target(**kwargs).to(env.device, env.dtype).eval()
-            except Exception as exc:
-                raise FixtureRaised(exc) from exc
-            found = find_rnn(instance)
+            instance = self._construct(target, contract, config)
+            rnn = find_rnn(instance)
             rnn_inputs: tuple[Tensor, ...] = batch.seqs
-            if "tokens" in entry.kinds():
+            if tokens:
                 embedding = find_embedding(instance)
                 with torch.no_grad():
                     rnn_inputs = tuple(embedding(ids) for ids in batch.ids)
-            expected = run_alone(found, rnn_inputs, data, batch.labels)
+            expected = run_alone(rnn, rnn_inputs, data, batch.labels)
+            if any(k == "loss" or k.startswith("head(") for k in contract.result_kinds()):
+                expected = expected.with_head(find_linear(instance))
             assert entry.method is not None
             function = getattr(instance, entry.method, None)
             if function is None:
@@ -148,21 +144,36 @@ class Runner:
                 raise ContractMismatch(f"`{entry.name}` is not callable")
             function = target
             if contract.builds_rnn():
-                rnn = build_rnn(config, env)
-            expected = self._reference(config, contract, batch, rnn, data)
-        kwargs = {b.name: argument(b.kind, batch, config, env, rnn) for b in entry.arguments}
+                rnn = modules["rnn"] = build_rnn(config, env)
+                if "head" in entry.kinds():
+                    modules["head"] = build_head(rnn, env)
+            expected = self._reference(config, contract, batch, modules, data)
+        kwargs = {b.name: argument(b.kind, batch, config, env, modules) for b in entry.arguments}
         _check_binding(function, kwargs, entry.name)
         return lambda: function(**kwargs), expected
 
+    def _construct(self, target: object, contract: Contract, config: Config) -> nn.Module:
+        entry, env = contract.entry, self.env
+        if not (isinstance(target, type) and issubclass(target, nn.Module)):
+            raise ContractMismatch(f"`{entry.name}` is not an nn.Module class")
+        kwargs = {b.name: _setting(b.kind, config) for b in entry.constructor}
+        _check_binding(target, kwargs, entry.name)
+        torch.manual_seed(SEED)
+        try:
+            return target(**kwargs).to(env.device, env.dtype).eval()
+        except Exception as exc:
+            raise FixtureRaised(exc) from exc
+
     def _reference(
-        self, config: Config, contract: Contract, batch: Batch, rnn: nn.RNNBase | None, data: tuple[Tensor, ...]
+        self, config: Config, contract: Contract, batch: Batch, modules: dict[str, nn.Module], data: tuple[Tensor, ...]
     ) -> Expected:
-        key = (config, contract.options.sorted)
-        if rnn is None:
+        rnn = modules.get("rnn")
+        if not isinstance(rnn, nn.RNNBase):
             return data_only(data, batch.labels)
+        key = (config, contract.options.sorted, contract.uses_windows())
         if key not in self._references:
             self._references[key] = run_alone(rnn, batch.seqs, data, batch.labels)
-        return self._references[key]
+        return self._references[key].with_head(modules.get("head"))
 
     def _judge(
         self, label: str, result: Result, call: Callable[[], object], expected: Expected, config: Config
@@ -177,6 +188,8 @@ class Runner:
             gap = compare(result, value, expected, config.batch_first)
         except StructureError as exc:
             return Outcome(label, ERROR, detail=str(exc))
+        except Exception as exc:  # a corrupt result (a PackedSequence that cannot be unpacked)
+            return Outcome(label, RAISE, detail="reading the result: " + exception_text(exc))
         return self._verdict(label, gap)
 
     def _verdict(self, label: str, gap: Gap) -> Outcome:
@@ -211,7 +224,8 @@ class Runner:
         except Exception as exc:
             return Outcome(label, RAISE, detail=exception_text(exc))
         wanted = reference_parameters(start, args, loop, env)
-        error = max(float((p.double() - w.double()).abs().max()) for p, w in zip(args.model.parameters(), wanted))
+        got = [p.detach().double() for p in args.model.parameters()]
+        error = max(float((p - w.double()).abs().max()) for p, w in zip(got, wanted))
         return self._verdict(label, Gap(error, "params"))
 
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 from torch import Tensor, nn
@@ -20,6 +21,23 @@ class Expected:
     h_n: Tensor | None = None  # [num_layers*D, B, H]
     c_n: Tensor | None = None  # LSTM only
     bidirectional: bool = False
+    head: nn.Module | None = None  # what `head(...)` and `loss` pass results through
+
+    def with_head(self, head: nn.Module | None) -> Expected:
+        """The same expectations, with a copy of `head` as it is now (the fixture may train the original)."""
+        return replace(self, head=copy.deepcopy(head))
+
+    def through_head(self, value: Tensor) -> Tensor:
+        """`value` passed through the head (no gradient)."""
+        assert self.head is not None
+        with torch.no_grad():
+            return self.head(value)  # type: ignore[no-any-return]
+
+    @property
+    def loss(self) -> Tensor:
+        """Cross-entropy of the head's scores for the representation against the labels."""
+        assert self.labels is not None
+        return torch.nn.functional.cross_entropy(self.through_head(self.representation), self.labels)
 
     @property
     def last(self) -> Tensor:
@@ -41,6 +59,14 @@ def find_rnn(module: nn.Module) -> nn.RNNBase:
     found = [m for m in module.modules() if isinstance(m, nn.RNNBase)]
     if len(found) != 1:
         raise ValueError(f"{type(module).__name__} holds {len(found)} RNN modules; the contract needs exactly one")
+    return found[0]
+
+
+def find_linear(module: nn.Module) -> nn.Linear:
+    """The one linear layer inside a module: the head of `head(kind)` and `loss`."""
+    found = [m for m in module.modules() if isinstance(m, nn.Linear)]
+    if len(found) != 1:
+        raise ValueError(f"{type(module).__name__} holds {len(found)} nn.Linear; `head(...)` needs exactly one")
     return found[0]
 
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from packlint.runtime.contract import ContractError, read_contract
-from packlint.runtime.devices import Env, describe
+from packlint.runtime.devices import Env, describe, one_thread
 from packlint.runtime.execute import DEVIATE, ERROR, MATCH, RAISE, SKIP, Outcome, Runner
 
 BAD, FIXED, GOOD = "bad", "fixed", "good"
@@ -114,6 +114,11 @@ def required(role: str, outcomes: Iterable[Outcome]) -> str:
 
 def verify_paths(paths: Sequence[str], env: Env) -> VerifyRun:
     """Verify every executable fixture under `paths` on one device."""
+    with one_thread():
+        return _verify(paths, env)
+
+
+def _verify(paths: Sequence[str], env: Env) -> VerifyRun:
     runner = Runner(env)
     reports: list[FileReport] = []
     static_only: list[str] = []

@@ -1,0 +1,42 @@
+"""Every fixture of a rule with a runtime effect is executable, or listed here with its reason."""
+
+from __future__ import annotations
+
+from packlint.runtime.contract import EXECUTABLE_RULES, read_contract
+from tests.fixture_marks import FIXTURES
+
+# Fixtures of rules with a runtime effect that stay static-only, and why. Anything else in those
+# directories without a header fails `test_executable_fixtures_have_headers`: nothing is skipped silently.
+STATIC_ONLY: dict[str, str] = {
+    "PKL201/good_step_decoder.py": "a greedy decoder stepping from an initial state: no packed batch to compare with",
+    "PKL203/good_step_decoder.py": "a decoder fed one step at a time from an initial state: no packed batch",
+    "PKL203/good_single_sequence.py": "takes one sequence, not a batch: there is no padding to get wrong",
+    "PKL203/bad_training_loop.py": "builds its own GRU, head and Adam inside `train`; the contract passes them in",
+    "PKL301/good_full_batch_step.py": "full-batch descent with a per-batch StepLR; the reference loop steps per batch",
+    "PKL301/good_reset_in_method.py": "needs its own Regressor (with `begin_step`), not the contract's classifier",
+    "PKL302/good_gan_other_model.py": "a GAN step: two models and two optimizers",
+}
+
+
+def _fixture_texts() -> list[tuple[str, str]]:
+    files = sorted(FIXTURES.glob("*/*.py"))
+    return [(str(p.relative_to(FIXTURES)), p.read_text(encoding="utf-8")) for p in files]
+
+
+def test_executable_fixtures_have_headers() -> None:
+    missing = [
+        name
+        for name, text in _fixture_texts()
+        if name.split("/")[0] in EXECUTABLE_RULES and read_contract(text) is None and name not in STATIC_ONLY
+    ]
+    assert missing == [], (
+        "fixtures of rules with a runtime effect need a `# verify:` header (docs/verify.md) "
+        "or an entry with a reason in STATIC_ONLY"
+    )
+
+
+def test_static_only_entries_exist_and_lack_headers() -> None:
+    for name in STATIC_ONLY:
+        path = FIXTURES / name
+        assert path.exists(), f"STATIC_ONLY lists {name}, which does not exist"
+        assert read_contract(path.read_text(encoding="utf-8")) is None, f"{name} has a header now"
