@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import fnmatch
+import functools
 import os
+import re
 import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
@@ -69,16 +71,30 @@ class Settings:
         name = os.path.basename(path)
         relative = relative_to_root(path, self.root)
         inside = not relative.startswith("../")
-        return any(
-            fnmatch.fnmatchcase(name, p.rstrip("/")) or (inside and fnmatch.fnmatchcase(relative, p.rstrip("/")))
-            for p in (*self.exclude, *self.extend_exclude)
-        )
+        patterns = _any_of((*self.exclude, *self.extend_exclude))
+        return patterns.match(name) is not None or (inside and patterns.match(relative) is not None)
+
+
+@functools.lru_cache(maxsize=16)
+def _any_of(patterns: tuple[str, ...]) -> re.Pattern[str]:
+    # One regex for the lot: it matches exactly where `fnmatchcase` matches one of them, at a fraction of
+    # the cost when walking a tree of thousands of entries.
+    return re.compile("|".join(fnmatch.translate(p.rstrip("/")) for p in patterns) or "(?!)")
+
+
+@functools.lru_cache(maxsize=16)
+def _root_prefix(root: str) -> str:
+    return os.path.join(os.path.abspath(root), "")
 
 
 def relative_to_root(path: str, root: str) -> str:
     """`path` relative to the project root, with forward slashes."""
+    absolute = os.path.abspath(path)
+    prefix = _root_prefix(root)
+    if absolute.startswith(prefix):  # the usual case, and what relpath gives for it
+        return absolute[len(prefix) :].replace(os.sep, "/")
     try:
-        rel = os.path.relpath(os.path.abspath(path), root)
+        rel = os.path.relpath(absolute, root)
     except ValueError:  # another drive on Windows
         rel = path
     return rel.replace(os.sep, "/")

@@ -83,8 +83,10 @@ def _walk(directory: str, settings: Settings, ignores: list[GitIgnore]) -> Itera
     except OSError:
         return
     for entry in entries:
-        path = os.path.normpath(entry.path)
         is_dir = entry.is_dir(follow_symlinks=False)
+        if not is_dir and not entry.name.endswith(".py"):
+            continue  # before the exclusion test: most entries of a package tree are not Python files
+        path = os.path.normpath(entry.path)
         if settings.excluded(path) or any(g.ignores(path, is_dir) for g in ignores):
             continue
         if is_dir:

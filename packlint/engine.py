@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from packlint.config import Settings, matches_selector
 from packlint.diagnostics import Applicability, Diagnostic, FileError, FileResult, Fix
 from packlint.noqa import noqa_rows, skips_file, suppressed
-from packlint.prefilter import may_match, needles
+from packlint.prefilter import Needle, may_match, needles
 from packlint.source import Source, SourceError
 
 MAX_FIX_PASSES = 10
@@ -50,7 +50,7 @@ class Plan:
 
 
 @functools.lru_cache(maxsize=32)
-def trigger_words(codes: frozenset[str]) -> tuple[bytes, ...]:
+def trigger_words(codes: frozenset[str]) -> tuple[Needle, ...]:
     """The prefilter's needles for these rules."""
     from packlint.rules import BY_CODE
 

@@ -42,6 +42,13 @@ def project(tmp_path: Path) -> tuple[list[str], Settings]:
     return files, Settings(select=("ALL",), root=str(tmp_path))
 
 
+@pytest.fixture(autouse=True)
+def steady_packlint(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pin packlint's own fingerprint: a developer saving a packlint module mid-test would empty the cache."""
+    fixed = cache.fingerprint()
+    monkeypatch.setattr(cache, "fingerprint", lambda: fixed)
+
+
 @pytest.fixture
 def checked(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
     """The paths the engine is asked to check, one list per call (files served from the cache are absent)."""

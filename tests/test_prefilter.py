@@ -10,6 +10,7 @@ import pytest
 from packlint.config import Settings
 from packlint.diagnostics import FileResult
 from packlint.engine import check_items, check_source
+from packlint.prefilter import Needle
 from tests.fixture_marks import FIXTURES, ROOT
 
 FIXTURE_FILES = sorted(FIXTURES.rglob("*.py"))
@@ -58,3 +59,41 @@ def test_real_files_give_the_same_result_with_the_prefilter_off() -> None:
     assert all(parsed for _, parsed in off)
     assert any(not parsed for _, parsed in on)  # the sample holds files that the prefilter turns away
     assert {r.path: r for r, _ in on} == {r.path: r for r, _ in off}
+
+
+TRAINING_LOOP = """\
+def train(model, optimizer, loader, loss_fn):
+    for inputs, targets in loader:
+        loss = loss_fn(model(inputs), targets)
+        {call}
+        optimizer.step()
+"""
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        "loss.backward()",
+        "loss.backward ()",
+        "(loss.backward\n         ())",
+        "(loss.backward  # a comment between\n         ())",
+        "loss.backward \\\n            ()",
+        "torch.autograd.backward(loss)",
+        "bwd = loss.backward\n        bwd()",
+    ],
+)
+def test_odd_spellings_of_a_backward_pass_agree_with_the_prefilter_off(call: str, tmp_path: Path) -> None:
+    path = tmp_path / "loop.py"
+    path.write_text(TRAINING_LOOP.format(call=call))
+    on, off = _same(path, ALL)
+    assert on == off
+
+
+def test_a_trigger_is_a_word_or_a_regex_that_starts_with_one() -> None:
+    assert Needle.of("pack_sequence") == Needle(b"pack_sequence")
+    needle = Needle.of(r"backward\s*\(")
+    assert needle.literal == b"backward"
+    assert needle.found_in(b"loss.backward\n  ()") and not needle.found_in(b"the backward pass")
+    for unsound in ["(?i)lstm", "LSTM|GRU", "backwards?", "backward*", r"\bRNN"]:
+        with pytest.raises(ValueError, match="must start with a word"):
+            Needle.of(unsound)
