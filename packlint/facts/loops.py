@@ -13,11 +13,12 @@ import bisect
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Union
 
 from packlint.source import Source
 
 LOOPS = (ast.For, ast.AsyncFor, ast.While)
-Loop = ast.For | ast.AsyncFor | ast.While
+Loop = Union[ast.For, ast.AsyncFor, ast.While]  # a run-time alias: `|` on classes needs Python 3.10
 _DEFS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
 # Names that hold an optimizer by convention: `opt`, `optimizer`, `optimizerD`, `g_optim`, `self.opt`.
 _OPTIMIZER_NAME = re.compile(r"optim|(^|_)opt($|_|[A-Z0-9])|^opt[A-Z_0-9]", re.I)
