@@ -26,7 +26,7 @@ from packlint.source import Source
 CHECK = Settings(select=("ALL",), strict=True)
 FIX = CHECK.but(fix=True, unsafe_fixes=True)
 # Words that every rule family's prefilter looks for, so that generated code is always analysed.
-TRIGGERS = "# backward pack_padded_sequence LSTM\n"
+TRIGGERS = "# loss.backward() pack_padded_sequence LSTM\n"
 FAIR_ERRORS = ("syntax error", "cannot parse")
 
 IMPORTS = {
@@ -264,5 +264,5 @@ def test_largest_torch_file_stays_within_memory_bound() -> None:
     finally:
         tracemalloc.stop()
     assert not [e for e in errors if e.reason.startswith("internal error")]
-    # The syntax tree alone takes some hundred bytes per source byte; allow a generous margin over it.
-    assert peak < 400 * len(data) + 64 * 2**20, f"{largest.name}: {len(data)} bytes, peak {peak / 2**20:.0f} MiB"
+    # Measured with torch 2.13: about 75 bytes per source byte (99 MiB for 1.4 MB); allow about three times that.
+    assert peak < 200 * len(data) + 64 * 2**20, f"{largest.name}: {len(data)} bytes, peak {peak / 2**20:.0f} MiB"
