@@ -9,6 +9,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from packlint.runtime import verify  # noqa: E402
 from packlint.runtime.devices import resolve  # noqa: E402
 from packlint.runtime.table import render_text  # noqa: E402
 from packlint.runtime.verify import VerifyRun, verify_paths  # noqa: E402
@@ -83,6 +84,20 @@ def test_a_wrong_gather_index_fails_match(tmp_path: Path) -> None:
     (report,) = run.reports
     assert report.verdict == "DEVIATE" and report.error is not None and report.error > 1e-3
     assert not run.ok and report.problem.startswith("DEVIATE")
+
+
+def test_a_wrong_fix_fails_match(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    source = FIXTURES / "PKL201"
+    bad = (source / "bad_classifier.py").read_text(encoding="utf-8")
+    right = (source / "bad_classifier.fixed.py").read_text(encoding="utf-8")
+    wrong = right.replace("device=out.device) - 1]", "device=out.device) - 2]")
+    assert wrong != right
+    directory = _family(tmp_path, "PKL201", {"bad_classifier.py": bad, "bad_classifier.fixed.py": wrong})
+    monkeypatch.setattr(verify, "packlint_fix", lambda path, data: (wrong.encode(), ""))
+    run = _verify(directory)
+    fixed = next(r for r in run.reports if r.role == "fixed")
+    assert fixed.verdict == "DEVIATE" and fixed.problem.startswith("DEVIATE"), render_text(run)
+    assert not run.ok
 
 
 def test_a_bad_fixture_with_correct_code_demonstrates_no_bug(tmp_path: Path) -> None:

@@ -119,9 +119,13 @@ class Sanitizer:
                 continue
             for attr, value in list(namespace.items()):
                 wrapper = wrappers.get(id(value))
-                if wrapper is not None and any(value is fn for fn in originals.values()):
-                    self._patched.append((module, attr, value))
+                if wrapper is None or not any(value is fn for fn in originals.values()):
+                    continue
+                try:
                     setattr(module, attr, wrapper)
+                except (AttributeError, TypeError):  # a module that refuses assignment keeps the original
+                    continue
+                self._patched.append((module, attr, value))
 
     def uninstall(self) -> None:
         """Put the original functions back where they were."""

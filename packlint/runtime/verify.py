@@ -67,13 +67,22 @@ class VerifyRun:
 
 
 def fixture_files(paths: Sequence[str]) -> list[Path]:
-    """The bad_ and good_ files under `paths` (a `.fixed.py` is run through its bad file)."""
+    """The files under `paths`; in a directory a `.fixed.py` is run through its bad file instead."""
     found: list[Path] = []
     for raw in paths:
         path = Path(raw)
-        candidates = sorted(path.rglob("*.py")) if path.is_dir() else [path]
-        found.extend(p for p in candidates if not p.name.endswith(".fixed.py"))
+        if path.is_dir():
+            found.extend(p for p in sorted(path.rglob("*.py")) if not p.name.endswith(".fixed.py"))
+        else:
+            found.append(path)
     return list(dict.fromkeys(found))
+
+
+def role_of(path: Path) -> str:
+    """`bad` for bad_X.py, `fixed` for a golden named on its own, `good` for anything else."""
+    if path.name.endswith(".fixed.py"):
+        return FIXED
+    return BAD if path.name.startswith("bad_") else GOOD
 
 
 def display(path: Path) -> str:
@@ -124,7 +133,7 @@ def _verify(paths: Sequence[str], env: Env) -> VerifyRun:
     static_only: list[str] = []
     for path in fixture_files(paths):
         data = path.read_bytes()
-        role = BAD if path.name.startswith("bad_") else GOOD
+        role = role_of(path)
         name = display(path)
         report = _run_file(runner, env, name, role, data)
         if report is None:
