@@ -84,6 +84,16 @@ class FileFacts:
             current = self.parent(current)
         return False
 
+    def within(self, node: ast.AST, targets: set[int]) -> bool:
+        """Whether `node` lies inside (or is) one of the expressions whose ids are `targets`,
+        without leaving its statement."""
+        current: ast.AST | None = node
+        while current is not None and not isinstance(current, ast.stmt):
+            if id(current) in targets:
+                return True
+            current = self.parent(current)
+        return False
+
     def perm_label(self, token: str | None) -> str:
         """How to name a permutation token in a message."""
         if not token:
@@ -249,10 +259,10 @@ class Walker:
             for deco in stmt.decorator_list:
                 self.eval(deco)
             self.env[stmt.name] = UNKNOWN
-            self.deferred.append((stmt, dict(self.env), self.class_attrs))
+            self.deferred.append((stmt, known(self.env), self.class_attrs))
         elif isinstance(stmt, ast.ClassDef):
             self.env[stmt.name] = UNKNOWN
-            self.deferred.append((stmt, dict(self.env), {}))
+            self.deferred.append((stmt, known(self.env), {}))
         elif isinstance(stmt, ast.Delete):
             for target in stmt.targets:
                 key = dotted(target)
@@ -1320,10 +1330,12 @@ def merge_envs(envs: list[dict[str, Value]]) -> dict[str, Value]:
     merged: dict[str, Value] = {}
     for name, value in first.items():
         for env in rest:
-            if name not in env:
+            other = env.get(name)
+            if other is None:
                 value = UNKNOWN if value.kind is not Kind.REF else value
                 break
-            value = merge(value, env[name])
+            if other is not value:
+                value = merge(value, other)
         merged[name] = value
     for env in rest:
         for name, value in env.items():
@@ -1339,7 +1351,9 @@ def analyse(tree: ast.Module) -> FileFacts:
     module_env = {
         name: value for name, value in walker.env.items() if value.kind in (Kind.REF, Kind.RNN, Kind.OPTIMIZER)
     }
-    pending = [(node, {**env, **module_env}, attrs) for node, env, attrs in walker.deferred]
+    # A function sees the module's imports, RNN modules and optimizers, not its other globals (which
+    # may be rebound before it runs); copying those into every function made big modules quadratic.
+    pending = [(node, module_env, attrs) for node, _, attrs in walker.deferred]
     while pending:
         node, env, attrs = pending.pop(0)
         if isinstance(node, ast.ClassDef):
@@ -1347,6 +1361,11 @@ def analyse(tree: ast.Module) -> FileFacts:
         else:
             pending.extend(walk_function(facts, node, env, attrs))  # type: ignore[arg-type]
     return facts
+
+
+def known(env: dict[str, Value]) -> dict[str, Value]:
+    """The entries of `env` that say something (closures and nested functions get only these)."""
+    return {name: value for name, value in env.items() if value.kind is not Kind.UNKNOWN}
 
 
 def walk_function(
@@ -1385,9 +1404,6 @@ def walk_class(
     seen: dict[str, int] = {}
     methods = [s for s in node.body if isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef))]
     for method in methods:
-        scratch = FileFacts(facts.tree)
-        walker_env = dict(env)
-        walk_function(scratch, method, walker_env, {}, recording=False, is_method=True)
         self_name = method.args.args[0].arg if method.args.args else None
         for stmt in ast.walk(method):
             if isinstance(stmt, ast.Assign):

@@ -184,10 +184,4 @@ def is_inversion(facts: FileFacts, parent: ast.AST | None, node: ast.AST) -> boo
 
 def inside_pack_call(facts: FileFacts, node: ast.AST) -> bool:
     """Whether `node` is part of an argument of a pack call."""
-    packs = {id(call.node) for call in facts.pack_calls}
-    current: ast.AST | None = node
-    while current is not None and not isinstance(current, ast.stmt):
-        if id(current) in packs:
-            return True
-        current = facts.parent(current)
-    return False
+    return facts.within(node, {id(call.node) for call in facts.pack_calls})

@@ -146,7 +146,7 @@ def plan_removal(facts: FileFacts, site: SortSite, token: str, packs: list[PackC
     for binding in site.bindings:
         name, _ = facts.bindings[binding]
         uses = facts.uses.get(binding, [])
-        if name == values_name and not all(inside(facts, use, removal.packs) for use in uses):
+        if name == values_name and not all(facts.within(use, removal.packs) for use in uses):
             return None  # the sorted lengths are read for something else
         if name == perm_name and not all(remove_use(facts, use, removal) for use in uses):
             return None
@@ -229,12 +229,12 @@ def remove_indexing(facts: FileFacts, indexed: ast.expr, removal: Removal, sorti
             # `lengths = lengths[perm]`: after the fix these are the caller's lengths, so they
             # may only be read by the pack call (not as `lengths[0]`, the longest).
             made = [b for b, (name, node) in facts.bindings.items() if node is statement and name == target.id]
-            if not all(inside(facts, use, removal.packs) for b in made for use in facts.uses.get(b, [])):
+            if not all(facts.within(use, removal.packs) for b in made for use in facts.uses.get(b, [])):
                 return False
         removal.statements.append(statement)
         return True
     enclosing = enclosing_statement(facts, indexed)
-    if not (inside(facts, indexed, removal.packs) or isinstance(enclosing, ast.Return)):
+    if not (facts.within(indexed, removal.packs) or isinstance(enclosing, ast.Return)):
         return False
     removal.inline.append((indexed, base))  # `pack(x[perm], ...)` or `return y[inverse]`
     return True
@@ -311,13 +311,3 @@ def enclosing_statement(facts: FileFacts, node: ast.AST) -> ast.AST | None:
     while current is not None and not isinstance(current, ast.stmt):
         current = facts.parent(current)
     return current
-
-
-def inside(facts: FileFacts, node: ast.AST, targets: set[int]) -> bool:
-    """Whether `node` lies inside one of the nodes whose ids are `targets`."""
-    current: ast.AST | None = node
-    while current is not None and not isinstance(current, ast.stmt):
-        if id(current) in targets:
-            return True
-        current = facts.parent(current)
-    return False
