@@ -3,7 +3,8 @@
     python benchmarks/sanitizer_overhead.py [--repeats 9] [--steps N] [--threads N]
 
 Runs on the CPU, and on CUDA when available. Steps with and without the sanitizer (and in strict
-mode) are interleaved, so drift in machine load hits all of them alike; the figure is the median.
+mode) are interleaved in rounds, each mode once per round in a shuffled order; the overhead is the
+median over rounds of each round's ratio to `off`, so drift in machine load cancels out.
 On a busy machine the step's own noise is larger than the sanitizer, so the pack call alone is timed
 too (the same interleaving, many calls): its added cost divided by the step time bounds the overhead.
 The goal is an overhead under 5%.
@@ -12,6 +13,7 @@ The goal is an overhead under 5%.
 from __future__ import annotations
 
 import argparse
+import random
 import statistics
 import time
 from collections.abc import Callable
@@ -81,19 +83,24 @@ def timed(step: Callable[[], None], steps: int, sanitizer: Sanitizer | None) -> 
             sanitizer.uninstall()
 
 
-MODES = ("off", "on", "strict")
+MODES = ["off", "on", "strict"]
 
 
 def interleaved(work: Callable[[], None], repeats: int, count: int) -> dict[str, float]:
-    """Median seconds per call of `work` in each mode, samples taken in turn."""
+    """Median seconds per call of `work` in each mode, and (as `on/off`, `strict/off`) the median of the
+    per-round ratios: each round runs every mode once, in a shuffled order, so drift cancels out."""
     sanitizers = {"off": None, "on": Sanitizer(), "strict": Sanitizer(strict=True)}
     for sanitizer in sanitizers.values():
         timed(work, 1, sanitizer)  # warm-up
+    order = random.Random(0)
     samples: dict[str, list[float]] = {name: [] for name in MODES}
     for _ in range(repeats):
-        for name in MODES:
+        for name in order.sample(MODES, len(MODES)):
             samples[name].append(timed(work, count, sanitizers[name]))
-    return {name: statistics.median(values) for name, values in samples.items()}
+    medians = {name: statistics.median(values) for name, values in samples.items()}
+    for name in MODES[1:]:
+        medians[f"{name}/off"] = statistics.median(a / b for a, b in zip(samples[name], samples["off"]))
+    return medians
 
 
 def measure(device: torch.device, repeats: int, steps: int | None) -> tuple[dict[str, float], dict[str, float]]:
@@ -120,11 +127,11 @@ def main() -> None:
         steps, packs = measure(device, args.repeats, args.steps)
         base = steps["off"]
         for name in MODES:
-            measured = (steps[name] / base - 1) * 100
+            measured = (steps.get(f"{name}/off", 1.0) - 1) * 100
             added = packs[name] - packs["off"]
             bound = added / base * 100
             print(
-                f"{device.type:5} {name:7} step {steps[name] * 1e3:10.2f} ms ({measured:+6.2f}% measured)"
+                f"{device.type:5} {name:7} step {steps[name] * 1e3:10.2f} ms ({measured:+6.2f}% paired)"
                 f"  pack call {packs[name] * 1e6:9.1f} us ({added * 1e6:+8.1f} us = {bound:+.4f}% of a step)"
             )
 

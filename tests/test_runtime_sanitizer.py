@@ -6,7 +6,6 @@ import subprocess
 import sys
 import textwrap
 import types
-from importlib.metadata import entry_points
 from pathlib import Path
 
 import pytest
@@ -167,13 +166,23 @@ def test_unsorted():
 
 def test_pytest_plugin_reports_with_code_and_location(tmp_path: Path) -> None:
     (tmp_path / "test_case.py").write_text(PYTEST_CASE, encoding="utf-8")
-    command = [sys.executable, "-m", "pytest", "-q", "--packlint-runtime"]
-    if not any(e.name == "packlint" for e in entry_points(group="pytest11")):
-        command[3:3] = ["-p", "packlint.runtime.pytest_plugin"]  # an install that predates the entry point
+    # Load the plugin by module whatever the install's metadata says (a stale one may predate the entry point).
+    plugin = ["-p", "no:packlint", "-p", "packlint.runtime.pytest_plugin"]
+    command = [sys.executable, "-m", "pytest", "-q", *plugin, "--packlint-runtime"]
     result = subprocess.run([*command, str(tmp_path)], capture_output=True, text=True, cwd=tmp_path, timeout=300)
     assert result.returncode == 1
     assert "test_case.py:7: PKL104 unsorted-enforce-sorted" in result.stdout
     assert "packlint runtime" in result.stdout
+
+
+def test_pytest_plugin_is_registered_as_an_entry_point() -> None:
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - Python 3.10 and older
+        import tomli as tomllib
+    with open(ROOT / "pyproject.toml", "rb") as handle:
+        project = tomllib.load(handle)["project"]
+    assert project["entry-points"]["pytest11"] == {"packlint": "packlint.runtime.pytest_plugin"}
 
 
 def test_pytest_plugin_imports_no_torch_unless_asked() -> None:
