@@ -16,8 +16,10 @@ from packlint.prefilter import Needle, may_match, needles
 from packlint.source import Source, SourceError
 
 MAX_FIX_PASSES = 10
-# Below this many files that need parsing, a process pool costs more than it saves.
-POOL_THRESHOLD = 48
+# The pool pays for itself only past this much source to parse (bytes of the files that passed the
+# prefilter): starting two workers costs 20-50 ms, and the analysis runs at about 0.5 MB/s per core
+# (measured on 2 cores; docs/performance.md).
+POOL_THRESHOLD = 256 * 1024
 
 
 @dataclass(frozen=True)
@@ -92,7 +94,7 @@ def lint_text(
             if strict:
                 raise
             errors.append(FileError(f"internal error in {rule.code}: {type(exc).__name__}: {exc}"))
-    rows = noqa_rows(text)
+    rows = noqa_rows(text) if found else {}  # tokenizing costs as much as parsing: only when needed
     kept = sorted((d for d in found if not suppressed(d.code, d.noqa_row, rows)), key=lambda d: d.sort_key)
     return kept, errors
 
@@ -217,14 +219,21 @@ def check_items(
             pending.append((path, data, replace(plan, prefilter=False)))
         else:
             results.append((check_source(data, path, settings, plan), False))
-    jobs = jobs or os.cpu_count() or 1
-    if jobs <= 1 or len(pending) < POOL_THRESHOLD:
+    jobs = jobs or usable_cores()
+    if jobs <= 1 or len(pending) < 2 or sum(len(data) for _, data, _ in pending) < POOL_THRESHOLD:
         checked = [check_source(data, path, settings, plan) for path, data, plan in pending]
     else:
         checked = _check_in_pool(pending, settings, jobs)
     originals = {path: data for path, data, _ in pending}
     results.extend((replace(r, old_source=originals[r.path]) if r.new_source is not None else r, True) for r in checked)
     return results
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (an affinity mask or a container can allow fewer than exist)."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return os.cpu_count() or 1
 
 
 def _check_batch(batch: list[tuple[str, bytes, Plan]], settings: Settings) -> list[FileResult]:

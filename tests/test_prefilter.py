@@ -97,3 +97,12 @@ def test_a_trigger_is_a_word_or_a_regex_that_starts_with_one() -> None:
     for unsound in ["(?i)lstm", "LSTM|GRU", "backwards?", "backward*", r"\bRNN"]:
         with pytest.raises(ValueError, match="must start with a word"):
             Needle.of(unsound)
+
+
+def test_the_process_pool_gives_the_same_results(monkeypatch: pytest.MonkeyPatch) -> None:
+    items = [(str(p), p.read_bytes()) for p in FIXTURE_FILES]
+    settings = ALL.but(fix=True, unsafe_fixes=True)
+    alone = check_items(items, settings, jobs=1)
+    monkeypatch.setattr("packlint.engine.POOL_THRESHOLD", 0)
+    pooled = check_items(items, settings, jobs=2)
+    assert {r.path: (r, parsed) for r, parsed in pooled} == {r.path: (r, parsed) for r, parsed in alone}
