@@ -1405,7 +1405,7 @@ def walk_class(
     methods = [s for s in node.body if isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef))]
     for method in methods:
         self_name = method.args.args[0].arg if method.args.args else None
-        for stmt in ast.walk(method):
+        for stmt in statements(method):
             if isinstance(stmt, ast.Assign):
                 for target in stmt.targets:
                     if (
@@ -1426,6 +1426,16 @@ def walk_class(
         else:
             Walker(facts, dict(env), known).walk_stmt(stmt)
     return pending
+
+
+def statements(node: ast.AST) -> Iterator[ast.stmt]:
+    """Every statement inside `node`, nested blocks included; expressions are not entered, since
+    an assignment statement never sits inside one (ast.walk over them cost most of walk_class)."""
+    for name in ("body", "orelse", "finalbody", "handlers", "cases"):
+        for child in getattr(node, name, ()):
+            if isinstance(child, ast.stmt):
+                yield child
+            yield from statements(child)
 
 
 def attr_value(node: ast.expr, env: dict[str, Value]) -> Value:
