@@ -13,6 +13,7 @@ import bisect
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Union
 
 from packlint.source import Source
@@ -331,14 +332,32 @@ def _index(tree: ast.Module, source: Source | None) -> _Index:
     return _Index(parents, backwards, steps)
 
 
-def training_loops(tree: ast.Module, source: Source | None = None) -> list[TrainingLoop]:
-    """Innermost loops around a backward and a step, and whether they reset gradients (with the
-    source, only the statements whose text holds `backward(` are walked)."""
-    index = _index(tree, source)
+class LoopFacts:
+    """One file's loop index and optimizer table, each built at most once and shared by the
+    training-loop rules (with the source, only statements whose text holds `backward(` are walked)."""
+
+    def __init__(self, tree: ast.Module, source: Source | None = None) -> None:
+        self.tree = tree
+        self.source = source
+
+    @cached_property
+    def index(self) -> _Index:
+        """Parents, backward passes and steps, with the loops around each."""
+        return _index(self.tree, self.source)
+
+    @cached_property
+    def optimizers(self) -> dict[str, str | None]:
+        """Expressions assigned an optimizer in this file."""
+        return optimizer_names(self.tree)
+
+
+def training_loops(facts: LoopFacts) -> list[TrainingLoop]:
+    """Innermost loops around a backward and a step, and whether they reset gradients."""
+    tree, index = facts.tree, facts.index
     backwards = [(call, chain) for call, chain in index.backwards if chain]
     if not backwards:
         return []
-    optimizers = optimizer_names(tree)
+    optimizers = facts.optimizers
     steps = [(step, chain) for call, chain in index.steps if chain and (step := step_of(call, optimizers))]
     if not steps:
         return []
@@ -398,12 +417,12 @@ def _straight_blocks(call: ast.Call, parents: dict[int, ast.AST]) -> Iterator[tu
         node = parent
 
 
-def resets_before_step(tree: ast.Module, source: Source | None = None) -> list[ResetBeforeStep]:
+def resets_before_step(facts: LoopFacts) -> list[ResetBeforeStep]:
     """Resets between a backward and the step of the same optimizer, in one straight-line block."""
-    index = _index(tree, source)
+    index = facts.index
     if not index.backwards:
         return []
-    scan = _BlockScan(tree, index.parents)
+    scan = _BlockScan(facts)
     found: list[ResetBeforeStep] = []
     seen: set[tuple[int, int]] = set()
     for backward, _ in index.backwards:
@@ -417,17 +436,15 @@ def resets_before_step(tree: ast.Module, source: Source | None = None) -> list[R
 class _BlockScan:
     """Scans a block forward from a backward pass; optimizer and helper names are found on demand."""
 
-    def __init__(self, tree: ast.Module, parents: dict[int, ast.AST]) -> None:
-        self.tree = tree
-        self.parents = parents
-        self._optimizers: dict[str, str | None] | None = None
+    def __init__(self, facts: LoopFacts) -> None:
+        self.facts = facts
+        self.tree = facts.tree
+        self.parents = facts.index.parents
         self._backward_helpers: set[str] | None = None
 
     @property
     def optimizers(self) -> dict[str, str | None]:
-        if self._optimizers is None:
-            self._optimizers = optimizer_names(self.tree)
-        return self._optimizers
+        return self.facts.optimizers
 
     def may_backward(self, stmt: ast.stmt) -> bool:
         """Whether `stmt` may compute gradients: a backward, or a call of a helper that runs one."""

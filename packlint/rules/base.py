@@ -7,10 +7,12 @@ import inspect
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cached_property
 from typing import ClassVar
 
 from packlint.diagnostics import Applicability, Diagnostic, Edit, Fix, Location
 from packlint.facts import FileFacts
+from packlint.facts.loops import LoopFacts
 from packlint.source import Source
 
 SECTIONS = ("What it does", "Why is this bad?", "Example", "Use instead", "Fix safety")
@@ -22,6 +24,11 @@ class Context:
 
     source: Source
     facts: FileFacts
+
+    @cached_property
+    def loops(self) -> LoopFacts:
+        """Training-loop facts, built on first use and shared by every rule that reads them."""
+        return LoopFacts(self.facts.tree, self.source)
 
 
 class Rule:

@@ -60,7 +60,7 @@ class MissingZeroGrad(Rule):
     fix_availability = "sometimes"
 
     def check(self, ctx: Context) -> Iterator[Diagnostic]:
-        for loop in training_loops(ctx.facts.tree, ctx.source):
+        for loop in training_loops(ctx.loops):
             if loop.resets or any(step.closure for step in loop.steps):
                 continue  # `opt.step(closure)`: the closure is where LBFGS-style code resets
             backward = short_text_of(ctx.source, loop.backward)

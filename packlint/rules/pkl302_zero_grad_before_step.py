@@ -55,7 +55,7 @@ class ZeroGradBeforeStep(Rule):
     fix_availability = "sometimes"
 
     def check(self, ctx: Context) -> Iterator[Diagnostic]:
-        for found in resets_before_step(ctx.facts.tree, ctx.source):
+        for found in resets_before_step(ctx.loops):
             reset = short_text_of(ctx.source, found.reset.value)
             backward = short_text_of(ctx.source, found.backward)
             step = short_text_of(ctx.source, found.step.value)
