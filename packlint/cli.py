@@ -12,7 +12,7 @@ import click
 from packlint import __version__
 from packlint.config import ConfigError, Settings, load_settings, validate_selectors
 from packlint.diagnostics import FileError, FileResult
-from packlint.report import FORMATS, Run, render
+from packlint.report import FORMATS, Run, position, render
 
 EXIT_CLEAN, EXIT_DIAGNOSTICS, EXIT_ERROR = 0, 1, 2
 
@@ -103,7 +103,7 @@ def check(
     elif output_format == "text" and quiet:
         for result, d in run.diagnostics():
             mark = "[*] " if run.fixable(d) else ""
-            click.echo(f"{result.path}:{d.location.row}:{d.location.column}: {d.code} {mark}{d.message}")
+            click.echo(f"{result.path}:{position(d)}: {d.code} {mark}{d.message}")
     else:
         click.echo(render(run, output_format), nl=False)
     if any(r.errors for r in results):
@@ -165,6 +165,11 @@ def _print_diff(results: list[FileResult]) -> int:
             continue
         changed += 1
         fixed += result.fixed
+        if result.path.endswith(".ipynb"):
+            from packlint.notebook import notebook_diff
+
+            click.echo(notebook_diff(result.path, result.old_source, result.new_source), nl=False)
+            continue
         old = result.old_source.decode("utf-8", "replace").splitlines(keepends=True)
         new = result.new_source.decode("utf-8", "replace").splitlines(keepends=True)
         click.echo("".join(difflib.unified_diff(old, new, result.path, result.path)), nl=False)

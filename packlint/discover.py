@@ -1,4 +1,4 @@
-"""From the paths on the command line to the Python files to check."""
+"""From the paths on the command line to the files to check: Python files and Jupyter notebooks."""
 
 from __future__ import annotations
 
@@ -84,12 +84,12 @@ def _walk(directory: str, settings: Settings, ignores: list[GitIgnore]) -> Itera
         return
     for entry in entries:
         is_dir = entry.is_dir(follow_symlinks=False)
-        if not is_dir and not entry.name.endswith(".py"):
+        if not is_dir and not settings.included(entry.path):
             continue  # before the exclusion test: most entries of a package tree are not Python files
         path = os.path.normpath(entry.path)
         if settings.excluded(path) or any(g.ignores(path, is_dir) for g in ignores):
             continue
         if is_dir:
             yield from _walk(path, settings, ignores)
-        elif entry.name.endswith(".py") and entry.is_file():
+        elif entry.is_file():
             yield path
