@@ -56,7 +56,7 @@ def discover(
     missing: list[tuple[str, str]] = []
     for path in paths or ["."]:
         if os.path.isfile(path):
-            if not (force_exclude and _excluded_by_name(path, settings)):
+            if not (force_exclude and excluded_by_name(path, settings)):
                 files.append(os.path.normpath(path))
         elif os.path.isdir(path):
             files.extend(_walk(path, settings, []))
@@ -65,7 +65,7 @@ def discover(
     return sorted(set(files)), missing
 
 
-def _excluded_by_name(path: str, settings: Settings) -> bool:
+def excluded_by_name(path: str, settings: Settings) -> bool:
     """Whether a file, or a directory above it inside the project, is excluded."""
     from packlint.config import matches_pattern, relative_to_root
 
