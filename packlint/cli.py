@@ -234,6 +234,17 @@ def rule(rule: str | None, show_all: bool) -> None:
         click.echo(render_page(found), nl=False)
 
 
+@main.command()
+def server() -> None:
+    """Run the language server on standard input and output (needs `packlint[server]`)."""
+    try:
+        from packlint.server import main as serve
+    except ImportError:
+        _fail("`packlint server` needs pygls: pip install 'packlint[server]'")
+        return
+    serve()
+
+
 def _need_torch(command: str) -> None:
     from packlint.runtime import torch_available
 
