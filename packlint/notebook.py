@@ -383,30 +383,28 @@ def check_notebook(data: bytes, path: str, settings: Settings, plan: Plan) -> Fi
         notebook = Notebook.parse(data)
     except NotebookError as exc:
         return FileResult(path, errors=(FileError(str(exc)),))
-    checked = lint_notebook(notebook, path, settings, plan)
-    return checked.result
+    return lint_notebook(notebook, path, settings, plan)
 
 
 @dataclass(frozen=True)
-class NotebookCheck:
-    """What checking a notebook gave: the report-ready result, and the module for callers that edit cells."""
+class CellCheck:
+    """Checking cells as one module: the module of the cells that parse, the engine's result in that
+    module's positions (fixed text when fixes were applied), and the cells that did not parse."""
 
-    result: FileResult
     module: CellModule
-    module_result: FileResult  # positions in the module text (fixed, when fixes were applied)
+    result: FileResult
+    errors: tuple[FileError, ...]
 
 
-def lint_notebook(notebook: Notebook, path: str, settings: Settings, plan: Plan) -> NotebookCheck:
-    """Lint (and fix, when the plan says so) a parsed notebook."""
+def lint_cells(cells: Sequence[NotebookCell], path: str, settings: Settings, plan: Plan) -> CellCheck:
+    """Run the engine on `cells` joined into one module (the editor's notebook documents use it too)."""
     from packlint.engine import check_python, trigger_words
     from packlint.prefilter import may_match
 
-    cells = [c for c in notebook.cells if notebook.python and is_python_cell(c)]
     errors: list[FileError] = []
     module = join_cells(cells)
-    code = module.text.encode("utf-8")
-    if plan.prefilter and not may_match(code, trigger_words(plan.codes)):
-        return NotebookCheck(FileResult(path), module, FileResult(path))
+    if plan.prefilter and not may_match(module.text.encode("utf-8"), trigger_words(plan.codes)):
+        return CellCheck(module, FileResult(path), ())
     # Jupyter runs each cell on its own: a cell that does not parse is reported and left out, and the
     # others are still checked (one scratch cell should not hide the rest of the notebook).
     while True:
@@ -419,22 +417,25 @@ def lint_notebook(notebook: Notebook, path: str, settings: Settings, plan: Plan)
             cells = [c for c in cells if c.index != index]
             module = join_cells(cells)
         except (ValueError, RecursionError, MemoryError) as exc:
-            return NotebookCheck(
-                FileResult(path, errors=(FileError(f"cannot parse: {type(exc).__name__}: {exc}"),)),
-                module,
-                FileResult(path),
-            )
-    inner = check_python(module.text.encode("utf-8"), path, settings, replace(plan, prefilter=False))
+            failed = FileError(f"cannot parse: {type(exc).__name__}: {exc}")
+            return CellCheck(module, FileResult(path), (*errors, failed))
+    result = check_python(module.text.encode("utf-8"), path, settings, replace(plan, prefilter=False))
+    return CellCheck(module, result, tuple(errors))
+
+
+def lint_notebook(notebook: Notebook, path: str, settings: Settings, plan: Plan) -> FileResult:
+    """Lint (and fix, when the plan says so) a parsed notebook."""
+    cells = [c for c in notebook.cells if notebook.python and is_python_cell(c)]
+    checked = lint_cells(cells, path, settings, plan)
+    module, inner, errors = checked.module, checked.result, checked.errors
     new_data: bytes | None = None
     if inner.new_source is not None:
-        fixed = inner.new_source.decode("utf-8")
-        sources = split_cells(module, fixed)
+        sources = split_cells(module, inner.new_source.decode("utf-8"))
         if sources is None:
             plain = replace(plan, prefilter=False, fix=False)
-            unfixed = check_python(module.text.encode("utf-8"), path, settings, plain)
+            unfixed = lint_cells(module.cells, path, settings, plain).result
             message = "a fix crossed a cell boundary or removed IPython syntax; notebook left unchanged"
-            result = place_result(notebook, module.text, unfixed, (*errors, *unfixed.errors, FileError(message)))
-            return NotebookCheck(result, module, unfixed)
+            return place_result(notebook, module.text, unfixed, (*errors, *unfixed.errors, FileError(message)))
         new_text = splice_sources(notebook, sources)
         if new_text != notebook.text:
             new_data = notebook.encode(new_text)
@@ -442,7 +443,7 @@ def lint_notebook(notebook: Notebook, path: str, settings: Settings, plan: Plan)
     result = place_result(final, module.text, inner, (*errors, *inner.errors))
     if new_data is not None:
         result = replace(result, new_source=new_data, fixed=inner.fixed)
-    return NotebookCheck(result, module, inner)
+    return result
 
 
 def place_result(notebook: Notebook, module_text: str, inner: FileResult, errors: Sequence[FileError]) -> FileResult:

@@ -145,14 +145,14 @@ def test_fix_keeps_every_other_byte_in_each_json_style(style: dict[str, Any]) ->
         code(
             IMPORTS + "# längen\n" + MODEL, outputs=[{"data": {"text/plain": ["'é'"]}, "output_type": "execute_result"}]
         ),
-        code(BAD_CALL),
+        code(BAD_CALL.replace("\n", "  # Länge ↦ pädded\n", 1)),
     )
     text = notebook(*cells, **style)
     if style.get("indent") is None:
         text = text[:-1]  # and no trailing newline
     result = check(text, fix=True)
     assert not result.errors and result.new_source is not None
-    expected_cells = (*cells[:2], {**cells[2], "source": lines(FIXED_CALL)})
+    expected_cells = (*cells[:2], {**cells[2], "source": lines(FIXED_CALL.replace("\n", "  # Länge ↦ pädded\n", 1))})
     expected = notebook(*expected_cells, **style)
     if style.get("indent") is None:
         expected = expected[:-1]

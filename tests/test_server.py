@@ -258,3 +258,20 @@ def test_a_file_that_does_not_parse_is_shown_not_passed(client: Client, tmp_path
     )
     (diagnostic,) = client.diagnostics(uri)
     assert diagnostic["severity"] == 1 and "could not check this file: syntax error" in diagnostic["message"]
+
+
+def test_an_unsafe_fix_is_offered_labelled_and_not_preferred(client: Client, tmp_path: Path) -> None:
+    source = (Path(__file__).resolve().parent.parent / "fixtures" / "PKL202" / "bad_h_n_last.py").read_text()
+    uri = (tmp_path / "encoder.py").as_uri()
+    client.notify(
+        "textDocument/didOpen", {"textDocument": {"uri": uri, "languageId": "python", "version": 1, "text": source}}
+    )
+    (diagnostic,) = client.diagnostics(uri)
+    assert diagnostic["code"] == "PKL202"
+    actions = actions_for(client, uri, diagnostic, only=["quickfix"])
+    (unsafe,) = [a for a in actions if "Ignore" not in a["title"]]
+    assert unsafe["title"].endswith("(unsafe fix: review the change)")
+    assert not unsafe.get("isPreferred")
+    assert "torch.cat((h_n[-2], h_n[-1]), dim=-1)" in apply(source, unsafe["edit"]["changes"][uri])
+    # Fix-all applies safe fixes only, as `--fix` does: none here.
+    assert actions_for(client, uri, diagnostic, only=["source.fixAll"]) == []
