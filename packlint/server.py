@@ -359,6 +359,11 @@ def build_server() -> PacklintServer:
     def notebook_save(ls: PacklintServer, params: lsp.DidSaveNotebookDocumentParams) -> None:
         publish(ls, params.notebook_document.uri)
 
+    @server.feature(lsp.NOTEBOOK_DOCUMENT_DID_CLOSE)
+    def notebook_close(ls: PacklintServer, params: lsp.DidCloseNotebookDocumentParams) -> None:
+        for cell in params.cell_text_documents:
+            ls.text_document_publish_diagnostics(lsp.PublishDiagnosticsParams(uri=cell.uri, diagnostics=[]))
+
     @server.feature(lsp.WORKSPACE_DID_CHANGE_WATCHED_FILES)
     def watched(ls: PacklintServer, params: lsp.DidChangeWatchedFilesParams) -> None:
         ls.settings_cache.clear()

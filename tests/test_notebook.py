@@ -280,7 +280,12 @@ def test_discovery_finds_notebooks_and_config_turns_them_off(tmp_path: Path) -> 
         (tmp_path / "pyproject.toml").write_text(f"[tool.packlint]\n{table}\n", encoding="utf-8")
         done = run_packlint("check", "--no-cache", ".", cwd=tmp_path)
         assert done.returncode == 0 and "All checks passed!" in done.stdout, table
-    (tmp_path / "pyproject.toml").write_text('[tool.packlint]\ninclude = ["*.py"]\n', encoding="utf-8")
+    (tmp_path / "script.pyw").write_text(IMPORTS + MODEL + BAD_CALL, encoding="utf-8")
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.packlint]\ninclude = ["*.py"]\nextend-include = ["*.pyw"]\n', encoding="utf-8"
+    )
+    extended = run_packlint("check", "--no-cache", ".", cwd=tmp_path)
+    assert "script.pyw" in extended.stdout and "nb.ipynb" not in extended.stdout
     named = run_packlint("check", "--no-cache", "nb.ipynb", cwd=tmp_path)
     assert "nb.ipynb:cell 5:1:10: PKL112" in named.stdout  # a file named on the command line is checked
 
