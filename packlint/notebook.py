@@ -7,10 +7,10 @@ import codecs
 import difflib
 import json
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from json.decoder import scanstring  # type: ignore[attr-defined]
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from packlint.diagnostics import Cell, Diagnostic, Edit, FileError, FileResult, Fix, Location
 
@@ -70,7 +70,7 @@ class Notebook:
         except UnicodeDecodeError as exc:
             raise NotebookError(f"not valid UTF-8: byte {exc.start} cannot be decoded") from None
         try:
-            members, end = _members(text, 0)
+            members, end = _members(text, 0, cells=True)
             if _skip(text, end) != len(text):
                 raise json.JSONDecodeError("Extra data", text, _skip(text, end))
         except json.JSONDecodeError as exc:
@@ -85,7 +85,7 @@ class Notebook:
         if "cells" not in top or not isinstance(top["cells"][0], list):
             raise NotebookError("not a Jupyter notebook: no `cells` list")
         metadata = top.get("metadata", ({}, 0))[0]
-        cells = tuple(_cells(text, top["cells"][1]))
+        cells = tuple(_cells(text, top["cells"][0]))
         return cls(text, bom, cells, _is_python(metadata))
 
     def encode(self, text: str) -> bytes:
@@ -98,12 +98,16 @@ def _skip(text: str, pos: int) -> int:
     return match.end() if match else pos
 
 
-def _members(text: str, pos: int) -> tuple[list[tuple[str, object, int, int]], int]:
-    """The object at `pos` as (key, value, value start, value end) members, and where it ends."""
+Members = list[tuple[str, object, int, int]]
+
+
+def _members(text: str, pos: int, cells: bool = False) -> tuple[Members, int]:
+    """The object at `pos` as (key, value, value start, value end) members, and where it ends; with
+    `cells`, a "cells" value is scanned into its cells' members instead of decoded twice."""
     pos = _skip(text, pos)
     if text[pos : pos + 1] != "{":
         raise json.JSONDecodeError("Expecting an object", text, pos)
-    found: list[tuple[str, object, int, int]] = []
+    found: Members = []
     pos = _skip(text, pos + 1)
     if text[pos] == "}":
         return found, pos + 1
@@ -115,7 +119,11 @@ def _members(text: str, pos: int) -> tuple[list[tuple[str, object, int, int]], i
         if text[pos] != ":":
             raise json.JSONDecodeError("Expecting ':' delimiter", text, pos)
         start = _skip(text, pos + 1)
-        value, end = _DECODER.raw_decode(text, start)
+        value: object
+        if cells and key == "cells" and text[start : start + 1] == "[":
+            value, end = _array(text, start, lambda at: _members(text, at))
+        else:
+            value, end = _DECODER.raw_decode(text, start)
         found.append((key, value, start, end))
         pos = _skip(text, end)
         if text[pos] == ",":
@@ -126,24 +134,28 @@ def _members(text: str, pos: int) -> tuple[list[tuple[str, object, int, int]], i
             raise json.JSONDecodeError("Expecting ',' delimiter", text, pos)
 
 
-def _elements(text: str, pos: int) -> list[tuple[int, int]]:
-    """(start, end) of each element of the array at `pos`."""
-    spans: list[tuple[int, int]] = []
+T = TypeVar("T")
+
+
+def _array(text: str, pos: int, item: Callable[[int], tuple[T, int]]) -> tuple[list[tuple[T, int, int]], int]:
+    """Each element of the array at `pos` read by `item`, with its (start, end), and where the array ends."""
+    found: list[tuple[T, int, int]] = []
     pos = _skip(text, pos + 1)
     if text[pos] == "]":
-        return spans
+        return found, pos + 1
     while True:
-        _, end = _DECODER.raw_decode(text, pos)
-        spans.append((pos, end))
+        value, end = item(pos)
+        found.append((value, pos, end))
         pos = _skip(text, end)
         if text[pos] == "]":
-            return spans
+            return found, pos + 1
+        if text[pos] != ",":
+            raise json.JSONDecodeError("Expecting ',' delimiter", text, pos)
         pos = _skip(text, pos + 1)
 
 
-def _cells(text: str, start: int) -> Iterable[NotebookCell]:
-    for index, (cell_start, _) in enumerate(_elements(text, start)):
-        members, _ = _members(text, cell_start)
+def _cells(text: str, scanned: list[tuple[Members, int, int]]) -> Iterable[NotebookCell]:
+    for index, (members, _, _) in enumerate(scanned):
         fields = {key: (value, lo, hi) for key, value, lo, hi in members}
         kind = fields.get("cell_type", ("code", 0, 0))[0]
         if "source" not in fields:
@@ -152,7 +164,8 @@ def _cells(text: str, start: int) -> Iterable[NotebookCell]:
         if isinstance(value, str):
             yield NotebookCell(index, str(kind), value, (lo, hi), None)
         elif isinstance(value, list) and all(isinstance(line, str) for line in value):
-            yield NotebookCell(index, str(kind), "".join(value), (lo, hi), tuple(_elements(text, lo)))
+            items, _ = _array(text, lo, lambda at: _DECODER.raw_decode(text, at))
+            yield NotebookCell(index, str(kind), "".join(value), (lo, hi), tuple((lo, hi) for _, lo, hi in items))
         else:
             raise NotebookError(f"cell {index + 1}: `source` must be a string or a list of strings")
 
