@@ -68,6 +68,9 @@ class PacklintServer(LanguageServer):
         )
         super().__init__("packlint", __version__, notebook_document_sync=sync)
         self.settings_cache: dict[str, Settings] = {}
+        # The last check of each document, keyed by its text: a code action right after a change
+        # reuses the check that published the diagnostics instead of running the rules again.
+        self.checked: dict[str, tuple[tuple[str, ...], Checked]] = {}
 
     def settings_for(self, path: str) -> Settings:
         """`[tool.packlint]` of the nearest pyproject.toml above `path`, as the command line finds it."""
@@ -92,12 +95,26 @@ def check_text(text: str, path: str, settings: Settings, fix: bool = False) -> F
 
 
 def check_document(server: PacklintServer, uri: str) -> Checked:
-    """Check a text document, or the notebook a cell URI belongs to."""
+    """Check a text document, or the notebook a cell URI belongs to (reusing the last check of the same text)."""
     notebook = server.workspace.get_notebook_document(cell_uri=uri) or server.workspace.get_notebook_document(
         notebook_uri=uri
     )
     if notebook is not None:
-        return check_notebook_document(server, notebook)
+        key = notebook.uri
+        documents = [(c, server.workspace.get_text_document(c.document)) for c in notebook.cells]
+        texts = tuple(f"{c.kind}:{d.language_id}:{d.source}" for c, d in documents)
+    else:
+        key, texts = uri, (server.workspace.get_text_document(uri).source,)
+    cached = server.checked.get(key)
+    if cached is not None and cached[0] == texts:
+        return cached[1]
+    checked = check_notebook_document(server, notebook) if notebook is not None else check_text_document(server, uri)
+    server.checked[key] = (texts, checked)
+    return checked
+
+
+def check_text_document(server: PacklintServer, uri: str) -> Checked:
+    """Check a text document (a `.ipynb` opened as JSON text is read as a notebook)."""
     document = server.workspace.get_text_document(uri)
     path = uri_to_path(uri)
     result = check_text(document.source, path, server.settings_for(path))
@@ -341,10 +358,12 @@ def build_server() -> PacklintServer:
     def did_save(ls: PacklintServer, params: lsp.DidSaveTextDocumentParams) -> None:
         if params.text_document.uri.endswith("pyproject.toml"):
             ls.settings_cache.clear()
+            ls.checked.clear()
         publish(ls, params.text_document.uri)
 
     @server.feature(lsp.TEXT_DOCUMENT_DID_CLOSE)
     def did_close(ls: PacklintServer, params: lsp.DidCloseTextDocumentParams) -> None:
+        ls.checked.pop(params.text_document.uri, None)
         ls.text_document_publish_diagnostics(lsp.PublishDiagnosticsParams(uri=params.text_document.uri, diagnostics=[]))
 
     @server.feature(lsp.NOTEBOOK_DOCUMENT_DID_OPEN)
@@ -361,12 +380,14 @@ def build_server() -> PacklintServer:
 
     @server.feature(lsp.NOTEBOOK_DOCUMENT_DID_CLOSE)
     def notebook_close(ls: PacklintServer, params: lsp.DidCloseNotebookDocumentParams) -> None:
+        ls.checked.pop(params.notebook_document.uri, None)
         for cell in params.cell_text_documents:
             ls.text_document_publish_diagnostics(lsp.PublishDiagnosticsParams(uri=cell.uri, diagnostics=[]))
 
     @server.feature(lsp.WORKSPACE_DID_CHANGE_WATCHED_FILES)
     def watched(ls: PacklintServer, params: lsp.DidChangeWatchedFilesParams) -> None:
         ls.settings_cache.clear()
+        ls.checked.clear()
 
     @server.feature(
         lsp.TEXT_DOCUMENT_CODE_ACTION,
