@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-import difflib
 import os
 import sys
+from collections import Counter
 from pathlib import Path
+from typing import NoReturn, TextIO
 
 import click
 
 from packlint import __version__
+from packlint.baseline import apply_baseline, read_baseline
 from packlint.config import ConfigError, Settings, load_settings, validate_selectors
-from packlint.diagnostics import FileError, FileResult
+from packlint.diagnostics import FIX_ERROR, IO_ERROR, FileError, FileResult
 from packlint.report import FORMATS, Run, render
 
 EXIT_CLEAN, EXIT_DIAGNOSTICS, EXIT_ERROR = 0, 1, 2
@@ -21,13 +23,13 @@ class DefaultToCheck(click.Group):
     """`packlint src/` means `packlint check src/`, as `ruff src/` once meant `ruff check src/`."""
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        if not args or (args[0] not in self.commands and args[0] not in ("--help", "-h", "--version")):
+        if not args or (args[0] not in self.commands and args[0] not in ("--help", "-h", "--version", "-V")):
             args = ["check", *args]
         return super().parse_args(ctx, args)
 
 
 @click.group(cls=DefaultToCheck, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="packlint")
+@click.version_option(__version__, "-V", "--version", prog_name="packlint")
 def main() -> None:
     """A linter with autofix for PyTorch code that packs variable-length sequences."""
 
@@ -38,9 +40,22 @@ def _selectors(value: str | None) -> tuple[str, ...] | None:
     return tuple(s.strip() for s in value.split(",") if s.strip())
 
 
-def _fail(message: str) -> None:
+def _fail(message: str) -> NoReturn:
     click.echo(f"packlint: error: {message}", err=True)
     sys.exit(EXIT_ERROR)
+
+
+def _warn(message: str) -> None:
+    click.echo(f"packlint: warning: {message}", err=True)
+
+
+def use_color(no_color: bool, stream: TextIO) -> bool:
+    """Colour on a terminal; never with `--no-color` or `NO_COLOR`; always with `FORCE_COLOR`."""
+    if no_color or os.environ.get("NO_COLOR"):
+        return False
+    if os.environ.get("FORCE_COLOR"):
+        return True
+    return stream.isatty()
 
 
 @main.command()
@@ -48,11 +63,31 @@ def _fail(message: str) -> None:
 @click.option("--fix", is_flag=True, help="Apply safe fixes.")
 @click.option("--unsafe-fixes", is_flag=True, help="Also apply (or show as fixable) unsafe fixes.")
 @click.option("--diff", is_flag=True, help="Print what --fix would change, write nothing.")
-@click.option("--select", help="Comma-separated codes or prefixes to check (ALL for every rule).")
-@click.option("--extend-select", help="Codes or prefixes to add to the selection.")
-@click.option("--ignore", help="Codes or prefixes to leave out.")
-@click.option("--output-format", type=click.Choice(FORMATS), default="text", show_default=True)
+@click.option("--show-fixes", is_flag=True, help="With --fix, list what was fixed in each file.")
+@click.option("--select", help="Comma-separated codes, prefixes or rule names to check (ALL for every rule).")
+@click.option("--extend-select", help="Codes, prefixes or rule names to add to the selection.")
+@click.option("--ignore", help="Codes, prefixes or rule names to leave out.")
+@click.option(
+    "--output-format",
+    type=click.Choice(FORMATS),
+    default="full",
+    show_default=True,
+    envvar="PACKLINT_OUTPUT_FORMAT",
+    help="full: code frame and help; concise: one line each; text: same as full.",
+)
+@click.option("--no-color", is_flag=True, help="No colour, even on a terminal (also: NO_COLOR=1).")
 @click.option("--statistics", is_flag=True, help="Print how many diagnostics each rule gave.")
+@click.option("--add-noqa", is_flag=True, help="Add `# noqa: CODE` to each line with a diagnostic.")
+@click.option(
+    "--baseline",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Report only diagnostics that this baseline file does not list.",
+)
+@click.option(
+    "--write-baseline",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write every diagnostic of this run to a baseline file, then exit 0.",
+)
 @click.option("--exit-zero", is_flag=True, help="Exit 0 even when diagnostics remain.")
 @click.option("--jobs", "-j", type=click.IntRange(min=1), help="Processes to use (default: cores).")
 @click.option("--config", type=click.Path(dir_okay=False, path_type=Path), help="A pyproject.toml to use.")
@@ -64,11 +99,16 @@ def check(
     fix: bool,
     unsafe_fixes: bool,
     diff: bool,
+    show_fixes: bool,
     select: str | None,
     extend_select: str | None,
     ignore: str | None,
     output_format: str,
+    no_color: bool,
     statistics: bool,
+    add_noqa: bool,
+    baseline: Path | None,
+    write_baseline: Path | None,
     exit_zero: bool,
     jobs: int | None,
     config: Path | None,
@@ -79,43 +119,59 @@ def check(
     """Check PATHS (default: the current directory)."""
     from packlint.discover import discover
 
+    if sum((fix, diff, add_noqa)) > 1:
+        _fail("--fix, --diff and --add-noqa cannot be combined")
     start = Path(paths[0]) if paths else Path.cwd()
     try:
         settings = load_settings(config, start if start.exists() else Path.cwd())
         settings = _with_options(settings, select, extend_select, ignore)
+        known = read_baseline(baseline) if baseline is not None else None
     except ConfigError as exc:
         _fail(str(exc))
     settings = settings.but(fix=fix or diff, unsafe_fixes=unsafe_fixes)
     files, missing = discover(paths, settings, force_exclude=force_exclude)
+    if not files and not missing:
+        _warn("No Python files found under the given path(s)")
     results = _check(files, settings, jobs, use_cache=not no_cache and not (fix or diff))
-    results.extend(FileResult(path, errors=(FileError(reason),)) for path, reason in missing)
+    results.extend(FileResult(path, errors=(FileError(reason, IO_ERROR),)) for path, reason in missing)
+    results.sort(key=lambda r: r.path)
+    if known is not None:
+        results = [apply_baseline(r, known, _source_text(r)) for r in results]
+    if write_baseline is not None:
+        sys.exit(_write_baseline(write_baseline, results))
+    if add_noqa:
+        sys.exit(_add_noqa(results))
     if diff:
         sys.exit(_print_diff(results))
+    fixed_codes: dict[str, Counter[str]] = {}
     if fix:
+        if show_fixes:
+            fixed_codes = {r.path: _fixed_codes(r, settings) for r in results if r.new_source is not None}
         results = [_write(result) for result in results]
-    results.sort(key=lambda r: r.path)
-    run = Run(tuple(results), fix=fix, unsafe_fixes=unsafe_fixes, root=settings.root)
-    _print_errors(results)
+    color = use_color(no_color, sys.stdout)
+    sources = {r.path: t for r in results if output_format in ("full", "text") and (t := _frame_text(r)) is not None}
+    run = Run(tuple(results), fix=fix, unsafe_fixes=unsafe_fixes, root=settings.root, sources=sources)
+    if output_format not in ("full", "concise", "text"):
+        _print_errors(results)  # machine formats go to a file or a tool: say on the terminal what failed
     if statistics:
         from packlint.report import statistics as stats
 
-        click.echo(stats.render(run), nl=False)
-    elif output_format == "text" and quiet:
-        for result, d in run.diagnostics():
-            mark = "[*] " if run.fixable(d) else ""
-            click.echo(f"{result.path}:{d.location.row}:{d.location.column}: {d.code} {mark}{d.message}")
+        text = stats.render_json(run) if output_format == "json" else stats.render(run)
+        click.echo(text, nl=False, color=color)
     else:
-        click.echo(render(run, output_format), nl=False)
-    if any(r.errors for r in results):
+        click.echo(render(run, output_format, color=color, quiet=quiet), nl=False, color=color)
+    if show_fixes and fix:
+        click.echo(_fixes_listing(fixed_codes, results), nl=False)
+    if run.failed:
         sys.exit(EXIT_ERROR)
     sys.exit(EXIT_DIAGNOSTICS if run.count and not exit_zero else EXIT_CLEAN)
 
 
 def _with_options(settings: Settings, select: str | None, extend: str | None, ignore: str | None) -> Settings:
-    from packlint.config import known_codes
+    from packlint.config import known_codes, resolve_names
 
     codes = known_codes()  # not the registry: a run served from the cache never imports the rules
-    chosen, extra, ignored = _selectors(select), _selectors(extend), _selectors(ignore)
+    chosen, extra, ignored = (resolve_names(_selectors(v)) for v in (select, extend, ignore))
     validate_selectors([*(chosen or ()), *(extra or ()), *(ignored or ())], codes, "command line")
     if chosen is not None:
         settings = settings.but(select=chosen)
@@ -136,6 +192,31 @@ def _check(files: list[str], settings: Settings, jobs: int | None, use_cache: bo
     return check_paths(files, settings, jobs)
 
 
+def _source_text(result: FileResult) -> str | None:
+    """The decoded text of a file as it is on disk now (None if it cannot be read or decoded)."""
+    from packlint.source import Source, SourceError
+
+    try:
+        with open(result.path, "rb") as handle:
+            return Source.decode(handle.read()).text
+    except (OSError, SourceError):
+        return None
+
+
+def _frame_text(result: FileResult) -> str | None:
+    """The text the remaining diagnostics point into, for the code frames of `full`."""
+    if not result.diagnostics and not any(e.location for e in result.errors):
+        return None
+    if result.new_source is not None:
+        from packlint.source import Source, SourceError
+
+        try:
+            return Source.decode(result.new_source).text
+        except SourceError:
+            return None
+    return _source_text(result)
+
+
 def _write(result: FileResult) -> FileResult:
     from dataclasses import replace
 
@@ -147,17 +228,48 @@ def _write(result: FileResult) -> FileResult:
         write_atomic(result.path, result.new_source)
     except OSError as exc:
         reason = f"cannot write: {exc.strerror or exc}; file left unchanged"
-        return replace(result, errors=(*result.errors, FileError(reason)), fixed=0)
+        return replace(result, errors=(*result.errors, FileError(reason, FIX_ERROR)), fixed=0)
     return result
 
 
 def _print_errors(results: list[FileResult]) -> None:
     for result in results:
         for error in result.errors:
-            click.echo(f"{result.path}: error: {error.reason}", err=True)
+            click.echo(f"{result.path}: error: {error.code} {error.reason}", err=True)
+
+
+def _fixed_codes(result: FileResult, settings: Settings) -> Counter[str]:
+    """Which codes the fixes of a file removed: its diagnostics before fixing, less those left."""
+    from packlint.engine import check_source
+
+    if result.old_source is None:
+        return Counter()
+    before = check_source(result.old_source, result.path, settings.but(fix=False))
+    return Counter(d.code for d in before.diagnostics) - Counter(d.code for d in result.diagnostics)
+
+
+def _fixes_listing(fixed_codes: dict[str, Counter[str]], results: list[FileResult]) -> str:
+    from packlint.config import rule_names
+
+    written = {r.path for r in results if r.fixed}
+    listing = {path: codes for path, codes in fixed_codes.items() if path in written and codes}
+    if not listing:
+        return "\nNo errors fixed.\n"
+    names = rule_names()
+    total = sum(sum(c.values()) for c in listing.values())
+    lines = ["", f"Fixed {total} error{'s' if total != 1 else ''}:"]
+    for path in sorted(listing):
+        lines.append(f"- {path}:")
+        for code, n in sorted(listing[path].items()):
+            lines.append(f"    {n} \u00d7 {code} ({names.get(code, '?')})")
+    return "\n".join(lines) + "\n"
 
 
 def _print_diff(results: list[FileResult]) -> int:
+    from packlint.report.diff import unified_diff
+
+    sys.stdout.flush()
+    out = sys.stdout.buffer  # bytes: the diff keeps the file's encoding, BOM and line endings
     changed = 0
     fixed = 0
     for result in sorted(results, key=lambda r: r.path):
@@ -165,15 +277,55 @@ def _print_diff(results: list[FileResult]) -> int:
             continue
         changed += 1
         fixed += result.fixed
-        old = result.old_source.decode("utf-8", "replace").splitlines(keepends=True)
-        new = result.new_source.decode("utf-8", "replace").splitlines(keepends=True)
-        click.echo("".join(difflib.unified_diff(old, new, result.path, result.path)), nl=False)
+        out.write(unified_diff(result.old_source, result.new_source, result.path))
+    out.flush()
     _print_errors(results)
     noun = "error" if fixed == 1 else "errors"
     click.echo(f"Would fix {fixed} {noun}." if fixed else "No errors would be fixed.", err=True)
     if any(r.errors for r in results):
         return EXIT_ERROR
     return EXIT_DIAGNOSTICS if changed else EXIT_CLEAN
+
+
+def _add_noqa(results: list[FileResult]) -> int:
+    from packlint.engine import write_atomic
+    from packlint.noqa import add_noqa
+    from packlint.source import Source, SourceError
+
+    added = 0
+    skipped = 0
+    for result in results:
+        if not result.diagnostics:
+            continue
+        try:
+            with open(result.path, "rb") as handle:
+                source = Source.decode(handle.read())
+        except (OSError, SourceError) as exc:
+            click.echo(f"{result.path}: error: {IO_ERROR} cannot read: {exc}", err=True)
+            return EXIT_ERROR
+        text, count, left = add_noqa(source.text, result.diagnostics)
+        skipped += left
+        if count:
+            try:
+                write_atomic(result.path, source.encode(text))
+            except OSError as exc:
+                click.echo(f"{result.path}: error: {FIX_ERROR} cannot write: {exc.strerror or exc}", err=True)
+                return EXIT_ERROR
+            added += count
+    _print_errors(results)
+    click.echo(f"Added {added} noqa directive{'s' if added != 1 else ''}.", err=True)
+    if skipped:
+        _warn(f"{skipped} diagnostic{'s' if skipped != 1 else ''} start on a line that cannot take a comment")
+    return EXIT_ERROR if any(r.errors for r in results) or skipped else EXIT_CLEAN
+
+
+def _write_baseline(path: Path, results: list[FileResult]) -> int:
+    from packlint.baseline import write_baseline
+
+    count = write_baseline(path, results, _source_text)
+    click.echo(f"Wrote {count} diagnostic{'s' if count != 1 else ''} to {path}.", err=True)
+    _print_errors(results)
+    return EXIT_ERROR if any(r.errors for r in results) else EXIT_CLEAN
 
 
 @main.command()

@@ -1,8 +1,9 @@
-"""GitHub Actions workflow commands: one `::error` annotation per diagnostic."""
+"""GitHub Actions workflow commands: one `::error` annotation per diagnostic or failed file."""
 
 from __future__ import annotations
 
-from packlint.report import Run
+from packlint.diagnostics import FileError
+from packlint.report import Run, position
 
 
 def _data(text: str) -> str:
@@ -16,16 +17,17 @@ def _property(text: str) -> str:
 def render(run: Run) -> str:
     """The annotations, one per line."""
     lines = []
-    for result, d in run.diagnostics():
-        props = ",".join(
-            [
-                f"title={_property(f'packlint ({d.code})')}",
-                f"file={_property(result.path)}",
-                f"line={d.location.row}",
-                f"col={d.location.column}",
-                f"endLine={d.end_location.row}",
-                f"endColumn={d.end_location.column}",
-            ]
-        )
-        lines.append(f"::error {props}::{_data(f'{d.code} {d.message}')}")
+    for result in run.results:
+        for item in run.entries(result):
+            props = [f"title={_property(f'packlint ({item.code})')}", f"file={_property(result.path)}"]
+            if isinstance(item, FileError):
+                message = item.reason
+                if item.location is not None:
+                    props += [f"line={item.location.row}", f"col={item.location.column}"]
+            else:
+                message = item.message
+                start, end = position(item), item.end_location
+                props += [f"line={start.row}", f"col={start.column}"]
+                props += [f"endLine={end.row}", f"endColumn={end.column}"]
+            lines.append(f"::error {','.join(props)}::{_data(f'{item.code} {message}')}")
     return "".join(line + "\n" for line in lines)
