@@ -1,4 +1,4 @@
-"""`--diff`: a unified diff of a file's bytes that `patch -p0` and `git apply -p0` accept."""
+"""`--diff`: a unified diff of a file's bytes, named as ruff names them, for `patch -p0` or `git apply -p0`."""
 
 from __future__ import annotations
 
@@ -33,7 +33,8 @@ def unified_diff(old: bytes, new: bytes, path: str, context: int = 3) -> bytes:
     a, b = split_lines(old), split_lines(new)
     if a == b:
         return b""
-    name = path.encode("utf-8", "surrogateescape")
+    name = path.replace("\\", "/").encode("utf-8", "surrogateescape")
+    # No a/ and b/ prefixes: the paths are the user's own (as ruff prints them), so -p0 applies them.
     out = [b"--- " + name + b"\n", b"+++ " + name + b"\n"]
     for group in difflib.SequenceMatcher(None, a, b, autojunk=False).get_grouped_opcodes(context):
         first, last = group[0], group[-1]
