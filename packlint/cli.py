@@ -29,7 +29,7 @@ class DefaultToCheck(click.Group):
 
 
 @click.group(cls=DefaultToCheck, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, "-V", "--version", prog_name="packlint")
+@click.version_option(__version__, "-V", "--version", prog_name="packlint", message="%(prog)s %(version)s")
 def main() -> None:
     """A linter with autofix for PyTorch code that packs variable-length sequences."""
 

