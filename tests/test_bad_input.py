@@ -23,7 +23,8 @@ def test_each_bad_file_is_reported_and_the_others_still_checked(tmp_path: Path) 
     assert "Traceback" not in result.stderr
     assert result.stdout.splitlines() == [
         f"{tmp_path}/binary.py:1:1: PKL002 binary file (contains NUL bytes)",
-        f"{tmp_path}/good.py:6:12: PKL104 [*] `lengths` is not sorted descending but `enforce_sorted` is on",
+        f"{tmp_path}/good.py:6:12: PKL104 [*] `lengths` is not sorted descending but `enforce_sorted` is on; "
+        "pass `enforce_sorted=False`",
         f"{tmp_path}/latin.py:1:1: PKL002 not valid UTF-8: byte 31 cannot be decoded",
         f"{tmp_path}/syntax.py:1:7: PKL003 syntax error: invalid syntax",
         "Found 1 error.",

@@ -192,5 +192,5 @@ def test_github_output(tmp_path: Path) -> None:
     result = run_packlint("--output-format", "github", str(tmp_path))
     assert result.stdout == (
         f"::error title=packlint (PKL104),file={tmp_path}/a.py,line=6,col=12,endLine=6,endColumn=62::"
-        "PKL104 `lengths` is not sorted descending but `enforce_sorted` is on\n"
+        "PKL104 `lengths` is not sorted descending but `enforce_sorted` is on; pass `enforce_sorted=False`\n"
     )
