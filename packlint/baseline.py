@@ -6,7 +6,7 @@ import json
 import os
 from collections import Counter
 from collections.abc import Callable, Iterable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from packlint.config import ConfigError
@@ -53,12 +53,12 @@ def write_baseline(path: Path, results: Iterable[FileResult], read: Callable[[Fi
     return len(entries)
 
 
+@dataclass(frozen=True)
 class Baseline:
     """The known diagnostics, as a multiset of keys (two identical lines with the same finding count twice)."""
 
-    def __init__(self, base: str, known: Counter[Key]) -> None:
-        self.base = base
-        self.known = known
+    base: str  # the folder holding the baseline file: paths in it are relative to it
+    known: Counter[Key]
 
 
 def read_baseline(path: Path) -> Baseline:
@@ -76,15 +76,21 @@ def read_baseline(path: Path) -> Baseline:
     return Baseline(os.path.dirname(os.path.abspath(path)), known)
 
 
-def apply_baseline(result: FileResult, baseline: Baseline, text: str | None) -> FileResult:
-    """`result` without the diagnostics that the baseline lists (each listed entry hides one diagnostic)."""
-    if not result.diagnostics:
-        return result
-    left = baseline.known  # shared across files: keys hold the path, so files never compete for an entry
-    kept = []
-    for key, d in keys(result, text, baseline.base):
-        if left[key] > 0:
-            left[key] -= 1
-        else:
-            kept.append(d)
-    return replace(result, diagnostics=tuple(kept))
+def apply_baseline(
+    results: Iterable[FileResult], baseline: Baseline, read: Callable[[FileResult], str | None]
+) -> list[FileResult]:
+    """`results` without the diagnostics that the baseline lists (each entry hides one diagnostic)."""
+    left = Counter(baseline.known)  # keys hold the path, so files never compete for an entry
+    out = []
+    for result in results:
+        if not result.diagnostics:
+            out.append(result)
+            continue
+        kept = []
+        for key, d in keys(result, read(result), baseline.base):
+            if left[key] > 0:
+                left[key] -= 1
+            else:
+                kept.append(d)
+        out.append(replace(result, diagnostics=tuple(kept)))
+    return out

@@ -136,7 +136,7 @@ def check(
     results.extend(FileResult(path, errors=(FileError(reason, IO_ERROR),)) for path, reason in missing)
     results.sort(key=lambda r: r.path)
     if known is not None:
-        results = [apply_baseline(r, known, _source_text(r)) for r in results]
+        results = apply_baseline(results, known, _source_text)
     if write_baseline is not None:
         sys.exit(_write_baseline(write_baseline, results))
     if add_noqa:
@@ -315,8 +315,11 @@ def _add_noqa(results: list[FileResult]) -> int:
     _print_errors(results)
     click.echo(f"Added {added} noqa directive{'s' if added != 1 else ''}.", err=True)
     if skipped:
-        _warn(f"{skipped} diagnostic{'s' if skipped != 1 else ''} start on a line that cannot take a comment")
-    return EXIT_ERROR if any(r.errors for r in results) or skipped else EXIT_CLEAN
+        verb = "starts" if skipped == 1 else "start"
+        _warn(f"{skipped} diagnostic{'s' if skipped != 1 else ''} {verb} on a line that cannot end in a comment")
+    if any(r.errors for r in results):
+        return EXIT_ERROR
+    return EXIT_DIAGNOSTICS if skipped else EXIT_CLEAN
 
 
 def _write_baseline(path: Path, results: list[FileResult]) -> int:
