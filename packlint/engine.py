@@ -30,6 +30,7 @@ from packlint.prefilter import Needle, may_match, needles
 from packlint.source import Source, SourceError
 
 MAX_FIX_PASSES = 10
+UNUSED_NOQA = "PKL900"  # reads the other rules' diagnostics, so the engine runs it last
 PYTHON = f"{sys.version_info[0]}.{sys.version_info[1]}"
 # The pool pays for itself only past this much source to parse (bytes of the files that passed the
 # prefilter): starting two workers costs 20-50 ms, and the analysis runs at about 0.5 MB/s per core
@@ -108,6 +109,8 @@ def lint_text(
             if strict:
                 raise
             errors.append(FileError(f"internal error in {rule.code}: {type(exc).__name__}: {exc}", INTERNAL_ERROR))
+    if UNUSED_NOQA in codes:
+        found.extend(_unused_noqa(ctx, found, codes))
     rows = noqa_rows(text) if found else {}  # tokenizing costs as much as parsing: only when needed
     kept = sorted((d for d in found if not suppressed(d.code, d.noqa_row, rows)), key=lambda d: d.sort_key)
     return kept, errors
@@ -142,6 +145,14 @@ def syntax_failure(text: str) -> FileError | None:
     except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
         return parse_failure(exc)
     return None
+
+
+def _unused_noqa(ctx: object, found: list[Diagnostic], codes: frozenset[str]) -> list[Diagnostic]:
+    # Runs after every other rule, on their diagnostics before suppression (ruff's RUF100 works the same way).
+    from packlint.rules import BY_CODE
+
+    rule = BY_CODE[UNUSED_NOQA]()
+    return list(rule.after_rules(ctx, list(found), codes))  # type: ignore[attr-defined]
 
 
 def apply_edits(text: str, fixes: Sequence[Fix]) -> tuple[str, int]:

@@ -6,6 +6,7 @@ import io
 import re
 import tokenize
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from packlint.diagnostics import Diagnostic
 
@@ -97,3 +98,42 @@ def add_noqa(text: str, diagnostics: Iterable[Diagnostic]) -> tuple[str, int, in
         lines[row - 1] = body + ending
         changed += 1
     return "".join(lines), changed, skipped
+
+
+@dataclass(frozen=True)
+class Directive:
+    """One noqa comment: where it is (1-based row, 0-based character columns) and the codes it names."""
+
+    row: int
+    comment_start: int  # where the comment token starts (its `#`)
+    comment_end: int
+    start: int  # where the directive starts inside the comment (after other text, if any)
+    end: int
+    codes: tuple[tuple[str, int, int], ...]  # each code with its columns; empty for a bare `# noqa`
+
+
+def directives(text: str) -> list[Directive]:
+    """Every noqa comment with codes, in order (a noqa inside a string is not a comment)."""
+    if "noqa" not in text.lower():
+        return []
+    found: list[Directive] = []
+    try:
+        for token in tokenize.generate_tokens(io.StringIO(text).readline):
+            if token.type != tokenize.COMMENT:
+                continue
+            match = _NOQA.search(token.string)
+            if match is None:
+                continue
+            base = token.start[1]
+            codes: list[tuple[str, int, int]] = []
+            if match.group("codes") is not None:
+                offset = base + match.start("codes")
+                for code in re.finditer(r"[A-Za-z]+[0-9]+", match.group("codes")):
+                    codes.append((code.group().upper(), offset + code.start(), offset + code.end()))
+            end = base + match.end()
+            found.append(
+                Directive(token.start[0], base, base + len(token.string), base + match.start(), end, tuple(codes))
+            )
+    except (tokenize.TokenError, SyntaxError):
+        return found
+    return found
