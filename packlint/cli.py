@@ -88,7 +88,7 @@ def use_color(no_color: bool, stream: TextIO) -> bool:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Write every diagnostic of this run to a baseline file, then exit 0.",
 )
-@click.option("--exit-zero", is_flag=True, help="Exit 0 even when diagnostics remain.")
+@click.option("--exit-zero", is_flag=True, help="Exit 0 even when diagnostics remain or files could not be checked.")
 @click.option("--jobs", "-j", type=click.IntRange(min=1), help="Processes to use (default: cores).")
 @click.option("--config", type=click.Path(dir_okay=False, path_type=Path), help="A pyproject.toml to use.")
 @click.option("--quiet", "-q", is_flag=True, help="Print diagnostics only, no summary.")
@@ -162,9 +162,11 @@ def check(
         click.echo(render(run, output_format, color=color, quiet=quiet), nl=False, color=color)
     if show_fixes and fix:
         click.echo(_fixes_listing(fixed_codes, results), nl=False)
+    if exit_zero:  # as ruff: report everything, files not checked included, but never fail the build
+        sys.exit(EXIT_CLEAN)
     if run.failed:
         sys.exit(EXIT_ERROR)
-    sys.exit(EXIT_DIAGNOSTICS if run.count and not exit_zero else EXIT_CLEAN)
+    sys.exit(EXIT_DIAGNOSTICS if run.count else EXIT_CLEAN)
 
 
 def _with_options(settings: Settings, select: str | None, extend: str | None, ignore: str | None) -> Settings:

@@ -171,3 +171,10 @@ def test_failures_are_cached_with_their_code_and_position(tmp_path: Path) -> Non
     assert (tmp_path / ".packlint_cache").exists()
     assert first.stdout == second.stdout
     assert json.loads(second.stdout)[0]["code"] == "PKL003"
+
+
+def test_exit_zero_still_reports_failures(tmp_path: Path) -> None:
+    write(tmp_path, "b.py", "x = (\n")
+    result = run_packlint("--exit-zero", "--output-format", "concise", str(tmp_path))
+    assert result.returncode == 0
+    assert "PKL003" in result.stdout and "1 file could not be checked." in result.stdout
