@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from packlint.engine import PYTHON
 from tests.conftest import run_packlint
 from tests.test_cli import BAD
 
@@ -26,7 +27,7 @@ def test_each_bad_file_is_reported_and_the_others_still_checked(tmp_path: Path) 
         f"{tmp_path}/good.py:6:12: PKL104 [*] `lengths` is not sorted descending but `enforce_sorted` is on; "
         "pass `enforce_sorted=False`",
         f"{tmp_path}/latin.py:1:1: PKL002 not valid UTF-8: byte 31 cannot be decoded",
-        f"{tmp_path}/syntax.py:1:7: PKL003 syntax error: invalid syntax",
+        f"{tmp_path}/syntax.py:1:7: PKL003 syntax error: invalid syntax (Python {PYTHON})",
         "Found 1 error.",
         "[*] 1 fixable with the `--fix` option.",
         "3 files could not be checked.",
