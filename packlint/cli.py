@@ -13,7 +13,7 @@ import click
 from packlint import __version__
 from packlint.baseline import apply_baseline, read_baseline
 from packlint.config import ConfigError, Settings, load_settings, validate_selectors
-from packlint.diagnostics import FIX_ERROR, IO_ERROR, FileError, FileResult
+from packlint.diagnostics import FAILURE_NAMES, FIX_ERROR, IO_ERROR, FileError, FileResult
 from packlint.report import FORMATS, Run, render
 
 EXIT_CLEAN, EXIT_DIAGNOSTICS, EXIT_ERROR = 0, 1, 2
@@ -347,6 +347,14 @@ def rule(rule: str | None, show_all: bool) -> None:
             click.echo(f"{r.code}\t{r.name}\t({default}, fix: {r.fix_availability})")
         return
     found = BY_CODE.get(rule.upper()) or BY_NAME.get(rule)
+    failure = next((code for code, name in FAILURE_NAMES.items() if rule.upper() == code or rule == name), None)
+    if found is None and failure is not None:
+        from packlint.report import failure_url
+        from packlint.report.sarif import FAILURE_SUMMARIES
+
+        error = FileError("", failure)
+        click.echo(f"# {failure} ({error.name})\n\n{FAILURE_SUMMARIES[failure]} See {failure_url(error)}")
+        return
     if found is None:
         _fail(f"unknown rule `{rule}`")
     else:

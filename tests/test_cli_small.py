@@ -69,3 +69,11 @@ def test_sarif_help_text_is_plain() -> None:
         assert not re.search(r"^(python|#+ )", text, re.M), rule["id"]
         assert "\nWhy is this bad?\n" in text and "\nUse instead:\n" in text
         assert rule["help"]["markdown"].startswith("## What it does")
+
+
+def test_rule_explains_failure_codes() -> None:
+    for query in ("PKL003", "syntax-error"):
+        result = run_packlint("rule", query)
+        assert result.returncode == 0
+        assert result.stdout.startswith("# PKL003 (syntax-error)\n")
+        assert "docs/errors.md#pkl003-syntax-error" in result.stdout
