@@ -181,7 +181,7 @@ def encode_result(result: FileResult) -> Any:
     """A checked file's diagnostics and errors as plain tuples (None when it is clean)."""
     if not result.diagnostics and not result.errors:
         return None
-    return (tuple(_encode_diagnostic(d) for d in result.diagnostics), tuple(e.reason for e in result.errors))
+    return (tuple(_encode_diagnostic(d) for d in result.diagnostics), tuple(_encode_error(e) for e in result.errors))
 
 
 def decode_result(path: str, payload: Any) -> FileResult:
@@ -189,7 +189,17 @@ def decode_result(path: str, payload: Any) -> FileResult:
     if payload is None:
         return FileResult(path)
     diagnostics, errors = payload
-    return FileResult(path, tuple(_decode_diagnostic(d) for d in diagnostics), tuple(FileError(e) for e in errors))
+    return FileResult(path, tuple(_decode_diagnostic(d) for d in diagnostics), tuple(_decode_error(e) for e in errors))
+
+
+def _encode_error(e: FileError) -> tuple[object, ...]:
+    where = (e.location.row, e.location.column) if e.location is not None else None
+    return (e.reason, e.code, where)
+
+
+def _decode_error(raw: Any) -> FileError:
+    reason, code, where = raw
+    return FileError(reason, code, Location(*where) if where is not None else None)
 
 
 def _encode_diagnostic(d: Diagnostic) -> tuple[object, ...]:

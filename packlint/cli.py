@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-import difflib
 import os
 import sys
+from collections import Counter
 from pathlib import Path
+from typing import NoReturn, TextIO
 
 import click
 
 from packlint import __version__
+from packlint.baseline import apply_baseline, read_baseline
 from packlint.config import ConfigError, Settings, load_settings, validate_selectors
-from packlint.diagnostics import FileError, FileResult
-from packlint.report import FORMATS, Run, position, render
+from packlint.diagnostics import FAILURE_NAMES, FIX_ERROR, IO_ERROR, FileError, FileResult
+from packlint.report import FORMATS, Run, render
 
 EXIT_CLEAN, EXIT_DIAGNOSTICS, EXIT_ERROR = 0, 1, 2
 
@@ -21,13 +23,13 @@ class DefaultToCheck(click.Group):
     """`packlint src/` means `packlint check src/`, as `ruff src/` once meant `ruff check src/`."""
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        if not args or (args[0] not in self.commands and args[0] not in ("--help", "-h", "--version")):
+        if not args or (args[0] not in self.commands and args[0] not in ("--help", "-h", "--version", "-V")):
             args = ["check", *args]
         return super().parse_args(ctx, args)
 
 
 @click.group(cls=DefaultToCheck, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="packlint")
+@click.version_option(__version__, "-V", "--version", prog_name="packlint", message="%(prog)s %(version)s")
 def main() -> None:
     """A linter with autofix for PyTorch code that packs variable-length sequences."""
 
@@ -38,9 +40,22 @@ def _selectors(value: str | None) -> tuple[str, ...] | None:
     return tuple(s.strip() for s in value.split(",") if s.strip())
 
 
-def _fail(message: str) -> None:
+def _fail(message: str) -> NoReturn:
     click.echo(f"packlint: error: {message}", err=True)
     sys.exit(EXIT_ERROR)
+
+
+def _warn(message: str) -> None:
+    click.echo(f"packlint: warning: {message}", err=True)
+
+
+def use_color(no_color: bool, stream: TextIO) -> bool:
+    """Colour on a terminal; never with `--no-color` or `NO_COLOR`; always with `FORCE_COLOR`."""
+    if no_color or os.environ.get("NO_COLOR"):
+        return False
+    if os.environ.get("FORCE_COLOR"):
+        return True
+    return stream.isatty()
 
 
 @main.command()
@@ -48,12 +63,32 @@ def _fail(message: str) -> None:
 @click.option("--fix", is_flag=True, help="Apply safe fixes.")
 @click.option("--unsafe-fixes", is_flag=True, help="Also apply (or show as fixable) unsafe fixes.")
 @click.option("--diff", is_flag=True, help="Print what --fix would change, write nothing.")
-@click.option("--select", help="Comma-separated codes or prefixes to check (ALL for every rule).")
-@click.option("--extend-select", help="Codes or prefixes to add to the selection.")
-@click.option("--ignore", help="Codes or prefixes to leave out.")
-@click.option("--output-format", type=click.Choice(FORMATS), default="text", show_default=True)
+@click.option("--show-fixes", is_flag=True, help="With --fix, list what was fixed in each file.")
+@click.option("--select", help="Comma-separated codes, prefixes or rule names to check (ALL for every rule).")
+@click.option("--extend-select", help="Codes, prefixes or rule names to add to the selection.")
+@click.option("--ignore", help="Codes, prefixes or rule names to leave out.")
+@click.option(
+    "--output-format",
+    type=click.Choice(FORMATS),
+    default="full",
+    show_default=True,
+    envvar="PACKLINT_OUTPUT_FORMAT",
+    help="full: code frame and help; concise: one line each; text: same as full.",
+)
+@click.option("--no-color", is_flag=True, help="No colour, even on a terminal (also: NO_COLOR=1).")
 @click.option("--statistics", is_flag=True, help="Print how many diagnostics each rule gave.")
-@click.option("--exit-zero", is_flag=True, help="Exit 0 even when diagnostics remain.")
+@click.option("--add-noqa", is_flag=True, help="Add `# noqa: CODE` to each line with a diagnostic.")
+@click.option(
+    "--baseline",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Report only diagnostics that this baseline file does not list.",
+)
+@click.option(
+    "--write-baseline",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write every diagnostic of this run to a baseline file, then exit 0.",
+)
+@click.option("--exit-zero", is_flag=True, help="Exit 0 even when diagnostics remain or files could not be checked.")
 @click.option("--jobs", "-j", type=click.IntRange(min=1), help="Processes to use (default: cores).")
 @click.option("--config", type=click.Path(dir_okay=False, path_type=Path), help="A pyproject.toml to use.")
 @click.option("--quiet", "-q", is_flag=True, help="Print diagnostics only, no summary.")
@@ -65,11 +100,16 @@ def check(
     fix: bool,
     unsafe_fixes: bool,
     diff: bool,
+    show_fixes: bool,
     select: str | None,
     extend_select: str | None,
     ignore: str | None,
     output_format: str,
+    no_color: bool,
     statistics: bool,
+    add_noqa: bool,
+    baseline: Path | None,
+    write_baseline: Path | None,
     exit_zero: bool,
     jobs: int | None,
     config: Path | None,
@@ -84,50 +124,85 @@ def check(
     stdin = stdin_filename is not None or paths == ("-",)
     if stdin and paths not in ((), ("-",)):
         _fail("standard input (`-` or --stdin-filename) cannot be checked together with other paths")
+    if sum((fix, diff, add_noqa)) > 1:
+        _fail("--fix, --diff and --add-noqa cannot be combined")
     start = Path(paths[0]) if paths else Path.cwd()
     if stdin:
         start = Path(stdin_filename).resolve().parent if stdin_filename else Path.cwd()
     try:
         settings = load_settings(config, start if start.exists() else Path.cwd())
         settings = _with_options(settings, select, extend_select, ignore)
+        known = read_baseline(baseline) if baseline is not None else None
     except ConfigError as exc:
         _fail(str(exc))
     settings = settings.but(fix=fix or diff, unsafe_fixes=unsafe_fixes)
+    from packlint.engine import named_syntax_check
+
+    stdin_text: dict[str, str] = {}
     if stdin:
-        results = [_check_stdin(stdin_filename or "-", settings, fix and not diff, force_exclude)]
+        result, data = _check_stdin(stdin_filename or "-", settings, fix and not diff, force_exclude)
+        results = [named_syntax_check(result, data)]
+        if (text := _decoded(data)) is not None:
+            stdin_text[result.path] = text
     else:
         files, missing = discover(paths, settings, force_exclude=force_exclude)
+        if not files and not missing:
+            _warn("No Python files found under the given path(s)")
         results = _check(files, settings, jobs, use_cache=not no_cache and not (fix or diff))
-        results.extend(FileResult(path, errors=(FileError(reason),)) for path, reason in missing)
+        results.extend(FileResult(path, errors=(FileError(reason, IO_ERROR),)) for path, reason in missing)
+        results = _syntax_check_named(results, paths)
+    results.sort(key=lambda r: r.path)
+    if known is not None:
+        results = apply_baseline(results, known, lambda r: stdin_text.get(r.path) or _source_text(r))
+    if write_baseline is not None:
+        sys.exit(_write_baseline(write_baseline, results))
+    if add_noqa:
+        if stdin:
+            _fail("--add-noqa cannot be used with standard input")
+        sys.exit(_add_noqa(results))
     if diff:
         sys.exit(_print_diff(results))
-    if fix and not stdin:
-        results = [_write(result) for result in results]
+    fixed_codes: dict[str, Counter[str]] = {}
+    if fix:
+        if show_fixes:
+            fixed_codes = {r.path: _fixed_codes(r, settings) for r in results if r.new_source is not None}
+        if not stdin:
+            results = [_write(result) for result in results]
     # With --fix on standard input, standard output carries the fixed source: reports go to stderr (as ruff).
     to_stderr = stdin and fix
-    results.sort(key=lambda r: r.path)
-    run = Run(tuple(results), fix=fix, unsafe_fixes=unsafe_fixes, root=settings.root)
-    _print_errors(results)
+    color = use_color(no_color, sys.stderr if to_stderr else sys.stdout)
+    sources = {}
+    if output_format in ("full", "text"):
+        for r in results:
+            t = _decoded(r.new_source) if stdin and r.new_source is not None else stdin_text.get(r.path)
+            if t is None and not stdin:
+                t = _frame_text(r)
+            if t is not None:
+                sources[r.path] = t
+    run = Run(tuple(results), fix=fix, unsafe_fixes=unsafe_fixes, root=settings.root, sources=sources)
+    if output_format not in ("full", "concise", "text"):
+        _print_errors(results)  # machine formats go to a file or a tool: say on the terminal what failed
     if statistics:
         from packlint.report import statistics as stats
 
-        click.echo(stats.render(run), nl=False, err=to_stderr)
-    elif output_format == "text" and quiet:
-        for result, d in run.diagnostics():
-            mark = "[*] " if run.fixable(d) else ""
-            click.echo(f"{result.path}:{position(d)}: {d.code} {mark}{d.message}", err=to_stderr)
+        text = stats.render_json(run) if output_format == "json" else stats.render(run)
+        click.echo(text, nl=False, color=color, err=to_stderr)
     else:
-        click.echo(render(run, output_format), nl=False, err=to_stderr)
-    if any(r.errors for r in results):
+        click.echo(render(run, output_format, color=color, quiet=quiet), nl=False, color=color, err=to_stderr)
+    if show_fixes and fix:
+        click.echo(_fixes_listing(fixed_codes, results), nl=False, err=to_stderr)
+    if exit_zero:  # as ruff: report everything, files not checked included, but never fail the build
+        sys.exit(EXIT_CLEAN)
+    if run.failed:
         sys.exit(EXIT_ERROR)
-    sys.exit(EXIT_DIAGNOSTICS if run.count and not exit_zero else EXIT_CLEAN)
+    sys.exit(EXIT_DIAGNOSTICS if run.count else EXIT_CLEAN)
 
 
 def _with_options(settings: Settings, select: str | None, extend: str | None, ignore: str | None) -> Settings:
-    from packlint.config import known_codes
+    from packlint.config import known_codes, resolve_names
 
     codes = known_codes()  # not the registry: a run served from the cache never imports the rules
-    chosen, extra, ignored = _selectors(select), _selectors(extend), _selectors(ignore)
+    chosen, extra, ignored = (resolve_names(_selectors(v)) for v in (select, extend, ignore))
     validate_selectors([*(chosen or ()), *(extra or ()), *(ignored or ())], codes, "command line")
     if chosen is not None:
         settings = settings.but(select=chosen)
@@ -148,7 +223,15 @@ def _check(files: list[str], settings: Settings, jobs: int | None, use_cache: bo
     return check_paths(files, settings, jobs)
 
 
-def _check_stdin(path: str, settings: Settings, fix: bool, force_exclude: bool) -> FileResult:
+def _syntax_check_named(results: list[FileResult], paths: tuple[str, ...]) -> list[FileResult]:
+    """Files named on the command line must not pass silently when they do not parse (docs/errors.md)."""
+    from packlint.engine import named_syntax_check
+
+    named = {os.path.normpath(p) for p in paths if os.path.isfile(p)}
+    return [named_syntax_check(r) if os.path.normpath(r.path) in named else r for r in results]
+
+
+def _check_stdin(path: str, settings: Settings, fix: bool, force_exclude: bool) -> tuple[FileResult, bytes]:
     """Check standard input as the file `path` (its config and per-file-ignores); with `fix`, write the
     fixed source, or the source unchanged, to standard output, so that an editor can replace its buffer."""
     from dataclasses import replace
@@ -166,7 +249,44 @@ def _check_stdin(path: str, settings: Settings, fix: bool, force_exclude: bool) 
     if fix:
         sys.stdout.buffer.write(result.new_source if result.new_source is not None else data)
         sys.stdout.buffer.flush()
-    return result
+    return result, data
+
+
+def _source_text(result: FileResult) -> str | None:
+    """The decoded text of a file as it is on disk now (None if it cannot be read or decoded)."""
+    from packlint.source import Source, SourceError
+
+    try:
+        with open(result.path, "rb") as handle:
+            return Source.decode(handle.read()).text
+    except (OSError, SourceError):
+        return None
+
+
+def _frame_text(result: FileResult) -> str | None:
+    """The text the remaining diagnostics point into, for the code frames of `full`."""
+    if not result.diagnostics and not any(e.location for e in result.errors):
+        return None
+    if result.new_source is not None:
+        from packlint.source import Source, SourceError
+
+        try:
+            return Source.decode(result.new_source).text
+        except SourceError:
+            return None
+    return _source_text(result)
+
+
+def _decoded(data: bytes | None) -> str | None:
+    """Source bytes as text (None if they cannot be decoded)."""
+    from packlint.source import Source, SourceError
+
+    if data is None:
+        return None
+    try:
+        return Source.decode(data).text
+    except SourceError:
+        return None
 
 
 def _write(result: FileResult) -> FileResult:
@@ -180,17 +300,48 @@ def _write(result: FileResult) -> FileResult:
         write_atomic(result.path, result.new_source)
     except OSError as exc:
         reason = f"cannot write: {exc.strerror or exc}; file left unchanged"
-        return replace(result, errors=(*result.errors, FileError(reason)), fixed=0)
+        return replace(result, errors=(*result.errors, FileError(reason, FIX_ERROR)), fixed=0)
     return result
 
 
 def _print_errors(results: list[FileResult]) -> None:
     for result in results:
         for error in result.errors:
-            click.echo(f"{result.path}: error: {error.reason}", err=True)
+            click.echo(f"{result.path}: error: {error.code} {error.reason}", err=True)
+
+
+def _fixed_codes(result: FileResult, settings: Settings) -> Counter[str]:
+    """Which codes the fixes of a file removed: its diagnostics before fixing, less those left."""
+    from packlint.engine import check_source
+
+    if result.old_source is None:
+        return Counter()
+    before = check_source(result.old_source, result.path, settings.but(fix=False))
+    return Counter(d.code for d in before.diagnostics) - Counter(d.code for d in result.diagnostics)
+
+
+def _fixes_listing(fixed_codes: dict[str, Counter[str]], results: list[FileResult]) -> str:
+    from packlint.config import rule_names
+
+    written = {r.path for r in results if r.fixed}
+    listing = {path: codes for path, codes in fixed_codes.items() if path in written and codes}
+    if not listing:
+        return "\nNo errors fixed.\n"
+    names = rule_names()
+    total = sum(sum(c.values()) for c in listing.values())
+    lines = ["", f"Fixed {total} error{'s' if total != 1 else ''}:"]
+    for path in sorted(listing):
+        lines.append(f"- {path}:")
+        for code, n in sorted(listing[path].items()):
+            lines.append(f"    {n} \u00d7 {code} ({names.get(code, '?')})")
+    return "\n".join(lines) + "\n"
 
 
 def _print_diff(results: list[FileResult]) -> int:
+    from packlint.report.diff import unified_diff
+
+    sys.stdout.flush()
+    out = sys.stdout.buffer  # bytes: the diff keeps the file's encoding, BOM and line endings
     changed = 0
     fixed = 0
     for result in sorted(results, key=lambda r: r.path):
@@ -198,20 +349,58 @@ def _print_diff(results: list[FileResult]) -> int:
             continue
         changed += 1
         fixed += result.fixed
-        if result.path.endswith(".ipynb"):
-            from packlint.notebook import notebook_diff
-
-            click.echo(notebook_diff(result.path, result.old_source, result.new_source), nl=False)
-            continue
-        old = result.old_source.decode("utf-8", "replace").splitlines(keepends=True)
-        new = result.new_source.decode("utf-8", "replace").splitlines(keepends=True)
-        click.echo("".join(difflib.unified_diff(old, new, result.path, result.path)), nl=False)
+        out.write(unified_diff(result.old_source, result.new_source, result.path))
+    out.flush()
     _print_errors(results)
     noun = "error" if fixed == 1 else "errors"
     click.echo(f"Would fix {fixed} {noun}." if fixed else "No errors would be fixed.", err=True)
     if any(r.errors for r in results):
         return EXIT_ERROR
     return EXIT_DIAGNOSTICS if changed else EXIT_CLEAN
+
+
+def _add_noqa(results: list[FileResult]) -> int:
+    from packlint.engine import write_atomic
+    from packlint.noqa import add_noqa
+    from packlint.source import Source, SourceError
+
+    added = 0
+    skipped = 0
+    for result in results:
+        if not result.diagnostics:
+            continue
+        try:
+            with open(result.path, "rb") as handle:
+                source = Source.decode(handle.read())
+        except (OSError, SourceError) as exc:
+            click.echo(f"{result.path}: error: {IO_ERROR} cannot read: {exc}", err=True)
+            return EXIT_ERROR
+        text, count, left = add_noqa(source.text, result.diagnostics)
+        skipped += left
+        if count:
+            try:
+                write_atomic(result.path, source.encode(text))
+            except OSError as exc:
+                click.echo(f"{result.path}: error: {FIX_ERROR} cannot write: {exc.strerror or exc}", err=True)
+                return EXIT_ERROR
+            added += count
+    _print_errors(results)
+    click.echo(f"Added {added} noqa directive{'s' if added != 1 else ''}.", err=True)
+    if skipped:
+        verb = "starts" if skipped == 1 else "start"
+        _warn(f"{skipped} diagnostic{'s' if skipped != 1 else ''} {verb} on a line that cannot end in a comment")
+    if any(r.errors for r in results):
+        return EXIT_ERROR
+    return EXIT_DIAGNOSTICS if skipped else EXIT_CLEAN
+
+
+def _write_baseline(path: Path, results: list[FileResult]) -> int:
+    from packlint.baseline import write_baseline
+
+    count = write_baseline(path, results, _source_text)
+    click.echo(f"Wrote {count} diagnostic{'s' if count != 1 else ''} to {path}.", err=True)
+    _print_errors(results)
+    return EXIT_ERROR if any(r.errors for r in results) else EXIT_CLEAN
 
 
 @main.command()
@@ -228,6 +417,14 @@ def rule(rule: str | None, show_all: bool) -> None:
             click.echo(f"{r.code}\t{r.name}\t({default}, fix: {r.fix_availability})")
         return
     found = BY_CODE.get(rule.upper()) or BY_NAME.get(rule)
+    failure = next((code for code, name in FAILURE_NAMES.items() if rule.upper() == code or rule == name), None)
+    if found is None and failure is not None:
+        from packlint.report import failure_url
+        from packlint.report.sarif import FAILURE_SUMMARIES
+
+        error = FileError("", failure)
+        click.echo(f"# {failure} ({error.name})\n\n{FAILURE_SUMMARIES[failure]} See {failure_url(error)}")
+        return
     if found is None:
         _fail(f"unknown rule `{rule}`")
     else:

@@ -157,12 +157,26 @@ def select_codes(
     return frozenset(code for code in chosen if not any(matches_selector(code, s) for s in ignore))
 
 
-def known_codes() -> tuple[str, ...]:
-    """Every rule's code, read from the rule modules' names (`pkl101_<name>.py`) without importing them."""
+@functools.lru_cache(maxsize=1)
+def rule_names() -> dict[str, str]:
+    """Every rule's code and kebab-case name, read from the rule modules' names (`pkl104_unsorted_enforce_sorted.py`)
+    without importing them (a run served from the cache never imports the rules)."""
     directory = os.path.join(os.path.dirname(os.path.abspath(__file__)), "rules")
-    names = [n for n in os.listdir(directory) if n.startswith("pkl") and n.endswith(".py")]
-    found = {f"PKL{n[3:6]}" for n in names if n[3:6].isdigit() and n[6:7] == "_"}
-    return tuple(sorted(found))
+    names = sorted(n for n in os.listdir(directory) if n.startswith("pkl") and n.endswith(".py"))
+    return {f"PKL{n[3:6]}": n[7:-3].replace("_", "-") for n in names if n[3:6].isdigit() and n[6:7] == "_"}
+
+
+def known_codes() -> tuple[str, ...]:
+    """Every rule's code, read from the rule modules' names without importing them."""
+    return tuple(sorted(rule_names()))
+
+
+def resolve_names(selectors: Iterable[str] | None) -> tuple[str, ...] | None:
+    """Selectors with rule names (`unsorted-enforce-sorted`) replaced by their codes, as `packlint rule` takes."""
+    if selectors is None:
+        return None
+    by_name = {name: code for code, name in rule_names().items()}
+    return tuple(by_name.get(s.strip().lower(), s) for s in selectors)
 
 
 def validate_selectors(selectors: Iterable[str], known: Iterable[str], where: str) -> None:
@@ -179,12 +193,59 @@ def find_pyproject(start: Path) -> Path | None:
     for directory in [start, *start.parents] if start.is_dir() else start.parents:
         candidate = directory / "pyproject.toml"
         if candidate.is_file():
-            try:
-                data = tomllib.loads(candidate.read_text(encoding="utf-8"))
-            except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
-                continue
-            if "packlint" in data.get("tool", {}):
+            # A pyproject.toml that cannot be read is an error, as in ruff: it may be the one meant for us,
+            # and silently using the defaults would check with settings nobody wrote.
+            data = _read_toml(candidate)
+            tool = data.get("tool", {})
+            if isinstance(tool, dict) and "packlint" in tool:
                 return candidate
+    return None
+
+
+def _read_toml(path: Path) -> dict[str, object]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read: {exc}") from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{_toml_place(path, exc, text)}: invalid TOML: {_toml_message(exc)}") from None
+
+
+def _toml_place(path: Path, exc: Exception, text: str) -> str:
+    # Python 3.14 gives lineno/colno; before, the position is only in the message: "(at line 2, column 5)".
+    line, column = getattr(exc, "lineno", None), getattr(exc, "colno", None)
+    if line is None:
+        found = re.search(r"at line (\d+), column (\d+)", str(exc))
+        if found:
+            line, column = int(found.group(1)), int(found.group(2))
+        elif "end of document" in str(exc):
+            line, column = text.count("\n") + 1, 1
+    return f"{path}:{line}:{column}" if line is not None else str(path)
+
+
+def _toml_message(exc: Exception) -> str:
+    return str(getattr(exc, "msg", None) or re.sub(r"\s*\(at (line \d+, column \d+|end of document)\)$", "", str(exc)))
+
+
+def key_line(path: str, key: str) -> int | None:
+    """The line of `key = ...` in a TOML file, for errors that name a key (None if it cannot be found)."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            lines = handle.read().splitlines()
+    except (OSError, UnicodeDecodeError):
+        return None
+    pattern = re.compile(rf"^\s*(?:{re.escape(key)}|\"{re.escape(key)}\"|'{re.escape(key)}')\s*=")
+    in_packlint = not path.endswith("pyproject.toml")
+    for number, line in enumerate(lines, 1):
+        header = re.match(r"^\s*\[+\s*([^\]]+?)\s*\]", line)
+        if header:
+            in_packlint = header.group(1) == "tool.packlint" or header.group(1).startswith("tool.packlint.")
+            if header.group(1) == f"tool.packlint.{key}":
+                return number
+        elif in_packlint and pattern.match(line):
+            return number
     return None
 
 
@@ -193,13 +254,13 @@ def load_settings(config: Path | None, start: Path) -> Settings:
     path = config if config is not None else find_pyproject(start)
     if path is None:
         return Settings()  # the project root is then the working directory, as for ruff
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read: {exc}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
-    table = data.get("tool", {}).get("packlint", {}) if path.name == "pyproject.toml" else data
+    data = _read_toml(path)
+    table: object = data
+    if path.name == "pyproject.toml":
+        tool = data.get("tool", {})
+        table = tool.get("packlint", {}) if isinstance(tool, dict) else {}
+    if not isinstance(table, dict):
+        raise ConfigError(f"{path}: [tool.packlint] must be a table")
     return settings_from_table(table, str(path), str(path.resolve().parent))
 
 
@@ -220,11 +281,13 @@ def settings_from_table(table: Mapping[str, object], where: str, root: str) -> S
     }  # fmt: skip
     for key in table:
         if key not in known:
-            raise ConfigError(f"{where}: unknown option `{key}` in [tool.packlint]")
+            line = key_line(where, key)
+            place = f"{where}:{line}" if line is not None else where
+            raise ConfigError(f"{place}: unknown option `{key}` in [tool.packlint] (known: {', '.join(sorted(known))})")
     codes = known_codes()
-    select = _strings(table, "select", where)
-    extend = _strings(table, "extend-select", where) or ()
-    ignore = _strings(table, "ignore", where) or ()
+    select = resolve_names(_strings(table, "select", where))
+    extend = resolve_names(_strings(table, "extend-select", where)) or ()
+    ignore = resolve_names(_strings(table, "ignore", where)) or ()
     validate_selectors([*(select or ()), *extend, *ignore], codes, where)
     per_file = table.get("per-file-ignores", {})
     if not isinstance(per_file, dict):

@@ -76,11 +76,39 @@ class Diagnostic:
         return (self.location.row, self.location.column, self.code)
 
 
+# Codes for files that could not be checked or fixed, with kebab-case names like the rules' (ruff's
+# E902 and `invalid-syntax`). They are always reported: no selection or noqa comment hides them.
+IO_ERROR = "PKL001"
+DECODE_ERROR = "PKL002"
+SYNTAX_ERROR = "PKL003"
+INTERNAL_ERROR = "PKL004"
+FIX_ERROR = "PKL005"
+FAILURE_NAMES = {
+    IO_ERROR: "io-error",
+    DECODE_ERROR: "undecodable-file",
+    SYNTAX_ERROR: "syntax-error",
+    INTERNAL_ERROR: "internal-error",
+    FIX_ERROR: "fix-failed",
+}
+
+
 @dataclass(frozen=True)
 class FileError:
-    """A file that could not be checked or written, with the reason in words."""
+    """A file that could not be checked or written, with the reason in words and where, if known."""
 
     reason: str
+    code: str = INTERNAL_ERROR
+    location: Location | None = None
+
+    @property
+    def name(self) -> str:
+        """The kebab-case name of the failure's code."""
+        return FAILURE_NAMES.get(self.code, "internal-error")
+
+    @property
+    def checked(self) -> bool:
+        """Whether the file was still checked (only a fix or its write failed)."""
+        return self.code == FIX_ERROR
 
 
 @dataclass(frozen=True)

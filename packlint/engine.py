@@ -5,17 +5,33 @@ from __future__ import annotations
 import ast
 import functools
 import os
+import sys
 import tempfile
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from packlint.config import Settings, matches_selector
-from packlint.diagnostics import Applicability, Diagnostic, FileError, FileResult, Fix
+from packlint.diagnostics import (
+    DECODE_ERROR,
+    FIX_ERROR,
+    INTERNAL_ERROR,
+    IO_ERROR,
+    SYNTAX_ERROR,
+    Applicability,
+    Diagnostic,
+    FileError,
+    FileResult,
+    Fix,
+    Location,
+)
 from packlint.noqa import noqa_rows, skips_file, suppressed
 from packlint.prefilter import Needle, may_match, needles
 from packlint.source import Source, SourceError
 
 MAX_FIX_PASSES = 10
+UNUSED_NOQA = "PKL900"  # reads the other rules' diagnostics, so the engine runs it last
+PYTHON = f"{sys.version_info[0]}.{sys.version_info[1]}"
 # The pool pays for itself only past this much source to parse (bytes of the files that passed the
 # prefilter): starting two workers costs 20-50 ms, and the analysis runs at about 0.5 MB/s per core
 # (measured on 2 cores; docs/performance.md).
@@ -68,20 +84,19 @@ def lint_text(
     from packlint.rules.base import Context
 
     try:
-        tree = ast.parse(text)
-    except SyntaxError as exc:
-        where = f"{exc.lineno}:{(exc.offset or 0)}" if exc.lineno else "?"
-        return [], [FileError(f"syntax error at {where}: {exc.msg}")]
-    except (ValueError, RecursionError, MemoryError) as exc:
-        return [], [FileError(f"cannot parse: {type(exc).__name__}: {exc}")]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # a SyntaxWarning (an invalid escape) is not packlint's to print
+            tree = ast.parse(text)
+    except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
+        return [], [parse_failure(exc)]
     try:
         facts = analyse(tree)
     except RecursionError:
-        return [], [FileError("internal error: analysis ran too deep (nesting too deep)")]
+        return [], [FileError("internal error: analysis ran too deep (nesting too deep)", INTERNAL_ERROR)]
     except Exception as exc:
         if strict:
             raise
-        return [], [FileError(f"internal error in the analysis: {type(exc).__name__}: {exc}")]
+        return [], [FileError(f"internal error in the analysis: {type(exc).__name__}: {exc}", INTERNAL_ERROR)]
     ctx = Context(source, facts)
     found: list[Diagnostic] = []
     errors: list[FileError] = []
@@ -93,10 +108,70 @@ def lint_text(
         except Exception as exc:
             if strict:
                 raise
-            errors.append(FileError(f"internal error in {rule.code}: {type(exc).__name__}: {exc}"))
+            errors.append(FileError(f"internal error in {rule.code}: {type(exc).__name__}: {exc}", INTERNAL_ERROR))
+    if UNUSED_NOQA in codes:
+        found.extend(_unused_noqa(ctx, found, codes))
     rows = noqa_rows(text) if found else {}  # tokenizing costs as much as parsing: only when needed
     kept = sorted((d for d in found if not suppressed(d.code, d.noqa_row, rows)), key=lambda d: d.sort_key)
     return kept, errors
+
+
+def parse_failure(exc: BaseException) -> FileError:
+    """The failure for source that `ast.parse` refused, at the parser's position when it gives one."""
+    if isinstance(exc, SyntaxError):
+        where = Location(exc.lineno, max(exc.offset or 1, 1)) if exc.lineno else None
+        # The grammar is the running interpreter's: newer syntax fails on an older Python, so say which.
+        return FileError(f"syntax error: {exc.msg} (Python {PYTHON})", SYNTAX_ERROR, where)
+    return FileError(f"cannot parse: {type(exc).__name__}: {exc}", SYNTAX_ERROR)
+
+
+def syntax_failure(text: str) -> FileError | None:
+    """Whether `text` parses, for a file no rule needs to analyse (packlint reports every broken file)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # invalid escapes and the like are not ours to report
+            # Compiling to bytecode builds no Python objects for the tree: about half the cost of ast.parse.
+            compile(text, "<packlint>", "exec", dont_inherit=True)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        pass
+    else:
+        return None
+    # The compiler also refuses code that parses (`return` outside a function); the analysed files are only
+    # parsed, so ask the parser for the verdict, and its position (the rare, slow path).
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ast.parse(text)
+    except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
+        return parse_failure(exc)
+    return None
+
+
+def named_syntax_check(result: FileResult, data: bytes | None = None) -> FileResult:
+    """`result` for a file named on the command line, with its syntax error if the prefilter skipped the parse.
+
+    A file that was analysed was parsed already; only a result with nothing to say can hide a syntax error."""
+    if result.errors or result.diagnostics or result.path.endswith(".ipynb"):
+        return result
+    try:
+        if data is None:
+            with open(result.path, "rb") as handle:
+                data = handle.read()
+        text = Source.decode(data).text
+    except (OSError, SourceError):
+        return result  # reading and decoding failures were reported by the check itself
+    if skips_file(text):
+        return result
+    failure = syntax_failure(text)
+    return replace(result, errors=(failure,)) if failure is not None else result
+
+
+def _unused_noqa(ctx: object, found: list[Diagnostic], codes: frozenset[str]) -> list[Diagnostic]:
+    # Runs after every other rule, on their diagnostics before suppression (ruff's RUF100 works the same way).
+    from packlint.rules import BY_CODE
+
+    rule = BY_CODE[UNUSED_NOQA]()
+    return list(rule.after_rules(ctx, list(found), codes))  # type: ignore[attr-defined]
 
 
 def apply_edits(text: str, fixes: Sequence[Fix]) -> tuple[str, int]:
@@ -127,23 +202,29 @@ def check_source(data: bytes, path: str, settings: Settings, plan: Plan | None =
 def check_python(data: bytes, path: str, settings: Settings, plan: Plan | None = None) -> FileResult:
     """Check one Python file's bytes; with fixes on, also compute the fixed bytes (not written here)."""
     plan = plan or Plan.from_settings(settings, path)
-    if plan.prefilter and not may_match(data, trigger_words(plan.codes)):
-        if not data.isascii():
-            try:
-                Source.decode(data)
-            except SourceError as exc:
-                return FileResult(path, errors=(FileError(str(exc)),))
-        return FileResult(path)
     try:
         source = Source.decode(data)
     except SourceError as exc:
-        return FileResult(path, errors=(FileError(str(exc)),))
+        return FileResult(path, errors=(FileError(str(exc), DECODE_ERROR),))
     if skips_file(source.text):
+        return FileResult(path)
+    if plan.prefilter and not may_match(data, trigger_words(plan.codes)):
+        # No rule can fire: packlint is not a syntax checker, and compiling every such file would cost a
+        # third of a cold run on torch's sources. Files named on the command line are still syntax-checked
+        # (`named_syntax_check`); docs/errors.md says so.
         return FileResult(path)
     diagnostics, errors = lint_text(source.text, source, plan.codes, plan.strict)
     if errors or not plan.applicable:
         return FileResult(path, tuple(diagnostics), tuple(errors))
-    return fix_source(path, source, diagnostics, plan)
+    return _as_fix_failure(fix_source(path, source, diagnostics, plan))
+
+
+def _as_fix_failure(result: FileResult) -> FileResult:
+    # What goes wrong while fixing (a fix that breaks the code, fixes that do not settle) leaves the file
+    # checked but unchanged: its own code, so that the summary does not call the file unchecked.
+    if not result.errors:
+        return result
+    return replace(result, errors=tuple(replace(e, code=FIX_ERROR) for e in result.errors))
 
 
 def fix_source(path: str, source: Source, diagnostics: list[Diagnostic], plan: Plan) -> FileResult:
@@ -197,7 +278,7 @@ def write_atomic(path: str, data: bytes) -> None:
 
 def unreadable(path: str, exc: OSError) -> FileResult:
     """The result for a file that cannot be read."""
-    return FileResult(path, errors=(FileError(f"cannot read: {exc.strerror or exc}"),))
+    return FileResult(path, errors=(FileError(f"cannot read: {exc.strerror or exc}", IO_ERROR),))
 
 
 def check_paths(paths: Sequence[str], settings: Settings, jobs: int | None = None) -> list[FileResult]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ast
 import codecs
-import difflib
 import json
 import re
 from collections.abc import Callable, Iterable, Sequence
@@ -12,7 +11,7 @@ from dataclasses import dataclass, replace
 from json.decoder import scanstring  # type: ignore[attr-defined]
 from typing import TYPE_CHECKING, TypeVar
 
-from packlint.diagnostics import Cell, Diagnostic, Edit, FileError, FileResult, Fix, Location
+from packlint.diagnostics import FIX_ERROR, SYNTAX_ERROR, Cell, Diagnostic, Edit, FileError, FileResult, Fix, Location
 
 if TYPE_CHECKING:
     from packlint.config import Settings
@@ -395,7 +394,7 @@ def check_notebook(data: bytes, path: str, settings: Settings, plan: Plan) -> Fi
     try:
         notebook = Notebook.parse(data)
     except NotebookError as exc:
-        return FileResult(path, errors=(FileError(str(exc)),))
+        return FileResult(path, errors=(FileError(str(exc), SYNTAX_ERROR),))
     return lint_notebook(notebook, path, settings, plan)
 
 
@@ -426,11 +425,13 @@ def lint_cells(cells: Sequence[NotebookCell], path: str, settings: Settings, pla
             break
         except SyntaxError as exc:
             index, where = CellIndex.of(module.text).place(Location(exc.lineno or 1, exc.offset or 0))
-            errors.append(FileError(f"cell {index + 1}: syntax error at {where.row}:{where.column}: {exc.msg}"))
+            errors.append(
+                FileError(f"cell {index + 1}: syntax error at {where.row}:{where.column}: {exc.msg}", SYNTAX_ERROR)
+            )
             cells = [c for c in cells if c.index != index]
             module = join_cells(cells)
         except (ValueError, RecursionError, MemoryError) as exc:
-            failed = FileError(f"cannot parse: {type(exc).__name__}: {exc}")
+            failed = FileError(f"cannot parse: {type(exc).__name__}: {exc}", SYNTAX_ERROR)
             return CellCheck(module, FileResult(path), (*errors, failed))
     result = check_python(module.text.encode("utf-8"), path, settings, replace(plan, prefilter=False))
     return CellCheck(module, result, tuple(errors))
@@ -448,7 +449,9 @@ def lint_notebook(notebook: Notebook, path: str, settings: Settings, plan: Plan)
             plain = replace(plan, prefilter=False, fix=False)
             unfixed = lint_cells(module.cells, path, settings, plain).result
             message = "a fix crossed a cell boundary or removed IPython syntax; notebook left unchanged"
-            return place_result(notebook, module.text, unfixed, (*errors, *unfixed.errors, FileError(message)))
+            return place_result(
+                notebook, module.text, unfixed, (*errors, *unfixed.errors, FileError(message, FIX_ERROR))
+            )
         new_text = splice_sources(notebook, sources)
         if new_text != notebook.text:
             new_data = notebook.encode(new_text)
@@ -574,25 +577,3 @@ def _serialise(notebook: Notebook, cell: NotebookCell, source: str, ensure_ascii
 def _indent_unit(text: str) -> str:
     match = re.search(r"\{\r?\n([ \t]+)\"", text)
     return match.group(1) if match else " "
-
-
-def notebook_diff(path: str, old: bytes, new: bytes) -> str:
-    """A unified diff of the cells that changed, headed `path:cell N` as ruff prints it."""
-    try:
-        before, after = Notebook.parse(old), Notebook.parse(new)
-    except NotebookError:
-        return ""
-    out: list[str] = []
-    for a, b in zip(before.cells, after.cells):
-        if a.source == b.source:
-            continue
-        name = f"{path}:cell {a.index + 1}"
-        old_lines = _ended(_LINE.findall(a.source))
-        new_lines = _ended(_LINE.findall(b.source))
-        out.append("".join(difflib.unified_diff(old_lines, new_lines, name, name)))
-    return "".join(out)
-
-
-def _ended(lines: list[str]) -> list[str]:
-    # A cell's last line has no line ending in the file; the diff shows it as a whole line.
-    return [line if _NEWLINE.search(line) else line + "\n" for line in lines]

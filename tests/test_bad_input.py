@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from packlint.engine import PYTHON
 from tests.conftest import run_packlint
 from tests.test_cli import BAD
 
@@ -18,18 +19,22 @@ def test_each_bad_file_is_reported_and_the_others_still_checked(tmp_path: Path) 
     (tmp_path / "syntax.py").write_text("def f(:\n    pack_padded_sequence\n")
     (tmp_path / "latin.py").write_bytes(b"# pack_padded_sequence\nname = '\xe9t\xe9'\n")
     (tmp_path / "binary.py").write_bytes(b"\x00\x01pack_sequence\x00")
-    result = run_packlint(str(tmp_path))
+    result = run_packlint("--output-format", "concise", str(tmp_path))
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
-    errors = sorted(result.stderr.splitlines())
-    assert errors == sorted(
-        [
-            f"{tmp_path}/binary.py: error: binary file (contains NUL bytes)",
-            f"{tmp_path}/latin.py: error: not valid UTF-8: byte 31 cannot be decoded",
-            f"{tmp_path}/syntax.py: error: syntax error at 1:7: invalid syntax",
-        ]
-    )
-    assert f"{tmp_path}/good.py:6:12: PKL104" in result.stdout
+    assert result.stdout.splitlines() == [
+        f"{tmp_path}/binary.py:1:1: PKL002 binary file (contains NUL bytes)",
+        f"{tmp_path}/good.py:6:12: PKL104 [*] `lengths` is not sorted descending but `enforce_sorted` is on; "
+        "pass `enforce_sorted=False`",
+        f"{tmp_path}/latin.py:1:1: PKL002 not valid UTF-8: byte 31 cannot be decoded",
+        f"{tmp_path}/syntax.py:1:7: PKL003 syntax error: invalid syntax (Python {PYTHON})",
+        "Found 1 error.",
+        "[*] 1 fixable with the `--fix` option.",
+        "3 files could not be checked.",
+    ]
+    # Machine formats keep stdout for the tool; the terminal still hears what failed.
+    machine = run_packlint("--output-format", "json", str(tmp_path))
+    assert f"{tmp_path}/syntax.py: error: PKL003 syntax error: invalid syntax" in machine.stderr
 
 
 def test_declared_encoding_is_honoured_and_kept(tmp_path: Path) -> None:
@@ -53,7 +58,7 @@ def test_missing_path(tmp_path: Path) -> None:
     (tmp_path / "a.py").write_text(BAD)
     result = run_packlint(str(tmp_path / "nope"), str(tmp_path))
     assert result.returncode == 2
-    assert f"{tmp_path}/nope: error: no such file or directory" in result.stderr
+    assert f"{tmp_path}/nope:1:1: PKL001 no such file or directory" in result.stdout
     assert "a.py:6:12: PKL104" in result.stdout
 
 
@@ -66,7 +71,7 @@ def test_unreadable_file(tmp_path: Path) -> None:
     result = run_packlint(str(tmp_path))
     path.chmod(stat.S_IRUSR | stat.S_IWUSR)
     assert result.returncode == 2
-    assert f"{path}: error: cannot read: Permission denied" in result.stderr
+    assert f"{path}:1:1: PKL001 cannot read: Permission denied" in result.stdout
     assert "b.py:6:12: PKL104" in result.stdout
 
 
@@ -109,7 +114,7 @@ def test_unwritable_file_is_reported_and_left_alone(tmp_path: Path) -> None:
     if os.geteuid() == 0:
         pytest.skip("root can write into a read-only directory")
     assert result.returncode == 2
-    assert f"{path}: error: cannot write: Permission denied; file left unchanged" in result.stderr
+    assert f"{path}:1:1: PKL005 cannot write: Permission denied; file left unchanged" in result.stdout
     assert path.read_text() == BAD
     assert "enforce_sorted=False" in (tmp_path / "b.py").read_text()
 

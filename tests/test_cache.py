@@ -176,7 +176,8 @@ def test_result_encoding_keeps_every_field(tmp_path: Path) -> None:
     )
     plain = dataclasses.replace(diagnostic, fix=None, noqa_row=7)
     in_cell = dataclasses.replace(diagnostic, cell=Cell(5, Location(75, 23), Location(75, 90)))
-    result = FileResult("a.py", (diagnostic, plain, in_cell), (FileError("internal error in PKL101: boom"),))
+    errors = (FileError("internal error in PKL101: boom"), FileError("syntax error: x", "PKL003", Location(3, 4)))
+    result = FileResult("a.py", (diagnostic, plain, in_cell), errors)
     payload = marshal.loads(marshal.dumps(cache.encode_result(result)))
     assert cache.decode_result("a.py", payload) == result
     assert cache.decode_result("a.py", cache.encode_result(FileResult("a.py"))) == FileResult("a.py")
@@ -188,7 +189,7 @@ def test_result_encoding_keeps_every_field(tmp_path: Path) -> None:
     assert [f.name for f in dataclasses.fields(Fix)] == ["applicability", "message", "edits"]
     assert [f.name for f in dataclasses.fields(Edit)] == ["start", "end", "content", "location", "end_location"]
     assert [f.name for f in dataclasses.fields(Location)] == ["row", "column"]
-    assert [f.name for f in dataclasses.fields(FileError)] == ["reason"]
+    assert [f.name for f in dataclasses.fields(FileError)] == ["reason", "code", "location"]
 
 
 def test_known_codes_are_the_registry_codes() -> None:

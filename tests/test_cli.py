@@ -124,7 +124,7 @@ def test_noqa_and_skip_file(tmp_path: Path) -> None:
     write(tmp_path, "b.py", BAD.replace("lengths)\n", "lengths)  # noqa\n"))
     write(tmp_path, "c.py", "# packlint: skip-file\n" + BAD)
     write(tmp_path, "d.py", BAD.replace("lengths)\n", "lengths)  # noqa: PKL101\n"))
-    result = run_packlint(str(tmp_path))
+    result = run_packlint("--output-format", "concise", str(tmp_path))
     assert result.returncode == 1
     assert [line.split(":")[0].rsplit("/", 1)[-1] for line in result.stdout.splitlines()[:-2]] == ["d.py"]
 
@@ -174,8 +174,9 @@ def test_json_output_shape(tmp_path: Path) -> None:
     assert len(records) == 1
     record = records[0]
     assert set(record) == {
-        "cell", "code", "end_location", "filename", "fix", "location", "message", "noqa_row", "url"
+        "cell", "code", "end_location", "filename", "fix", "location", "message", "name", "noqa_row", "url"
     }  # fmt: skip
+    assert record["name"] == "unsorted-enforce-sorted"
     assert record["code"] == "PKL104"
     assert record["location"] == {"row": 6, "column": 12}
     assert record["noqa_row"] == 6
@@ -191,5 +192,5 @@ def test_github_output(tmp_path: Path) -> None:
     result = run_packlint("--output-format", "github", str(tmp_path))
     assert result.stdout == (
         f"::error title=packlint (PKL104),file={tmp_path}/a.py,line=6,col=12,endLine=6,endColumn=62::"
-        "PKL104 `lengths` is not sorted descending but `enforce_sorted` is on\n"
+        "PKL104 `lengths` is not sorted descending but `enforce_sorted` is on; pass `enforce_sorted=False`\n"
     )

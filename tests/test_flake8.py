@@ -31,7 +31,7 @@ def test_flake8_and_packlint_agree_on_fixtures() -> None:
     flake8 = _flake8("fixtures")
     assert flake8.returncode == 1, flake8.stderr
     assert "Traceback" not in flake8.stderr
-    ours = run_packlint("-q", "fixtures")
+    ours = run_packlint("-q", "--output-format", "concise", "fixtures")
     lines = [line for line in flake8.stdout.splitlines() if line.strip()]
     assert lines
     # flake8 reads Python files only; packlint's notebook fixtures have no flake8 counterpart.

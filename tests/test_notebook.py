@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import json
 import re
+import subprocess
 import zlib
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,7 @@ from typing import Any
 import pytest
 
 from packlint.config import Settings
-from packlint.diagnostics import FileResult
+from packlint.diagnostics import SYNTAX_ERROR, FileResult
 from packlint.engine import check_paths, check_source
 from packlint.notebook import (
     Notebook,
@@ -233,7 +234,11 @@ def test_noqa_in_a_cell_and_skip_file_in_any_code_cell() -> None:
     suppressed = BAD_CALL.replace("enforce_sorted=False)", "enforce_sorted=False)  # noqa: PKL112")
     assert check(notebook(code(IMPORTS + MODEL), code(suppressed))).diagnostics == ()
     other_code = BAD_CALL.replace("enforce_sorted=False)", "enforce_sorted=False)  # noqa: PKL101")
-    assert len(check(notebook(code(IMPORTS + MODEL), code(other_code))).diagnostics) == 1
+    # PKL112 is still reported; with every rule selected, PKL900 also flags the noqa that suppresses nothing.
+    assert [d.code for d in check(notebook(code(IMPORTS + MODEL), code(other_code))).diagnostics] == [
+        "PKL112",
+        "PKL900",
+    ]
     skip = notebook(code(IMPORTS + MODEL), code(BAD_CALL), code("# packlint: skip-file"))
     assert check(skip).diagnostics == ()
     # In a markdown cell the comment is prose, not code: it skips nothing.
@@ -268,7 +273,8 @@ def test_a_broken_notebook_fails_the_run_in_the_cli(tmp_path: Path) -> None:
     (tmp_path / "broken.ipynb").write_text("{", encoding="utf-8")
     done = run_packlint("check", "--no-cache", str(tmp_path), cwd=tmp_path)
     assert done.returncode == 2
-    assert "broken.ipynb: error: not valid JSON" in done.stderr
+    assert f"broken.ipynb:1:1: {SYNTAX_ERROR} not valid JSON" in done.stdout
+    assert "1 file could not be checked." in done.stdout
 
 
 def test_discovery_finds_notebooks_and_config_turns_them_off(tmp_path: Path) -> None:
@@ -279,7 +285,8 @@ def test_discovery_finds_notebooks_and_config_turns_them_off(tmp_path: Path) -> 
     for table in ['extend-exclude = ["*.ipynb"]', 'include = ["*.py"]']:
         (tmp_path / "pyproject.toml").write_text(f"[tool.packlint]\n{table}\n", encoding="utf-8")
         done = run_packlint("check", "--no-cache", ".", cwd=tmp_path)
-        assert done.returncode == 0 and "All checks passed!" in done.stdout, table
+        assert done.returncode == 0 and "No Python files found" in done.stderr, table
+        assert "nb.ipynb" not in done.stdout, table
     (tmp_path / "script.pyw").write_text(IMPORTS + MODEL + BAD_CALL, encoding="utf-8")
     (tmp_path / "pyproject.toml").write_text(
         '[tool.packlint]\ninclude = ["*.py"]\nextend-include = ["*.pyw"]\n', encoding="utf-8"
@@ -307,14 +314,18 @@ def test_cached_notebook_results_keep_their_cells(tmp_path: Path) -> None:
     assert second.stdout == first.stdout
 
 
-def test_diff_shows_changed_cells_and_writes_nothing(tmp_path: Path) -> None:
+def test_diff_is_a_patch_of_the_notebook_file_and_writes_nothing(tmp_path: Path) -> None:
+    # A diff of the .ipynb file's own lines, so that `patch -p0` and `git apply` take it like any other.
     path = tmp_path / "nb.ipynb"
     path.write_text(STANDARD, encoding="utf-8")
-    done = run_packlint("check", "--diff", str(path), cwd=tmp_path)
+    done = run_packlint("check", "--diff", "nb.ipynb", cwd=tmp_path)
     assert done.returncode == 1
-    assert f"--- {path}:cell 5\n+++ {path}:cell 5\n" in done.stdout
-    assert "+packed = pack_padded_sequence(x, lengths, enforce_sorted=False, batch_first=True)\n" in done.stdout
+    assert "--- nb.ipynb\n+++ nb.ipynb\n" in done.stdout
+    assert "enforce_sorted=False, batch_first=True)" in done.stdout
     assert path.read_text(encoding="utf-8") == STANDARD
+    applied = subprocess.run(["patch", "-p0", "--quiet"], input=done.stdout, text=True, cwd=tmp_path, check=False)
+    assert applied.returncode == 0
+    assert "PKL112" not in run_packlint("check", "--no-cache", str(path)).stdout
 
 
 def test_cell_markers_that_do_not_survive_a_fix_refuse_the_split() -> None:

@@ -44,7 +44,7 @@ def test_sarif_meets_github_code_scanning_requirements(sarif: dict) -> None:  # 
 
 
 def test_sarif_results_match_text_output(sarif: dict) -> None:  # type: ignore[type-arg]
-    text = run_packlint("--select", "ALL", "-q", "fixtures").stdout.splitlines()
+    text = run_packlint("--select", "ALL", "-q", "--output-format", "concise", "fixtures").stdout.splitlines()
     from_text = sorted((*line.split(": ")[0].split(":"), line.split(": ")[1].split()[0]) for line in text)
     from_sarif = sorted(_text_position(r) for r in sarif["runs"][0]["results"])
     assert from_sarif == from_text
@@ -64,7 +64,7 @@ def _text_position(result: dict) -> tuple[str, ...]:  # type: ignore[type-arg]
 
 def test_json_lists_the_same_diagnostics_as_text() -> None:
     records = json.loads(run_packlint("--output-format", "json", "--select", "ALL", "fixtures").stdout)
-    text = run_packlint("--select", "ALL", "-q", "fixtures").stdout.splitlines()
+    text = run_packlint("--select", "ALL", "-q", "--output-format", "concise", "fixtures").stdout.splitlines()
     assert len(records) == len(text)
     for record in records:
         path = Path(record["filename"]).relative_to(ROOT)

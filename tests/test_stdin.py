@@ -72,7 +72,7 @@ def test_fix_echoes_the_source_byte_for_byte_when_nothing_changes(tmp_path: Path
     failed = piped(broken, "check", "--fix", "--stdin-filename", "broken.py", "-", cwd=tmp_path)
     assert failed.returncode == 2
     assert failed.stdout == broken
-    assert b"broken.py: error: syntax error" in failed.stderr
+    assert b"broken.py:1:7: PKL003 syntax error" in failed.stderr
 
 
 def test_json_output_names_the_given_path(tmp_path: Path) -> None:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 
-from packlint.diagnostics import Applicability, Diagnostic, FileResult
+from packlint.diagnostics import Applicability, Diagnostic, FileError, FileResult, Location
+
+# Where the codes for files that could not be checked are explained (docs/errors.md, one heading each).
+ERRORS_URL = "https://github.com/packlint/packlint/blob/main/docs/errors.md#{anchor}"
 
 
 @dataclass(frozen=True)
@@ -16,12 +19,25 @@ class Run:
     fix: bool = False
     unsafe_fixes: bool = False
     root: str = "."
+    # Decoded text of files with something to show, for code frames (`full`); a missing path shows none.
+    sources: Mapping[str, str] = field(default_factory=dict)
 
     def diagnostics(self) -> Iterator[tuple[FileResult, Diagnostic]]:
         """Every remaining diagnostic with its file, sorted by path, row and column."""
         for result in self.results:
             for diagnostic in result.diagnostics:
                 yield result, diagnostic
+
+    def failures(self) -> Iterator[tuple[FileResult, FileError]]:
+        """Every file that could not be read, decoded, parsed, analysed or fixed, with why."""
+        for result in self.results:
+            for error in result.errors:
+                yield result, error
+
+    def entries(self, result: FileResult) -> list[FileError | Diagnostic]:
+        """A file's failures and diagnostics in the order of their positions."""
+        items: list[FileError | Diagnostic] = [*result.errors, *result.diagnostics]
+        return sorted(items, key=_entry_order)
 
     def fixable(self, diagnostic: Diagnostic) -> bool:
         """Whether `--fix` (with this run's `--unsafe-fixes` setting) would fix it."""
@@ -42,18 +58,51 @@ class Run:
         """How many fixes were applied."""
         return sum(r.fixed for r in self.results)
 
+    @property
+    def unchecked(self) -> int:
+        """How many files could not be checked (read, decoded, parsed or analysed)."""
+        return sum(1 for r in self.results if any(not e.checked for e in r.errors))
 
-def position(diagnostic: Diagnostic) -> str:
+    @property
+    def unfixed(self) -> int:
+        """How many files were checked but could not be fixed (the fix failed or could not be written)."""
+        return sum(1 for r in self.results if r.errors and all(e.checked for e in r.errors))
+
+    @property
+    def failed(self) -> bool:
+        """Whether anything could not be checked or fixed."""
+        return any(r.errors for r in self.results)
+
+
+def _entry_order(item: FileError | Diagnostic) -> tuple[int, Location, bool]:
+    cell = item.cell if isinstance(item, Diagnostic) else None
+    return (cell.number if cell is not None else 0, position(item), isinstance(item, Diagnostic))
+
+
+def position(item: FileError | Diagnostic) -> Location:
+    """Where a failure or diagnostic starts; a failure without a position is at the top of the file."""
+    if isinstance(item, Diagnostic):
+        return item.location
+    return item.location or Location(1, 1)
+
+
+def place(item: FileError | Diagnostic) -> str:
     """`row:col`, or `cell N:row:col` in a notebook (ruff's spelling)."""
-    where = f"{diagnostic.location.row}:{diagnostic.location.column}"
-    return f"cell {diagnostic.cell.number}:{where}" if diagnostic.cell is not None else where
+    where = position(item)
+    cell = item.cell if isinstance(item, Diagnostic) else None
+    return f"cell {cell.number}:{where.row}:{where.column}" if cell is not None else f"{where.row}:{where.column}"
 
 
-FORMATS = ("text", "json", "sarif", "github")
+def failure_url(error: FileError) -> str:
+    """The documentation of a failure's code."""
+    return ERRORS_URL.format(anchor=f"{error.code.lower()}-{error.name}")
 
 
-def render(run: Run, output_format: str) -> str:
-    """The run in `output_format`."""
+FORMATS = ("full", "concise", "json", "sarif", "github", "text")
+
+
+def render(run: Run, output_format: str, color: bool = False, quiet: bool = False) -> str:
+    """The run in `output_format` (`text` is the old name of `full`)."""
     if output_format == "json":
         from packlint.report import json
 
@@ -68,4 +117,4 @@ def render(run: Run, output_format: str) -> str:
         return github.render(run)
     from packlint.report import text
 
-    return text.render(run)
+    return text.render(run, full=output_format != "concise", color=color, quiet=quiet)

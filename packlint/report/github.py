@@ -1,8 +1,9 @@
-"""GitHub Actions workflow commands: one `::error` annotation per diagnostic."""
+"""GitHub Actions workflow commands: one `::error` annotation per diagnostic or failed file."""
 
 from __future__ import annotations
 
-from packlint.report import Run
+from packlint.diagnostics import FileError
+from packlint.report import Run, position
 
 
 def _data(text: str) -> str:
@@ -16,19 +17,22 @@ def _property(text: str) -> str:
 def render(run: Run) -> str:
     """The annotations, one per line."""
     lines = []
-    for result, d in run.diagnostics():
-        # In a notebook, the annotation points at the .ipynb file's own lines; the message names the cell.
-        start, end = (d.cell.file_location, d.cell.file_end_location) if d.cell else (d.location, d.end_location)
-        where = f" (cell {d.cell.number}:{d.location.row}:{d.location.column})" if d.cell else ""
-        props = ",".join(
-            [
-                f"title={_property(f'packlint ({d.code})')}",
-                f"file={_property(result.path)}",
-                f"line={start.row}",
-                f"col={start.column}",
-                f"endLine={end.row}",
-                f"endColumn={end.column}",
-            ]
-        )
-        lines.append(f"::error {props}::{_data(f'{d.code} {d.message}{where}')}")
+    for result in run.results:
+        for item in run.entries(result):
+            props = [f"title={_property(f'packlint ({item.code})')}", f"file={_property(result.path)}"]
+            if isinstance(item, FileError):
+                message = item.reason
+                if item.location is not None:
+                    props += [f"line={item.location.row}", f"col={item.location.column}"]
+            else:
+                message = item.message
+                # In a notebook, the annotation points at the .ipynb file's own lines; the message names the cell.
+                if item.cell is not None:
+                    start, end = item.cell.file_location, item.cell.file_end_location
+                    message += f" (cell {item.cell.number}:{item.location.row}:{item.location.column})"
+                else:
+                    start, end = position(item), item.end_location
+                props += [f"line={start.row}", f"col={start.column}"]
+                props += [f"endLine={end.row}", f"endColumn={end.column}"]
+            lines.append(f"::error {','.join(props)}::{_data(f'{item.code} {message}')}")
     return "".join(line + "\n" for line in lines)

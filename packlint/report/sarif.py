@@ -9,14 +9,37 @@ from pathlib import Path
 from typing import Any
 
 from packlint import DOCS_URL, __version__
+from packlint.diagnostics import FAILURE_NAMES, FileError
 from packlint.report import Run
+
+FAILURE_SUMMARIES = {
+    "PKL001": "The file could not be read.",
+    "PKL002": "The file could not be decoded as Python source.",
+    "PKL003": "The file is not valid Python: it could not be parsed.",
+    "PKL004": "packlint failed while analysing the file (a bug in packlint).",
+    "PKL005": "A fix could not be applied or written; the file was left unchanged.",
+}
 
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 MAX_DESCRIPTION = 1024  # GitHub rejects a longer fullDescription
 
 
-def _plain(markdown: str) -> str:
-    return " ".join(line.strip("`# ") for line in markdown.splitlines() if line.strip() and line.strip() != "```")
+def plain_text(markdown: str) -> str:
+    """A rule's Markdown as plain text: headings end in a colon, code blocks are indented, no backticks."""
+    out: list[str] = []
+    in_code = False
+    for line in markdown.splitlines():
+        if line.lstrip().startswith("```"):
+            in_code = not in_code
+            continue
+        if in_code:
+            out.append(("    " + line).rstrip())
+        elif line.startswith("#"):
+            title = line.lstrip("# ").rstrip()
+            out.append(title if title.endswith(("?", ":", ".")) else title + ":")
+        else:
+            out.append(line.replace("`", ""))
+    return "\n".join(out).strip() + "\n"
 
 
 def rule_descriptor(rule: Any) -> dict[str, Any]:
@@ -28,10 +51,31 @@ def rule_descriptor(rule: Any) -> dict[str, Any]:
         "name": rule.name,
         "shortDescription": {"text": rule.summary()},
         "fullDescription": {"text": full},
-        "help": {"text": _plain(rule.documentation()), "markdown": rule.documentation()},
+        "help": {"text": plain_text(rule.documentation()), "markdown": rule.documentation()},
         "helpUri": DOCS_URL.format(code=rule.code),
         "defaultConfiguration": {"level": "error"},
         "properties": {"tags": ["correctness", "pytorch"], "precision": "high"},
+    }
+
+
+def _artifact(path: str, root: Path) -> dict[str, Any]:
+    absolute = Path(os.path.abspath(path))
+    try:
+        return {"uri": absolute.relative_to(root).as_posix(), "uriBaseId": "%SRCROOT%"}
+    except ValueError:
+        return {"uri": absolute.as_uri()}
+
+
+def notification(error: FileError, path: str, root: Path, index: int) -> dict[str, Any]:
+    """A file that could not be checked, as a tool execution notification."""
+    physical: dict[str, Any] = {"artifactLocation": _artifact(path, root)}
+    if error.location is not None:
+        physical["region"] = {"startLine": error.location.row, "startColumn": error.location.column}
+    return {
+        "level": "error",
+        "message": {"text": f"{error.code} {error.reason}"},
+        "locations": [{"physicalLocation": physical}],
+        "descriptor": {"id": error.code, "index": index},
     }
 
 
@@ -40,21 +84,16 @@ def render(run: Run) -> str:
     from packlint.rules import REGISTRY
 
     index = {rule.code: i for i, rule in enumerate(REGISTRY)}
+    failure_index = {code: i for i, code in enumerate(FAILURE_NAMES)}
     root = Path(run.root).resolve()
     results = []
     seen: dict[str, int] = {}
     for result, d in run.diagnostics():
-        absolute = Path(os.path.abspath(result.path))
-        try:
-            uri, base = absolute.relative_to(root).as_posix(), "%SRCROOT%"
-        except ValueError:
-            uri, base = absolute.as_uri(), None
+        location = _artifact(result.path, root)
+        uri = location["uri"]
         key = f"{uri}:{d.code}:{d.message}"
         seen[key] = seen.get(key, 0) + 1
         fingerprint = hashlib.sha256(f"{key}:{seen[key]}".encode()).hexdigest()[:32]
-        location: dict[str, Any] = {"uri": uri}
-        if base:
-            location["uriBaseId"] = base
         # In a notebook the region is in the .ipynb file's own lines; the cell position goes in properties.
         start, end = (d.cell.file_location, d.cell.file_end_location) if d.cell else (d.location, d.end_location)
         extra: dict[str, Any] = {}
@@ -98,8 +137,21 @@ def render(run: Run) -> str:
                         "version": __version__,
                         "informationUri": DOCS_URL.rsplit("/docs/", 1)[0],
                         "rules": [rule_descriptor(rule) for rule in REGISTRY],
+                        "notifications": [
+                            {"id": code, "name": name, "shortDescription": {"text": FAILURE_SUMMARIES[code]}}
+                            for code, name in FAILURE_NAMES.items()
+                        ],
                     }
                 },
+                "invocations": [
+                    {
+                        "executionSuccessful": not run.failed,
+                        "toolExecutionNotifications": [
+                            notification(error, result.path, root, failure_index.get(error.code, 0))
+                            for result, error in run.failures()
+                        ],
+                    }
+                ],
                 "originalUriBaseIds": {"%SRCROOT%": {"uri": root.as_uri() + "/"}},
                 "results": results,
             }

@@ -75,6 +75,7 @@ class LengthsListIndexedByTensor(Rule):
             yield self.diagnostic(
                 ctx,
                 read.node,
-                f"Python list `{listed}` is indexed with the tensor `{text_of(ctx.source, read.node.slice)}`",
+                f"Python list `{listed}` is indexed with the tensor `{text_of(ctx.source, read.node.slice)}`; "
+                f"index `torch.as_tensor({listed})` instead",
                 fix,
             )

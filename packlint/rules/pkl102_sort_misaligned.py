@@ -79,5 +79,5 @@ class SortMisaligned(Rule):
 
         return (
             f"`{batch_text}` is in {order(batch)} but its lengths `{lengths_text}` are in {order(lengths)}: "
-            "rows are packed with other rows' lengths"
+            "rows are packed with other rows' lengths; reorder both with the same permutation, or neither"
         )

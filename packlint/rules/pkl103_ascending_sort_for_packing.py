@@ -75,7 +75,9 @@ class AscendingSortForPacking(Rule):
             elif call.lengths_node is not None:
                 what = f"the lengths `{text_of(ctx.source, call.lengths_node)}`"
             how = f" by `{text_of(ctx.source, site.node)}`" if site is not None else ""
-            yield self.diagnostic(ctx, call.node, f"{what} are sorted ascending{how} but `enforce_sorted` is on", fix)
+            yield self.diagnostic(
+                ctx, call.node, f"{what} are sorted ascending{how} but `enforce_sorted` is on; sort descending", fix
+            )
 
     def fix(self, ctx: Context, site: SortSite) -> Fix:
         """Turn the sort around: `descending=True`, `reverse=True`, or the written flag negated."""

@@ -71,4 +71,9 @@ class UnsortedEnforceSorted(Rule):
                 what = f"`{text_of(ctx.source, call.lengths_node)}` is"
             else:
                 what = "the lengths are"
-            yield self.diagnostic(ctx, call.node, f"{what} not sorted descending but `enforce_sorted` is on", fix)
+            yield self.diagnostic(
+                ctx,
+                call.node,
+                f"{what} not sorted descending but `enforce_sorted` is on; pass `enforce_sorted=False`",
+                fix,
+            )

@@ -91,7 +91,7 @@ class ManualSortForPacking(Rule):
                 ctx,
                 site.node,
                 f"`{text_of(ctx.source, site.node)}` and the inverse of `{perm}` do what "
-                "`enforce_sorted=False` does inside the pack call",
+                "`enforce_sorted=False` does inside the pack call; drop both and pass `enforce_sorted=False`",
                 fix,
             )
 

@@ -79,7 +79,8 @@ class ImplicitEnforceSorted(Rule):
             yield self.diagnostic(
                 ctx,
                 call.node,
-                f"the {what} `{written}`{origin} may come in any order, but `enforce_sorted` is on by default",
+                f"the {what} `{written}`{origin} may come in any order, but `enforce_sorted` is on by default; "
+                "pass `enforce_sorted=False`",
                 fix,
             )
 

@@ -75,7 +75,8 @@ class LengthsOnAccelerator(Rule):
             yield self.diagnostic(
                 ctx,
                 call.node,
-                f"`{written}` is on an accelerator but `pack_padded_sequence` needs lengths on the CPU",
+                f"`{written}` is on an accelerator but `pack_padded_sequence` needs lengths on the CPU; "
+                "pass them with `.cpu()`",
                 fix,
             )
 

@@ -75,7 +75,12 @@ class BatchFirstMismatch(Rule):
                 f"Pass `batch_first={expected}`",
                 set_keyword(ctx.source, call.node, "batch_first", str(expected), 2),
             )
-            yield self.diagnostic(ctx, call.node, f"{why}, but it is packed with `batch_first={call.batch_first}`", fix)
+            yield self.diagnostic(
+                ctx,
+                call.node,
+                f"{why}, but it is packed with `batch_first={call.batch_first}`; pass `batch_first={expected}`",
+                fix,
+            )
         for unpack in facts.unpack_calls:
             if unpack.opaque or unpack.batch_first is None:
                 continue
@@ -90,7 +95,7 @@ class BatchFirstMismatch(Rule):
                 ctx,
                 unpack.node,
                 f"the RNN was built with `batch_first={expected}`, but its output is unpacked with "
-                f"`batch_first={unpack.batch_first}`",
+                f"`batch_first={unpack.batch_first}`; pass `batch_first={expected}`",
                 fix,
             )
 

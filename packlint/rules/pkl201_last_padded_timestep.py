@@ -94,7 +94,7 @@ class LastPaddedTimestep(Rule):
                 ctx,
                 read.node,
                 f"`{written}` reads the last padded time step: for every shorter sequence that is "
-                "padding, not its last state",
+                "padding, not its last state; gather each sequence's step at `lengths - 1`",
                 fix,
             )
 

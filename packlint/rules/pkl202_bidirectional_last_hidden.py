@@ -78,7 +78,8 @@ class BidirectionalLastHidden(Rule):
                 yield self.diagnostic(
                     ctx,
                     read.node,
-                    f"`{written}` of a bidirectional RNN: its backward half has seen only the last step{padding}",
+                    f"`{written}` of a bidirectional RNN: its backward half has seen only the last step{padding}; "
+                    "use the final states `h_n` of both directions",
                 )
             elif read.base.kind is Kind.STATE and backward_only(facts, read):
                 fix = None
@@ -91,7 +92,8 @@ class BidirectionalLastHidden(Rule):
                 yield self.diagnostic(
                     ctx,
                     read.node,
-                    f"`{written}` of a bidirectional RNN is only the backward direction of the last layer",
+                    f"`{written}` of a bidirectional RNN is only the backward direction of the last layer; "
+                    "concatenate it with the forward direction at index -2",
                     fix,
                 )
 

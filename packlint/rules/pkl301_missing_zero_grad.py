@@ -65,7 +65,10 @@ class MissingZeroGrad(Rule):
                 continue  # `opt.step(closure)`: the closure is where LBFGS-style code resets
             backward = short_text_of(ctx.source, loop.backward)
             step = short_text_of(ctx.source, loop.steps[0].call)
-            message = f"This loop calls `{backward}` and `{step}` but never resets the gradients"
+            message = (
+                f"This loop calls `{backward}` and `{step}` but never resets the gradients; "
+                "call `zero_grad()` on the optimizer once per iteration"
+            )
             yield self.diagnostic(ctx, loop.node, message, self._fix(ctx.source, loop))
 
     def _fix(self, source: Source, loop: TrainingLoop) -> Fix | None:

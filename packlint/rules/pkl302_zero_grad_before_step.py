@@ -59,7 +59,10 @@ class ZeroGradBeforeStep(Rule):
             reset = short_text_of(ctx.source, found.reset.value)
             backward = short_text_of(ctx.source, found.backward)
             step = short_text_of(ctx.source, found.step.value)
-            message = f"`{reset}` runs between `{backward}` and `{step}`: the step sees no gradients"
+            message = (
+                f"`{reset}` runs between `{backward}` and `{step}`: the step sees no gradients; "
+                f"move it after `{step}` or before `{backward}`"
+            )
             yield self.diagnostic(ctx, found.reset.value, message, self._fix(ctx.source, found))
 
     def _fix(self, source: Source, found: ResetBeforeStep) -> Fix | None:
