@@ -10,6 +10,8 @@ with `--select ALL`, and prints each report with the verdict recorded for it in 
 (true / (true + false), unclear left out, and a conservative figure that counts unclear as false); then the
 recorded verdicts that no longer appear: a false report that disappeared is a fix, a true one is a loss.
 It needs the fetched corpus, so it is not part of the test suite. Exit status: 0, or 1 if packlint failed.
+Run it from the root of the checkout to measure: packlint runs as `python -m packlint` from the current
+directory, so that checkout's packlint is the one measured even when another one is installed.
 """
 
 from __future__ import annotations
