@@ -113,6 +113,16 @@ def run_packlint(target: Target, mode: str, jobs: int) -> tuple[list[dict[str, o
     return reports, done.stderr, done.returncode in (0, 2) and isinstance(reports, list)
 
 
+def known_codes(codes: Iterable[str]) -> set[str]:
+    """The codes this checkout's packlint has a rule for (`packlint rule CODE` exits 0)."""
+    known = set()
+    for code in sorted(set(codes)):
+        done = subprocess.run([sys.executable, "-m", "packlint", "rule", code], capture_output=True, check=False)
+        if done.returncode == 0:
+            known.add(code)
+    return known
+
+
 def judge(target: Target, raw: Iterable[dict[str, object]], verdicts: dict[Key, tuple[str, str]]) -> list[Report]:
     """Each raw report matched against the recorded verdicts."""
     out = []
@@ -197,7 +207,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     seen = {report.key for report in results["ALL"]}
     checked = {target.repo for target in targets}
-    gone = [(key, verdict) for key, verdict in verdicts.items() if key not in seen and key.repo in checked]
+    known = known_codes(key.code for key in verdicts)
+    unknown = Counter(key.code for key in verdicts if key.code not in known)
+    if unknown:
+        listed = ", ".join(f"{code} ({count})" for code, count in sorted(unknown.items()))
+        print(f"\nverdicts for rules this checkout does not have, left out below: {listed}")
+    gone = [
+        (key, verdict)
+        for key, verdict in verdicts.items()
+        if key not in seen and key.repo in checked and key.code in known
+    ]
     print(f"\n## recorded verdicts no longer reported: {len(gone)}")
     for key, (verdict, reason) in sorted(gone, key=lambda item: (item[0].repo, item[0].path, item[0].line)):
         meaning = {"false": "fixed false report", "true": "LOST true report"}.get(verdict, "unclear report gone")
