@@ -35,12 +35,14 @@ KINDS = ("true", "false", "unclear")
 
 @dataclass(frozen=True)
 class Key:
-    """What identifies a report across runs: the line, not the column, so message tweaks keep their verdict."""
+    """What identifies a report across runs: the line, not the column, so message tweaks keep their verdict.
+    In a notebook the line counts within the cell (1-based cell number, as packlint reports it)."""
 
     repo: str
     path: str
     line: int
     code: str
+    cell: int | None = None
 
 
 @dataclass(frozen=True)
@@ -65,7 +67,8 @@ def load_verdicts(path: Path) -> dict[Key, tuple[str, str]]:
     """Recorded verdicts by key: (verdict, reason)."""
     table: dict[Key, tuple[str, str]] = {}
     for row in json.loads(path.read_text(encoding="utf-8")):
-        key = Key(row["repo"], row["path"], int(row["line"]), row["code"])
+        cell = row.get("cell")
+        key = Key(row["repo"], row["path"], int(row["line"]), row["code"], None if cell is None else int(cell))
         table[key] = (row["verdict"], row["reason"])
     return table
 
@@ -130,10 +133,18 @@ def judge(target: Target, raw: Iterable[dict[str, object]], verdicts: dict[Key, 
         location = item.get("location")
         if not isinstance(location, dict) or "code" not in item:
             continue  # not a diagnostic with a place (a file packlint could not read): stderr says so
-        key = Key(target.repo, relative(target, str(item["filename"])), int(location["row"]), str(item["code"]))
+        cell = item.get("cell")
+        path = relative(target, str(item["filename"]))
+        key = Key(target.repo, path, int(location["row"]), str(item["code"]), cell if isinstance(cell, int) else None)
         found = verdicts.get(key)
         out.append(Report(key, int(location["column"]), str(item["message"]), found[0] if found else None))
     return out
+
+
+def place(key: Key) -> str:
+    """path:line, or path[cell N]:line in a notebook."""
+    cell = "" if key.cell is None else f"[cell {key.cell}]"
+    return f"{key.path}{cell}:{key.line}"
 
 
 def precision_lines(reports: Sequence[Report]) -> list[str]:
@@ -197,8 +208,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         label = report.verdict or "NEW"
         reason = verdicts[report.key][1] if report.verdict else report.message
         print(
-            f"{label:<7} {report.key.code} {where:<7} {report.key.repo}: "
-            f"{report.key.path}:{report.key.line}:{report.column}  {reason}"
+            f"{label:<7} {report.key.code} {where:<7} {report.key.repo}: {place(report.key)}:{report.column}  {reason}"
         )
 
     for mode in MODES:
@@ -218,9 +228,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if key not in seen and key.repo in checked and key.code in known
     ]
     print(f"\n## recorded verdicts no longer reported: {len(gone)}")
-    for key, (verdict, reason) in sorted(gone, key=lambda item: (item[0].repo, item[0].path, item[0].line)):
+    for key, (verdict, reason) in sorted(
+        gone, key=lambda item: (item[0].repo, item[0].path, item[0].cell or 0, item[0].line)
+    ):
         meaning = {"false": "fixed false report", "true": "LOST true report"}.get(verdict, "unclear report gone")
-        print(f"  {meaning:<18} {key.code} {key.repo}: {key.path}:{key.line}  ({reason})")
+        print(f"  {meaning:<18} {key.code} {key.repo}: {place(key)}  ({reason})")
     if failed:
         print("\nerror: packlint did not complete on every repository (see stderr)", file=sys.stderr)
     return 1 if failed else 0
