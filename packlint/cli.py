@@ -58,6 +58,13 @@ def _fail(message: str) -> None:
 @click.option("--config", type=click.Path(dir_okay=False, path_type=Path), help="A pyproject.toml to use.")
 @click.option("--quiet", "-q", is_flag=True, help="Print diagnostics only, no summary.")
 @click.option("--no-cache", is_flag=True, help="Neither read nor write .packlint_cache/.")
+@click.option(
+    "--cache-dir",
+    envvar="PACKLINT_CACHE_DIR",
+    show_envvar=True,
+    type=click.Path(file_okay=False),
+    help="Keep the cache here instead of .packlint_cache/ in the project root.",
+)
 @click.option("--force-exclude", is_flag=True, help="Apply exclusions to files named on the command line too.")
 def check(
     paths: tuple[str, ...],
@@ -74,6 +81,7 @@ def check(
     config: Path | None,
     quiet: bool,
     no_cache: bool,
+    cache_dir: str | None,
     force_exclude: bool,
 ) -> None:
     """Check PATHS (default: the current directory)."""
@@ -87,7 +95,7 @@ def check(
         _fail(str(exc))
     settings = settings.but(fix=fix or diff, unsafe_fixes=unsafe_fixes)
     files, missing = discover(paths, settings, force_exclude=force_exclude)
-    results = _check(files, settings, jobs, use_cache=not no_cache and not (fix or diff))
+    results = _check(files, settings, jobs, use_cache=not no_cache and not (fix or diff), cache_dir=cache_dir)
     results.extend(FileResult(path, errors=(FileError(reason),)) for path, reason in missing)
     if diff:
         sys.exit(_print_diff(results))
@@ -126,11 +134,13 @@ def _with_options(settings: Settings, select: str | None, extend: str | None, ig
     return settings
 
 
-def _check(files: list[str], settings: Settings, jobs: int | None, use_cache: bool) -> list[FileResult]:
+def _check(
+    files: list[str], settings: Settings, jobs: int | None, use_cache: bool, cache_dir: str | None = None
+) -> list[FileResult]:
     if use_cache:
         from packlint.cache import check_cached
 
-        return check_cached(files, settings, jobs)
+        return check_cached(files, settings, jobs, cache_dir)
     from packlint.engine import check_paths
 
     return check_paths(files, settings, jobs)
