@@ -52,7 +52,7 @@ class Plan:
 
 
 @functools.lru_cache(maxsize=32)
-def trigger_words(codes: frozenset[str]) -> tuple[Needle, ...]:
+def trigger_words(codes: frozenset[str]) -> tuple[tuple[Needle, ...], ...]:
     """The prefilter's needles for these rules."""
     from packlint.rules import BY_CODE
 
