@@ -22,7 +22,7 @@ import sys
 import sysconfig
 import tarfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -171,7 +171,8 @@ def rechecked_after_edit(corpus: Path) -> tuple[Path, list[str]]:
     seen: list[str] = []
     real = engine.check_items
 
-    def spy(items: Sequence[tuple[str, bytes]], *args: object, **kwargs: object) -> object:
+    def spy(items: Iterable[tuple[str, bytes]], *args: object, **kwargs: object) -> object:
+        items = list(items)
         seen.extend(path for path, _ in items)
         return real(items, *args, **kwargs)  # type: ignore[arg-type]
 

@@ -7,11 +7,12 @@ cache copied to another checkout (CI's actions/cache, a shared `--cache-dir`) se
 from __future__ import annotations
 
 import hashlib
+import itertools
 import marshal
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from packlint import __version__
@@ -53,52 +54,59 @@ def check_cached(
     location = cache_file(settings, cache_dir)
     header = (LAYOUT, fingerprint(), settings_key(settings))
     entries = load(location, header)
-    dirty = False
     results: list[FileResult] = []
-    misses: list[tuple[str, bytes]] = []
     read: dict[str, tuple[str, tuple[int, int, int, int, int], bool, bytes]] = {}
-    for path in paths:
-        key = entry_key(path, settings.root)
-        entry = entries.get(key)
-        if type(entry) is not tuple or len(entry) != 5:
-            entry = None  # none stored, or damaged: read and check the file
-        else:
-            try:
-                if entry[1] and entry[0] == stat_key(os.stat(path)):
-                    results.append(decode_result(path, entry[4]))
-                    if entry[3] < started - DAY_NS:
-                        entries[key], dirty = (*entry[:3], started, entry[4]), True
-                    continue
-            except (OSError, ValueError, TypeError, IndexError, KeyError):
-                pass  # unreadable here, or a damaged entry
-        try:
-            with open(path, "rb") as handle:
-                stat = stat_key(os.fstat(handle.fileno()))
-                data = handle.read()
-        except OSError as exc:
-            from packlint.engine import unreadable
+    touched: list[str] = []  # entries served or refreshed: the file must be saved
 
-            results.append(unreadable(path, exc))
-            continue
-        trusted = max(stat[1], stat[2]) < started - RACY_NS
-        digest = hashlib.sha256(data).digest()
-        if entry is not None and entry[2] == digest:
+    def misses() -> Iterator[tuple[str, bytes]]:
+        # Files are read one at a time as the engine asks for them (see engine.check_paths).
+        for path in paths:
+            key = entry_key(path, settings.root)
+            entry = entries.get(key)
+            if type(entry) is not tuple or len(entry) != 5:
+                entry = None  # none stored, or damaged: read and check the file
+            else:
+                try:
+                    if entry[1] and entry[0] == stat_key(os.stat(path)):
+                        results.append(decode_result(path, entry[4]))
+                        if entry[3] < started - DAY_NS:
+                            entries[key] = (*entry[:3], started, entry[4])
+                            touched.append(key)
+                        continue
+                except (OSError, ValueError, TypeError, IndexError, KeyError):
+                    pass  # unreadable here, or a damaged entry
             try:
-                results.append(decode_result(path, entry[4]))
-                entries[key], dirty = (stat, trusted, digest, started, entry[4]), True
+                with open(path, "rb") as handle:
+                    stat = stat_key(os.fstat(handle.fileno()))
+                    data = handle.read()
+            except OSError as exc:
+                from packlint.engine import unreadable
+
+                results.append(unreadable(path, exc))
                 continue
-            except (ValueError, TypeError, IndexError, KeyError):
-                pass
-        misses.append((path, data))
-        read[path] = (key, stat, trusted, digest)
-    if misses:
+            trusted = max(stat[1], stat[2]) < started - RACY_NS
+            digest = hashlib.sha256(data).digest()
+            if entry is not None and entry[2] == digest:  # the same content: at another path, or touched
+                try:
+                    results.append(decode_result(path, entry[4]))
+                    entries[key] = (stat, trusted, digest, started, entry[4])
+                    touched.append(key)
+                    continue
+                except (ValueError, TypeError, IndexError, KeyError):
+                    pass
+            read[path] = (key, stat, trusted, digest)
+            yield path, data
+
+    pending = misses()
+    first = next(pending, None)
+    if first is not None:  # the engine (and with it the rules) is imported only for a miss
         from packlint.engine import check_items
 
-        for result, _ in check_items(misses, settings, jobs):
+        for result, _ in check_items(itertools.chain([first], pending), settings, jobs):
             key, stat, trusted, digest = read[result.path]
             entries[key] = (stat, trusted, digest, started, encode_result(result))
             results.append(result)
-        dirty = True
+    dirty = bool(read or touched)
     if dirty:
         kept = {k: e for k, e in entries.items() if e[3] >= started - KEEP_NS}
         save(location, header, kept)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import os
 import sys
 from pathlib import Path
@@ -168,6 +167,8 @@ def _print_errors(results: list[FileResult]) -> None:
 
 
 def _print_diff(results: list[FileResult]) -> int:
+    import difflib  # only for --diff
+
     changed = 0
     fixed = 0
     for result in sorted(results, key=lambda r: r.path):

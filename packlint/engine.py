@@ -5,8 +5,7 @@ from __future__ import annotations
 import ast
 import functools
 import os
-import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 
 from packlint.config import Settings, matches_selector
@@ -119,12 +118,7 @@ def check_source(data: bytes, path: str, settings: Settings, plan: Plan | None =
     """Check one file's bytes; with fixes on, also compute the fixed bytes (not written here)."""
     plan = plan or Plan.from_settings(settings, path)
     if plan.prefilter and not may_match(data, trigger_words(plan.codes)):
-        if not data.isascii():
-            try:
-                Source.decode(data)
-            except SourceError as exc:
-                return FileResult(path, errors=(FileError(str(exc)),))
-        return FileResult(path)
+        return turned_away(data, path)
     try:
         source = Source.decode(data)
     except SourceError as exc:
@@ -135,6 +129,16 @@ def check_source(data: bytes, path: str, settings: Settings, plan: Plan | None =
     if errors or not plan.applicable:
         return FileResult(path, tuple(diagnostics), tuple(errors))
     return fix_source(path, source, diagnostics, plan)
+
+
+def turned_away(data: bytes, path: str) -> FileResult:
+    """The result for a file that the prefilter turned away: clean, unless its bytes cannot be decoded."""
+    if not data.isascii():
+        try:
+            Source.decode(data)
+        except SourceError as exc:
+            return FileResult(path, errors=(FileError(str(exc)),))
+    return FileResult(path)
 
 
 def fix_source(path: str, source: Source, diagnostics: list[Diagnostic], plan: Plan) -> FileResult:
@@ -172,6 +176,8 @@ def fix_source(path: str, source: Source, diagnostics: list[Diagnostic], plan: P
 
 def write_atomic(path: str, data: bytes) -> None:
     """Replace a file's content all at once, keeping its permissions."""
+    import tempfile  # only when a fix is written
+
     directory = os.path.dirname(os.path.abspath(path))
     mode = os.stat(path).st_mode & 0o7777
     fd, temp = tempfile.mkstemp(prefix=".packlint-", suffix=".tmp", dir=directory)
@@ -194,21 +200,28 @@ def unreadable(path: str, exc: OSError) -> FileResult:
 def check_paths(paths: Sequence[str], settings: Settings, jobs: int | None = None) -> list[FileResult]:
     """Check files, sorted by path; a process pool parses only files that pass the prefilter."""
     results: list[FileResult] = []
-    items: list[tuple[str, bytes]] = []
-    for path in paths:
-        try:
-            with open(path, "rb") as handle:
-                items.append((path, handle.read()))
-        except OSError as exc:
-            results.append(unreadable(path, exc))
-    results.extend(result for result, _ in check_items(items, settings, jobs))
+    results.extend(result for result, _ in check_items(_read(paths, results), settings, jobs))
     return sorted(results, key=lambda r: r.path)
 
 
+def _read(paths: Iterable[str], failed: list[FileResult]) -> Iterator[tuple[str, bytes]]:
+    # One file at a time, as check_items asks for it: a file the prefilter turns away is let go at once,
+    # so memory holds the files that pass, not the whole tree.
+    for path in paths:
+        try:
+            with open(path, "rb") as handle:
+                data = handle.read()
+        except OSError as exc:
+            failed.append(unreadable(path, exc))
+            continue
+        yield path, data
+
+
 def check_items(
-    items: Sequence[tuple[str, bytes]], settings: Settings, jobs: int | None = None
+    items: Iterable[tuple[str, bytes]], settings: Settings, jobs: int | None = None
 ) -> list[tuple[FileResult, bool]]:
-    """Check files already read, each result paired with whether the file passed the prefilter."""
+    """Check files already read (taken one at a time), each result paired with whether the file passed
+    the prefilter."""
     results: list[tuple[FileResult, bool]] = []
     pending: list[tuple[str, bytes, Plan]] = []
     base = Plan.from_settings(settings)
@@ -218,7 +231,7 @@ def check_items(
             # Known to pass: check_source need not scan the bytes a second time.
             pending.append((path, data, replace(plan, prefilter=False)))
         else:
-            results.append((check_source(data, path, settings, plan), False))
+            results.append((turned_away(data, path), False))
     jobs = jobs or usable_cores()
     if jobs <= 1 or len(pending) < 2 or sum(len(data) for _, data, _ in pending) < POOL_THRESHOLD:
         checked = [check_source(data, path, settings, plan) for path, data, plan in pending]

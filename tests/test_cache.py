@@ -9,7 +9,7 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
@@ -59,8 +59,9 @@ def checked(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
     real = engine.check_items
 
     def spy(
-        items: Sequence[tuple[str, bytes]], settings: Settings, jobs: int | None = None
+        items: Iterable[tuple[str, bytes]], settings: Settings, jobs: int | None = None
     ) -> list[tuple[FileResult, bool]]:
+        items = list(items)
         calls.append([path for path, _ in items])
         return real(items, settings, jobs)
 

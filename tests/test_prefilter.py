@@ -174,3 +174,35 @@ def test_the_process_pool_gives_the_same_results(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setattr("packlint.engine.POOL_THRESHOLD", 0)
     pooled = check_items(items, settings, jobs=2)
     assert {r.path: (r, parsed) for r, parsed in pooled} == {r.path: (r, parsed) for r, parsed in alone}
+
+
+@pytest.mark.parametrize("cached", [False, True], ids=["check_paths", "check_cached"])
+def test_files_are_read_as_they_are_checked_and_prefiltered_once(
+    cached: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from packlint import cache, engine
+
+    for i in range(6):
+        (tmp_path / f"plain{i}.py").write_text(f"x = {i}\n")
+    (tmp_path / "loop.py").write_text(TRAINING_LOOP.format(call="loss.backward()"))
+    paths = sorted(str(p) for p in tmp_path.glob("*.py"))
+    opened: list[str] = []
+    tested: list[tuple[int, int]] = []  # (files read so far, files tested so far) at each prefilter test
+    real_open, real_match = open, engine.may_match
+
+    def counting_open(path: str, *args: object, **kwargs: object) -> object:
+        if str(path) in paths:  # not packlint's own modules, which the cache's fingerprint reads
+            opened.append(str(path))
+        return real_open(path, *args, **kwargs)  # type: ignore[call-overload]
+
+    def counting_match(data: bytes, words: tuple[tuple[Needle, ...], ...]) -> bool:
+        tested.append((len(opened), len(tested) + 1))
+        return real_match(data, words)
+
+    monkeypatch.setattr("builtins.open", counting_open)
+    monkeypatch.setattr(engine, "may_match", counting_match)
+    settings = Settings(root=str(tmp_path))
+    results = cache.check_cached(paths, settings, jobs=1) if cached else engine.check_paths(paths, settings, jobs=1)
+    assert [r.path for r in results] == paths and any(r.diagnostics for r in results)
+    assert len(tested) == len(paths)  # one prefilter test per file, turned away or not
+    assert all(read == done for read, done in tested)  # each file tested as soon as it is read
