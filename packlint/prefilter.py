@@ -41,7 +41,16 @@ class Needle:
 
     def found_in(self, data: bytes) -> bool:
         """Whether `data` holds this trigger."""
-        return self.literal in data and (self.pattern is None or self.pattern.search(data) is not None)
+        at = data.find(self.literal)
+        if at < 0 or self.pattern is None:
+            return at >= 0
+        # Try the pattern only where the literal is: a pattern that opens with a lookbehind guard gets no
+        # literal-prefix search from `re`, which would then try every position of the file.
+        while at >= 0:
+            if self.pattern.match(data, at) is not None:
+                return True
+            at = data.find(self.literal, at + 1)
+        return False
 
 
 def _top_level_bar(pattern: str) -> bool:
