@@ -597,7 +597,7 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 
 def torchfix_round(corpus: Path, snapshot: Path, torchfix: list[str], args: argparse.Namespace) -> None:
-    """TorchFix, packlint cold and ruff cold on a spread-out fraction of the corpus, interleaved."""
+    """TorchFix, packlint cold, ruff cold and flake8 on a spread-out fraction of the corpus, interleaved."""
     label = f"{args.torchfix_scale:.0%}"
     where = build_scaled(corpus, corpus_files(corpus), args.torchfix_scale, label)
     tools = [
@@ -608,6 +608,8 @@ def torchfix_round(corpus: Path, snapshot: Path, torchfix: list[str], args: argp
     if ruff_path := executable("ruff"):
         tools.append(Tool("ruff cold", [ruff_path, "check", "--isolated", "--select", "E,F", "--exit-zero", "-q",
                                         "--no-cache", "."]))  # fmt: skip
+    if flake8_path := executable("flake8"):
+        tools.append(Tool("flake8", [flake8_path, "--isolated", "--select", "E,F", "--exit-zero", "-q", "."]))
     log(f"TorchFix on {label} of {corpus.name}")
     bench(where, tools, args.torchfix_runs, args.timeout)
     report(f"{corpus.name}, {label} of the files (TorchFix)", where, tools)
