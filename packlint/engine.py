@@ -115,7 +115,16 @@ def apply_edits(text: str, fixes: Sequence[Fix]) -> tuple[str, int]:
 
 
 def check_source(data: bytes, path: str, settings: Settings, plan: Plan | None = None) -> FileResult:
-    """Check one file's bytes; with fixes on, also compute the fixed bytes (not written here)."""
+    """Check one file's bytes (a notebook's code cells for `.ipynb`); with fixes on, also the fixed bytes."""
+    if path.endswith(".ipynb"):
+        from packlint.notebook import check_notebook
+
+        return check_notebook(data, path, settings, plan or Plan.from_settings(settings, path))
+    return check_python(data, path, settings, plan)
+
+
+def check_python(data: bytes, path: str, settings: Settings, plan: Plan | None = None) -> FileResult:
+    """Check one Python file's bytes; with fixes on, also compute the fixed bytes (not written here)."""
     plan = plan or Plan.from_settings(settings, path)
     if plan.prefilter and not may_match(data, trigger_words(plan.codes)):
         return turned_away(data, path)
@@ -227,7 +236,11 @@ def check_items(
     base = Plan.from_settings(settings)
     for path, data in items:
         plan = Plan.from_settings(settings, path) if settings.per_file_ignores else base
-        if not plan.prefilter or may_match(data, trigger_words(plan.codes)):
+        if path.endswith(".ipynb"):
+            # A notebook's code is JSON-escaped in its bytes (a line break inside a call is `\n`, two
+            # characters): its prefilter runs on the decoded cells, in check_notebook.
+            pending.append((path, data, plan))
+        elif not plan.prefilter or may_match(data, trigger_words(plan.codes)):
             # Known to pass: check_source need not scan the bytes a second time.
             pending.append((path, data, replace(plan, prefilter=False)))
         else:

@@ -206,3 +206,24 @@ def test_files_are_read_as_they_are_checked_and_prefiltered_once(
     assert [r.path for r in results] == paths and any(r.diagnostics for r in results)
     assert len(tested) == len(paths)  # one prefilter test per file, turned away or not
     assert all(read == done for read, done in tested)  # each file tested as soon as it is read
+
+
+def test_a_notebook_is_prefiltered_on_its_cells_not_its_json(tmp_path: Path) -> None:
+    import json
+
+    # In the notebook's bytes the line break inside the call is the two characters `\n`, which no pattern
+    # over source text expects; its decoded cells hold an ordinary (loss.backward\n ()) call.
+    source = TRAINING_LOOP.format(call="(loss.backward\n         ())").splitlines(keepends=True)
+    notebook = {
+        "cells": [{"cell_type": "code", "metadata": {}, "execution_count": None, "outputs": [], "source": source}],
+        "metadata": {"language_info": {"name": "python"}},
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
+    path = tmp_path / "loop.ipynb"
+    path.write_text(json.dumps(notebook, indent=1))
+    items = [(str(path), path.read_bytes())]
+    on = check_items(items, ALL, jobs=1)
+    off = check_items(items, ALL.but(prefilter=False), jobs=1)
+    assert [d.code for r, _ in off for d in r.diagnostics] == ["PKL301"]
+    assert [r for r, _ in on] == [r for r, _ in off]
