@@ -1,21 +1,27 @@
-"""The result cache in `.packlint_cache/`: each file's diagnostics, reused until its content changes."""
+"""The result cache in `.packlint_cache/`: each file's diagnostics, reused until its content changes.
+
+Entries are keyed by the file's path relative to the project root and confirmed by its content hash, so a
+cache copied to another checkout (CI's actions/cache, a shared `--cache-dir`) serves every unchanged file.
+"""
 
 from __future__ import annotations
 
 import hashlib
+import itertools
 import marshal
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from packlint import __version__
-from packlint.config import Settings
+from packlint.config import Settings, relative_to_root
 from packlint.diagnostics import Applicability, Cell, Diagnostic, Edit, FileError, FileResult, Fix, Location
 
 CACHE_DIR = ".packlint_cache"
-LAYOUT = 2  # bump when the layout of the cache file or of an entry changes
+CACHE_DIR_ENV = "PACKLINT_CACHE_DIR"
+LAYOUT = 3  # bump when the layout of the cache file or of an entry changes
 MAGIC = b"PKLCACHE"
 CHECKSUM = 16
 # Git's "racily clean" rule: file times are coarse (a jiffy on Linux, 2 s on FAT), so a change made just
@@ -25,99 +31,132 @@ RACY_NS = 2_000_000_000
 DAY_NS = 24 * 3600 * 1_000_000_000
 KEEP_NS = 30 * DAY_NS  # entries of files not seen for this long are dropped
 
-# One cache file maps each absolute path to an entry, a tuple that marshal can store:
+# One cache file maps each file's key (its path relative to the project root, or its absolute path if it lies
+# outside the root; see `entry_key`) to an entry, a tuple that marshal can store:
 #   (stat, trusted, digest, seen_ns, payload)
-# stat: (size, mtime_ns, ctime_ns, inode, device) when the file was read;
+# stat: (size, mtime_ns, ctime_ns, inode, device) when the file was read (a copied tree has other inodes and
+# ctimes, so there the stat never serves and the digest decides: a moved cache costs a read and a hash);
 # trusted: whether that stat alone proves the content unchanged (see RACY_NS);
 # digest: SHA-256 of the content, which decides when the stat cannot;
 # seen_ns: when a run last asked for it; payload: None for a clean file, else (diagnostics, errors).
 Entry = tuple[tuple[int, int, int, int, int], bool, bytes, int, Any]
 
 
-def check_cached(paths: Sequence[str], settings: Settings, jobs: int | None = None) -> list[FileResult]:
+def check_cached(
+    paths: Sequence[str], settings: Settings, jobs: int | None = None, cache_dir: str | None = None
+) -> list[FileResult]:
     """Check files, sorted by path, serving unchanged ones from the cache and storing the rest."""
     if settings.fix:  # fixes write files: always computed afresh
         from packlint.engine import check_paths
 
         return check_paths(paths, settings, jobs)
     started = time.time_ns()
-    location = cache_file(settings)
+    location = cache_file(settings, cache_dir)
     header = (LAYOUT, fingerprint(), settings_key(settings))
     entries = load(location, header)
-    dirty = False
     results: list[FileResult] = []
-    misses: list[tuple[str, bytes]] = []
     read: dict[str, tuple[str, tuple[int, int, int, int, int], bool, bytes]] = {}
-    for path in paths:
-        key = os.path.abspath(path)
-        entry = entries.get(key)
-        if type(entry) is not tuple or len(entry) != 5:
-            entry = None  # none stored, or damaged: read and check the file
-        else:
-            try:
-                if entry[1] and entry[0] == stat_key(os.stat(path)):
-                    results.append(decode_result(path, entry[4]))
-                    if entry[3] < started - DAY_NS:
-                        entries[key], dirty = (*entry[:3], started, entry[4]), True
-                    continue
-            except (OSError, ValueError, TypeError, IndexError, KeyError):
-                pass  # unreadable here, or a damaged entry
-        try:
-            with open(path, "rb") as handle:
-                stat = stat_key(os.fstat(handle.fileno()))
-                data = handle.read()
-        except OSError as exc:
-            from packlint.engine import unreadable
+    touched: list[str] = []  # entries served or refreshed: the file must be saved
 
-            results.append(unreadable(path, exc))
-            continue
-        trusted = max(stat[1], stat[2]) < started - RACY_NS
-        digest = hashlib.sha256(data).digest()
-        if entry is not None and entry[2] == digest:
+    def misses() -> Iterator[tuple[str, bytes]]:
+        # Files are read one at a time as the engine asks for them (see engine.check_paths).
+        for path in paths:
+            key = entry_key(path, settings.root)
+            entry = entries.get(key)
+            if type(entry) is not tuple or len(entry) != 5:
+                entry = None  # none stored, or damaged: read and check the file
+            else:
+                try:
+                    if entry[1] and entry[0] == stat_key(os.stat(path)):
+                        results.append(decode_result(path, entry[4]))
+                        if entry[3] < started - DAY_NS:
+                            entries[key] = (*entry[:3], started, entry[4])
+                            touched.append(key)
+                        continue
+                except (OSError, ValueError, TypeError, IndexError, KeyError):
+                    pass  # unreadable here, or a damaged entry
             try:
-                results.append(decode_result(path, entry[4]))
-                entries[key], dirty = (stat, trusted, digest, started, entry[4]), True
+                with open(path, "rb") as handle:
+                    stat = stat_key(os.fstat(handle.fileno()))
+                    data = handle.read()
+            except OSError as exc:
+                from packlint.engine import unreadable
+
+                results.append(unreadable(path, exc))
                 continue
-            except (ValueError, TypeError, IndexError, KeyError):
-                pass
-        misses.append((path, data))
-        read[path] = (key, stat, trusted, digest)
-    if misses:
+            trusted = max(stat[1], stat[2]) < started - RACY_NS
+            digest = hashlib.sha256(data).digest()
+            if entry is not None and entry[2] == digest:  # the same content: at another path, or touched
+                try:
+                    results.append(decode_result(path, entry[4]))
+                    entries[key] = (stat, trusted, digest, started, entry[4])
+                    touched.append(key)
+                    continue
+                except (ValueError, TypeError, IndexError, KeyError):
+                    pass
+            read[path] = (key, stat, trusted, digest)
+            yield path, data
+
+    pending = misses()
+    first = next(pending, None)
+    if first is not None:  # the engine (and with it the rules) is imported only for a miss
         from packlint.engine import check_items
 
-        for result, _ in check_items(misses, settings, jobs):
+        for result, _ in check_items(itertools.chain([first], pending), settings, jobs):
             key, stat, trusted, digest = read[result.path]
             entries[key] = (stat, trusted, digest, started, encode_result(result))
             results.append(result)
-        dirty = True
+    dirty = bool(read or touched)
     if dirty:
         kept = {k: e for k, e in entries.items() if e[3] >= started - KEEP_NS}
         save(location, header, kept)
     return sorted(results, key=lambda r: r.path)
 
 
-def cache_file(settings: Settings) -> str:
+def cache_directory(settings: Settings, cache_dir: str | None = None) -> str:
+    """`--cache-dir`, else $PACKLINT_CACHE_DIR, else `.packlint_cache` in the project root."""
+    chosen = cache_dir or os.environ.get(CACHE_DIR_ENV)
+    return os.path.abspath(chosen) if chosen else os.path.join(settings.root, CACHE_DIR)
+
+
+def cache_file(settings: Settings, cache_dir: str | None = None) -> str:
     """Where the entries for this selection live: one file per version and selection, as in ruff."""
     digest = hashlib.sha256(repr(settings_key(settings)).encode()).hexdigest()[:24]
-    return os.path.join(settings.root, CACHE_DIR, __version__, f"{digest}.bin")
+    return os.path.join(cache_directory(settings, cache_dir), __version__, f"{digest}.bin")
 
 
 def settings_key(settings: Settings) -> tuple[Any, ...]:
-    """The settings that decide which rules run on which file (the selection after per-file-ignores)."""
-    return (settings.root, settings.select, settings.extend_select, settings.ignore, settings.per_file_ignores)
+    """The settings that decide which rules run on which file (the selection after per-file-ignores).
+
+    Not the root: entries are keyed relative to it, so the same project at another path finds its cache."""
+    return (settings.select, settings.extend_select, settings.ignore, settings.per_file_ignores)
 
 
-def fingerprint() -> bytes:
-    """What decides results besides a file and the settings: packlint's own code and the Python parsing."""
-    package = os.path.dirname(os.path.abspath(__file__))
-    parts = [__version__, sys.version, str(LAYOUT)]
+def entry_key(path: str, root: str) -> str:
+    """A file's key: its path relative to the root (as per-file-ignores see it), absolute if outside."""
+    relative = relative_to_root(path, root)
+    if relative.startswith("../") or os.path.isabs(relative):
+        return os.path.abspath(path)
+    return relative
+
+
+def fingerprint(package: str | None = None) -> bytes:
+    """What decides results besides a file and the settings: packlint's own code and the Python parsing.
+
+    The content of packlint's modules, not their times: a fresh `pip install` of the same packlint in CI
+    (new mtimes) keeps a restored cache valid, while a rule edited in a development checkout empties it."""
+    package = package or os.path.dirname(os.path.abspath(__file__))
+    digest = hashlib.sha256("\n".join([__version__, sys.version, str(LAYOUT)]).encode())
     for directory, subdirectories, files in os.walk(package):
         subdirectories[:] = sorted(d for d in subdirectories if d != "__pycache__")
         for name in sorted(files):
             if name.endswith(".py"):
-                stat = os.stat(os.path.join(directory, name))
-                parts.append(f"{directory[len(package) :]}/{name}:{stat.st_size}:{stat.st_mtime_ns}")
-    return hashlib.sha256("\n".join(parts).encode()).digest()
+                with open(os.path.join(directory, name), "rb") as handle:
+                    data = handle.read()
+                relative = os.path.relpath(os.path.join(directory, name), package).replace(os.sep, "/")
+                digest.update(f"\0{relative}\0{len(data)}\0".encode())
+                digest.update(data)
+    return digest.digest()
 
 
 def stat_key(stat: os.stat_result) -> tuple[int, int, int, int, int]:

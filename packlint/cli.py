@@ -93,6 +93,13 @@ def use_color(no_color: bool, stream: TextIO) -> bool:
 @click.option("--config", type=click.Path(dir_okay=False, path_type=Path), help="A pyproject.toml to use.")
 @click.option("--quiet", "-q", is_flag=True, help="Print diagnostics only, no summary.")
 @click.option("--no-cache", is_flag=True, help="Neither read nor write .packlint_cache/.")
+@click.option(
+    "--cache-dir",
+    envvar="PACKLINT_CACHE_DIR",
+    show_envvar=True,
+    type=click.Path(file_okay=False),
+    help="Keep the cache here instead of .packlint_cache/ in the project root.",
+)
 @click.option("--force-exclude", is_flag=True, help="Apply exclusions to files named on the command line too.")
 @click.option("--stdin-filename", help="Read the source from standard input and report it as this path.")
 def check(
@@ -115,6 +122,7 @@ def check(
     config: Path | None,
     quiet: bool,
     no_cache: bool,
+    cache_dir: str | None,
     force_exclude: bool,
     stdin_filename: str | None,
 ) -> None:
@@ -148,7 +156,7 @@ def check(
         files, missing = discover(paths, settings, force_exclude=force_exclude)
         if not files and not missing:
             _warn("No Python files found under the given path(s)")
-        results = _check(files, settings, jobs, use_cache=not no_cache and not (fix or diff))
+        results = _check(files, settings, jobs, use_cache=not no_cache and not (fix or diff), cache_dir=cache_dir)
         results.extend(FileResult(path, errors=(FileError(reason, IO_ERROR),)) for path, reason in missing)
         results = _syntax_check_named(results, paths)
     results.sort(key=lambda r: r.path)
@@ -213,11 +221,13 @@ def _with_options(settings: Settings, select: str | None, extend: str | None, ig
     return settings
 
 
-def _check(files: list[str], settings: Settings, jobs: int | None, use_cache: bool) -> list[FileResult]:
+def _check(
+    files: list[str], settings: Settings, jobs: int | None, use_cache: bool, cache_dir: str | None = None
+) -> list[FileResult]:
     if use_cache:
         from packlint.cache import check_cached
 
-        return check_cached(files, settings, jobs)
+        return check_cached(files, settings, jobs, cache_dir)
     from packlint.engine import check_paths
 
     return check_paths(files, settings, jobs)

@@ -6,9 +6,8 @@ import ast
 import functools
 import os
 import sys
-import tempfile
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 
 from packlint.config import Settings, matches_selector
@@ -68,7 +67,7 @@ class Plan:
 
 
 @functools.lru_cache(maxsize=32)
-def trigger_words(codes: frozenset[str]) -> tuple[Needle, ...]:
+def trigger_words(codes: frozenset[str]) -> tuple[tuple[Needle, ...], ...]:
     """The prefilter's needles for these rules."""
     from packlint.rules import BY_CODE
 
@@ -202,16 +201,16 @@ def check_source(data: bytes, path: str, settings: Settings, plan: Plan | None =
 def check_python(data: bytes, path: str, settings: Settings, plan: Plan | None = None) -> FileResult:
     """Check one Python file's bytes; with fixes on, also compute the fixed bytes (not written here)."""
     plan = plan or Plan.from_settings(settings, path)
+    if plan.prefilter and not may_match(data, trigger_words(plan.codes)):
+        # No rule can fire: packlint is not a syntax checker, and compiling every such file would cost a
+        # third of a cold run on torch's sources. Files named on the command line are still syntax-checked
+        # (`named_syntax_check`); docs/errors.md says so.
+        return turned_away(data, path)
     try:
         source = Source.decode(data)
     except SourceError as exc:
         return FileResult(path, errors=(FileError(str(exc), DECODE_ERROR),))
     if skips_file(source.text):
-        return FileResult(path)
-    if plan.prefilter and not may_match(data, trigger_words(plan.codes)):
-        # No rule can fire: packlint is not a syntax checker, and compiling every such file would cost a
-        # third of a cold run on torch's sources. Files named on the command line are still syntax-checked
-        # (`named_syntax_check`); docs/errors.md says so.
         return FileResult(path)
     diagnostics, errors = lint_text(source.text, source, plan.codes, plan.strict)
     if errors or not plan.applicable:
@@ -225,6 +224,16 @@ def _as_fix_failure(result: FileResult) -> FileResult:
     if not result.errors:
         return result
     return replace(result, errors=tuple(replace(e, code=FIX_ERROR) for e in result.errors))
+
+
+def turned_away(data: bytes, path: str) -> FileResult:
+    """The result for a file that the prefilter turned away: clean, unless its bytes cannot be decoded."""
+    if not data.isascii():
+        try:
+            Source.decode(data)
+        except SourceError as exc:
+            return FileResult(path, errors=(FileError(str(exc), DECODE_ERROR),))
+    return FileResult(path)
 
 
 def fix_source(path: str, source: Source, diagnostics: list[Diagnostic], plan: Plan) -> FileResult:
@@ -262,6 +271,8 @@ def fix_source(path: str, source: Source, diagnostics: list[Diagnostic], plan: P
 
 def write_atomic(path: str, data: bytes) -> None:
     """Replace a file's content all at once, keeping its permissions."""
+    import tempfile  # only when a fix is written
+
     directory = os.path.dirname(os.path.abspath(path))
     mode = os.stat(path).st_mode & 0o7777
     fd, temp = tempfile.mkstemp(prefix=".packlint-", suffix=".tmp", dir=directory)
@@ -284,31 +295,42 @@ def unreadable(path: str, exc: OSError) -> FileResult:
 def check_paths(paths: Sequence[str], settings: Settings, jobs: int | None = None) -> list[FileResult]:
     """Check files, sorted by path; a process pool parses only files that pass the prefilter."""
     results: list[FileResult] = []
-    items: list[tuple[str, bytes]] = []
-    for path in paths:
-        try:
-            with open(path, "rb") as handle:
-                items.append((path, handle.read()))
-        except OSError as exc:
-            results.append(unreadable(path, exc))
-    results.extend(result for result, _ in check_items(items, settings, jobs))
+    results.extend(result for result, _ in check_items(_read(paths, results), settings, jobs))
     return sorted(results, key=lambda r: r.path)
 
 
+def _read(paths: Iterable[str], failed: list[FileResult]) -> Iterator[tuple[str, bytes]]:
+    # One file at a time, as check_items asks for it: a file the prefilter turns away is let go at once,
+    # so memory holds the files that pass, not the whole tree.
+    for path in paths:
+        try:
+            with open(path, "rb") as handle:
+                data = handle.read()
+        except OSError as exc:
+            failed.append(unreadable(path, exc))
+            continue
+        yield path, data
+
+
 def check_items(
-    items: Sequence[tuple[str, bytes]], settings: Settings, jobs: int | None = None
+    items: Iterable[tuple[str, bytes]], settings: Settings, jobs: int | None = None
 ) -> list[tuple[FileResult, bool]]:
-    """Check files already read, each result paired with whether the file passed the prefilter."""
+    """Check files already read (taken one at a time), each result paired with whether the file passed
+    the prefilter."""
     results: list[tuple[FileResult, bool]] = []
     pending: list[tuple[str, bytes, Plan]] = []
     base = Plan.from_settings(settings)
     for path, data in items:
         plan = Plan.from_settings(settings, path) if settings.per_file_ignores else base
-        if not plan.prefilter or may_match(data, trigger_words(plan.codes)):
+        if path.endswith(".ipynb"):
+            # A notebook's code is JSON-escaped in its bytes (a line break inside a call is `\n`, two
+            # characters): its prefilter runs on the decoded cells, in check_notebook.
+            pending.append((path, data, plan))
+        elif not plan.prefilter or may_match(data, trigger_words(plan.codes)):
             # Known to pass: check_source need not scan the bytes a second time.
             pending.append((path, data, replace(plan, prefilter=False)))
         else:
-            results.append((check_source(data, path, settings, plan), False))
+            results.append((turned_away(data, path), False))
     jobs = jobs or usable_cores()
     if jobs <= 1 or len(pending) < 2 or sum(len(data) for _, data, _ in pending) < POOL_THRESHOLD:
         checked = [check_source(data, path, settings, plan) for path, data, plan in pending]

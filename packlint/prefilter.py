@@ -5,40 +5,103 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Union
 
+# Zero-width guards in front of the word (`(?<!def )`): they only ever turn a match away, and a match
+# still starts where the word does.
+_GUARDS = re.compile(r"(?:\(\?<[!=](?:[^()\\]|\\.)*\))*")
 _HEAD = re.compile(r"\w*")
+
+# A rule's triggers: it can fire only in a file that holds one of them; a trigger is a word or pattern
+# (see `Needle.of`), or a tuple of them that must all be present (PKL301: a backward and a step).
+Trigger = Union[str, tuple[str, ...]]  # a run-time alias: `|` on classes needs Python 3.10
 
 
 @dataclass(frozen=True)
 class Needle:
-    """One trigger: a literal found with a fast substring search, then, if the trigger says more than a
-    literal (`backward\\s*\\(`), the regular expression that confirms it."""
+    """One word or pattern: a literal found with a fast substring search, then, if the trigger says more
+    than a literal (`backward\\s*\\(`), the regular expression that confirms it."""
 
     literal: bytes
     pattern: re.Pattern[bytes] | None = None
 
     @classmethod
     def of(cls, trigger: str) -> Needle:
-        """A trigger is a word (`pack_sequence`) or a regular expression that starts with one."""
-        head = _HEAD.match(trigger).group()  # type: ignore[union-attr]
-        rest = trigger[len(head) :]
-        if not rest:
+        """A trigger is a word (`pack_sequence`), or a regular expression that starts with one, optionally
+        after lookbehind guards (`(?<!def )backward\\s*\\(`)."""
+        if re.escape(trigger) == trigger and not trigger.isascii():
+            return cls(trigger.encode())  # a literal character such as U+00A0 (PKL001), matched in UTF-8
+        guards = _GUARDS.match(trigger).group()  # type: ignore[union-attr]
+        head = _HEAD.match(trigger, len(guards)).group()  # type: ignore[union-attr]
+        rest = trigger[len(guards) + len(head) :]
+        if not rest and not guards:
             return cls(head.encode())
         # Every match must start with `head`, or the substring search would turn matching files away.
-        if not head or rest[0] in "?*{" or "|" in trigger:
+        if not head or rest[:1] in ("?", "*", "{") or _top_level_bar(rest):
             raise ValueError(f"trigger {trigger!r} must start with a word that every match starts with")
         return cls(head.encode(), re.compile(trigger.encode()))
 
     def found_in(self, data: bytes) -> bool:
         """Whether `data` holds this trigger."""
-        return self.literal in data and (self.pattern is None or self.pattern.search(data) is not None)
+        at = data.find(self.literal)
+        if at < 0 or self.pattern is None:
+            return at >= 0
+        # Try the pattern only where the literal is: a pattern that opens with a lookbehind guard gets no
+        # literal-prefix search from `re`, which would then try every position of the file.
+        while at >= 0:
+            if self.pattern.match(data, at) is not None:
+                return True
+            at = data.find(self.literal, at + 1)
+        return False
 
 
-def needles(triggers: Iterable[Iterable[str]]) -> tuple[Needle, ...]:
-    """What to look for, from the selected rules' triggers."""
-    return tuple(Needle.of(word) for word in sorted({word for words in triggers for word in words}))
+def _top_level_bar(pattern: str) -> bool:
+    """Whether `pattern` has an alternative `|` outside every group (`LSTM|GRU`): then not every match
+    starts with the leading word. Escapes and character classes are skipped."""
+    depth, i, in_class = 0, 0, False
+    while i < len(pattern):
+        char = pattern[i]
+        if char == "\\":
+            i += 2
+            continue
+        if in_class:
+            in_class = char != "]"
+        elif char == "[":
+            in_class = True
+            if pattern[i + 1 : i + 2] == "]":
+                i += 1  # `[]...]`: a leading `]` is a member
+        elif char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+        elif char == "|" and depth == 0:
+            return True
+        i += 1
+    return False
 
 
-def may_match(data: bytes, words: tuple[Needle, ...]) -> bool:
+def needles(triggers: Iterable[Iterable[Trigger]]) -> tuple[tuple[Needle, ...], ...]:
+    """What to look for, from the selected rules' triggers: alternatives, each a set of needles that must
+    all be found. An alternative that holds another is dropped (it can only match where that one does)."""
+    alternatives = {frozenset([t] if isinstance(t, str) else t) for words in triggers for t in words}
+    kept = [a for a in alternatives if not any(other < a for other in alternatives)]
+    made: dict[str, Needle] = {}
+    return tuple(
+        tuple(made.setdefault(word, Needle.of(word)) for word in sorted(alternative))
+        for alternative in sorted(kept, key=lambda a: (len(a), sorted(a)))
+    )
+
+
+def may_match(data: bytes, alternatives: tuple[tuple[Needle, ...], ...]) -> bool:
     """False only when no selected rule can report anything in `data`."""
-    return any(needle.found_in(data) for needle in words)
+    seen: dict[Needle, bool] = {}
+    for alternative in alternatives:
+        for needle in alternative:
+            found = seen.get(needle)
+            if found is None:
+                found = seen[needle] = needle.found_in(data)
+            if not found:
+                break
+        else:
+            return True
+    return False

@@ -9,7 +9,7 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
@@ -42,6 +42,9 @@ def project(tmp_path: Path) -> tuple[list[str], Settings]:
     return files, Settings(select=("ALL",), root=str(tmp_path))
 
 
+FINGERPRINT = cache.fingerprint  # the real one, before any test pins it
+
+
 @pytest.fixture(autouse=True)
 def steady_packlint(monkeypatch: pytest.MonkeyPatch) -> None:
     """Pin packlint's own fingerprint: a developer saving a packlint module mid-test would empty the cache."""
@@ -56,8 +59,9 @@ def checked(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
     real = engine.check_items
 
     def spy(
-        items: Sequence[tuple[str, bytes]], settings: Settings, jobs: int | None = None
+        items: Iterable[tuple[str, bytes]], settings: Settings, jobs: int | None = None
     ) -> list[tuple[FileResult, bool]]:
+        items = list(items)
         calls.append([path for path, _ in items])
         return real(items, settings, jobs)
 
@@ -118,6 +122,106 @@ def test_an_edit_that_keeps_size_and_mtime_is_still_seen(tmp_path: Path, checked
     result = cache.check_cached([str(target)], settings)[0]
     assert [d.location.column for d in result.diagnostics] == [13]
     assert len(checked) == 2
+
+
+def _moved(tmp_path: Path, copy: object = shutil.copy2) -> tuple[list[str], list[str], Settings]:
+    """A checked project, then a copy of it (cache included) at another path: the old and new files."""
+    files, settings = project(tmp_path / "a")
+    cache.check_cached(files, settings, jobs=1)
+    shutil.copytree(tmp_path / "a", tmp_path / "elsewhere" / "b", copy_function=copy)  # type: ignore[arg-type]
+    moved = sorted(str(p) for p in (tmp_path / "elsewhere" / "b").rglob("*.py"))
+    return files, moved, settings.but(root=str(tmp_path / "elsewhere" / "b"))
+
+
+@pytest.mark.parametrize("copy", [shutil.copy2, shutil.copy], ids=["times-kept", "times-new"])
+def test_a_cache_copied_with_the_tree_serves_every_file(tmp_path: Path, copy: object, checked: list[list[str]]) -> None:
+    files, moved, settings = _moved(tmp_path, copy)
+    assert len(moved) == len(files) > 100
+    checked.clear()
+    served = cache.check_cached(moved, settings, jobs=1)
+    assert checked == []  # every file was a hit: nothing went to the engine
+    assert served == check_paths(moved, settings, jobs=1)
+    assert any(r.diagnostics for r in served) and all(r.path.startswith(settings.root) for r in served)
+
+
+def test_after_a_move_an_edited_file_alone_misses(tmp_path: Path, checked: list[list[str]]) -> None:
+    _, moved, settings = _moved(tmp_path)
+    target = next(p for p in moved if p.endswith(".py") and "bad_" in p and not p.endswith(".fixed.py"))
+    Path(target).write_text(Path(target).read_text() + "\n# edited after the move\n")
+    checked.clear()
+    served = cache.check_cached(moved, settings, jobs=1)
+    assert checked == [[target]]
+    assert served == check_paths(moved, settings, jobs=1)
+
+
+@pytest.mark.parametrize(
+    "change",
+    ["ignore", "select", "per-file-ignores", "version", "packlint"],
+)
+def test_after_a_move_settings_version_and_packlint_still_invalidate(
+    tmp_path: Path, change: str, checked: list[list[str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, moved, settings = _moved(tmp_path)
+    if change == "ignore":
+        settings = settings.but(ignore=("PKL104",))
+    elif change == "select":
+        settings = settings.but(select=("PKL1",))
+    elif change == "per-file-ignores":
+        settings = settings.but(per_file_ignores=(("fixtures/PKL104/*", ("PKL104",)),))
+    elif change == "version":
+        monkeypatch.setattr(cache, "__version__", "0.0.0-other")
+    else:
+        monkeypatch.setattr(cache, "fingerprint", lambda: b"another packlint")
+    checked.clear()
+    served = cache.check_cached(moved, settings, jobs=1)
+    assert checked == [moved]  # nothing served from the old entries
+    assert served == check_paths(moved, settings, jobs=1)
+
+
+def test_a_shared_cache_dir_serves_another_checkout(tmp_path: Path, checked: list[list[str]]) -> None:
+    shared = str(tmp_path / "shared")
+    files, settings = project(tmp_path / "a")
+    cache.check_cached(files, settings, jobs=1, cache_dir=shared)
+    assert not (tmp_path / "a" / cache.CACHE_DIR).exists()
+    assert (tmp_path / "shared" / "CACHEDIR.TAG").exists()
+    shutil.copytree(tmp_path / "a", tmp_path / "b")
+    moved = sorted(str(p) for p in (tmp_path / "b").rglob("*.py"))
+    other = settings.but(root=str(tmp_path / "b"))
+    checked.clear()
+    served = cache.check_cached(moved, other, jobs=1, cache_dir=shared)
+    assert checked == []
+    assert served == check_paths(moved, other, jobs=1)
+
+
+def test_the_cache_dir_option_and_environment_variable(tmp_path: Path) -> None:
+    (tmp_path / "a.py").write_text(BAD)
+    first = run_packlint("--output-format", "json", "--cache-dir", "../by-option", "a.py", cwd=tmp_path)
+    assert (tmp_path.parent / "by-option" / cache.__version__).is_dir()
+    env = {**os.environ, cache.CACHE_DIR_ENV: str(tmp_path / "by-env")}
+    second = subprocess.run(
+        [sys.executable, "-m", "packlint", "--output-format", "json", "a.py"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert (tmp_path / "by-env" / cache.__version__).is_dir()
+    assert not (tmp_path / cache.CACHE_DIR).exists()
+    assert json.loads(second.stdout) == json.loads(first.stdout) != []
+
+
+def test_the_fingerprint_follows_content_not_file_times(tmp_path: Path) -> None:
+    package = Path(cache.__file__).parent
+    copy = tmp_path / "packlint"
+    shutil.copytree(package, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    fingerprint = FINGERPRINT  # the autouse fixture pinned the module attribute
+    assert fingerprint(str(copy)) == fingerprint(str(package))
+    module = copy / "rules" / "pkl104_unsorted_enforce_sorted.py"
+    os.utime(module, ns=(0, 0))  # as a fresh install gives every file new times
+    assert fingerprint(str(copy)) == fingerprint(str(package))
+    module.write_text(module.read_text() + "\n# a local change\n")
+    assert fingerprint(str(copy)) != fingerprint(str(package))
 
 
 def test_settings_and_packlint_itself_are_part_of_the_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -9,8 +9,8 @@ import pytest
 
 from packlint.config import Settings
 from packlint.diagnostics import FileResult
-from packlint.engine import check_items, check_source
-from packlint.prefilter import Needle
+from packlint.engine import check_items, check_source, trigger_words
+from packlint.prefilter import Needle, may_match, needles
 from tests.fixture_marks import FIXTURES, ROOT
 
 FIXTURE_FILES = sorted(FIXTURES.rglob("*.py"))
@@ -80,6 +80,17 @@ def train(model, optimizer, loader, loss_fn):
         "loss.backward \\\n            ()",
         "torch.autograd.backward(loss)",
         "bwd = loss.backward\n        bwd()",
+        "(loss.backward)()",
+        "loss .backward()",
+        "(loss.\n         backward())",
+        "loss.\\\n            backward()",
+        "accelerator.backward(loss)",
+        "self.manual_backward(loss)",
+        "loss.backward()\n        optimizer.zero_grad()",
+        "loss.backward()\n        optimizer.zero_grad ()",
+        "loss.backward()\n        optimizer.step()\n        optimizer.zero_grad()",
+        "Function.backward(ctx, loss)",
+        "backward(loss)",
     ],
 )
 def test_odd_spellings_of_a_backward_pass_agree_with_the_prefilter_off(call: str, tmp_path: Path) -> None:
@@ -89,14 +100,71 @@ def test_odd_spellings_of_a_backward_pass_agree_with_the_prefilter_off(call: str
     assert on == off
 
 
+@pytest.mark.parametrize(
+    "step",
+    [
+        "optimizer.step()",
+        "optimizer.step ()",
+        "scaler.step(optimizer)",
+        "xm.optimizer_step(optimizer)",
+        "(optimizer.step)()",
+    ],
+)
+def test_odd_spellings_of_a_step_agree_with_the_prefilter_off(step: str, tmp_path: Path) -> None:
+    path = tmp_path / "loop.py"
+    path.write_text(TRAINING_LOOP.format(call="loss.backward()").replace("optimizer.step()", step))
+    for settings in (ALL, ALL.but(select=("PKL301",)), ALL.but(select=("PKL302",))):
+        on, off = _same(path, settings)
+        assert on == off
+
+
+AUTOGRAD_FUNCTION = """import torch
+
+
+class Scale(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        return x * 2
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad * 2
+
+
+def step(state):
+    return state + 1
+"""
+
+
+def test_files_without_a_backward_and_a_step_are_turned_away() -> None:
+    words = trigger_words(frozenset({"PKL301", "PKL302"}))
+    assert not may_match(AUTOGRAD_FUNCTION.encode(), words)  # `def backward(ctx, ...)` is no backward pass
+    assert not may_match(b"def train(loss):\n    loss.backward()\n", words)  # a backward, no step
+    assert not may_match(b"for x in xs:\n    opt.step()\n", words)  # a step, no backward
+    assert may_match(b"loss.backward()\nopt.step()\n", words)
+    # PKL302 also needs the `zero_grad` it would move.
+    assert not may_match(b"loss.backward()\nopt.step()\n", trigger_words(frozenset({"PKL302"})))
+    assert may_match(b"loss.backward()\nopt.zero_grad()\nopt.step()\n", trigger_words(frozenset({"PKL302"})))
+
+
+def test_alternatives_need_every_part_and_a_wider_one_absorbs_a_narrower() -> None:
+    found = needles([("LSTM", ("backward", "step")), (("backward", "step", "zero_grad"),)])
+    assert [[n.literal for n in alternative] for alternative in found] == [[b"LSTM"], [b"backward", b"step"]]
+    assert may_match(b"backward step", found) and not may_match(b"backward", found)
+
+
 def test_a_trigger_is_a_word_or_a_regex_that_starts_with_one() -> None:
     assert Needle.of("pack_sequence") == Needle(b"pack_sequence")
     needle = Needle.of(r"backward\s*\(")
     assert needle.literal == b"backward"
     assert needle.found_in(b"loss.backward\n  ()") and not needle.found_in(b"the backward pass")
-    for unsound in ["(?i)lstm", "LSTM|GRU", "backwards?", "backward*", r"\bRNN"]:
+    guarded = Needle.of(r"(?<!\w)(?<!def )backward(?:\s|#[^\n]*)*\(")
+    assert guarded.literal == b"backward"
+    assert guarded.found_in(b"loss.backward  # why\n ()") and not guarded.found_in(b"def backward(ctx):")
+    for unsound in ["(?i)lstm", "LSTM|GRU", "backwards?", "backward*", r"\bRNN", "(?<!def )LSTM|GRU", "(?<!x)"]:
         with pytest.raises(ValueError, match="must start with a word"):
             Needle.of(unsound)
+    assert Needle.of("backward(?:x|y)").literal == b"backward"  # a `|` inside a group is fine
 
 
 def test_the_process_pool_gives_the_same_results(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -106,3 +174,56 @@ def test_the_process_pool_gives_the_same_results(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setattr("packlint.engine.POOL_THRESHOLD", 0)
     pooled = check_items(items, settings, jobs=2)
     assert {r.path: (r, parsed) for r, parsed in pooled} == {r.path: (r, parsed) for r, parsed in alone}
+
+
+@pytest.mark.parametrize("cached", [False, True], ids=["check_paths", "check_cached"])
+def test_files_are_read_as_they_are_checked_and_prefiltered_once(
+    cached: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from packlint import cache, engine
+
+    for i in range(6):
+        (tmp_path / f"plain{i}.py").write_text(f"x = {i}\n")
+    (tmp_path / "loop.py").write_text(TRAINING_LOOP.format(call="loss.backward()"))
+    paths = sorted(str(p) for p in tmp_path.glob("*.py"))
+    opened: list[str] = []
+    tested: list[tuple[int, int]] = []  # (files read so far, files tested so far) at each prefilter test
+    real_open, real_match = open, engine.may_match
+
+    def counting_open(path: str, *args: object, **kwargs: object) -> object:
+        if str(path) in paths:  # not packlint's own modules, which the cache's fingerprint reads
+            opened.append(str(path))
+        return real_open(path, *args, **kwargs)  # type: ignore[call-overload]
+
+    def counting_match(data: bytes, words: tuple[tuple[Needle, ...], ...]) -> bool:
+        tested.append((len(opened), len(tested) + 1))
+        return real_match(data, words)
+
+    monkeypatch.setattr("builtins.open", counting_open)
+    monkeypatch.setattr(engine, "may_match", counting_match)
+    settings = Settings(root=str(tmp_path))
+    results = cache.check_cached(paths, settings, jobs=1) if cached else engine.check_paths(paths, settings, jobs=1)
+    assert [r.path for r in results] == paths and any(r.diagnostics for r in results)
+    assert len(tested) == len(paths)  # one prefilter test per file, turned away or not
+    assert all(read == done for read, done in tested)  # each file tested as soon as it is read
+
+
+def test_a_notebook_is_prefiltered_on_its_cells_not_its_json(tmp_path: Path) -> None:
+    import json
+
+    # In the notebook's bytes the line break inside the call is the two characters `\n`, which no pattern
+    # over source text expects; its decoded cells hold an ordinary (loss.backward\n ()) call.
+    source = TRAINING_LOOP.format(call="(loss.backward\n         ())").splitlines(keepends=True)
+    notebook = {
+        "cells": [{"cell_type": "code", "metadata": {}, "execution_count": None, "outputs": [], "source": source}],
+        "metadata": {"language_info": {"name": "python"}},
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
+    path = tmp_path / "loop.ipynb"
+    path.write_text(json.dumps(notebook, indent=1))
+    items = [(str(path), path.read_bytes())]
+    on = check_items(items, ALL, jobs=1)
+    off = check_items(items, ALL.but(prefilter=False), jobs=1)
+    assert [d.code for r, _ in off for d in r.diagnostics] == ["PKL301"]
+    assert [r for r, _ in on] == [r for r, _ in off]

@@ -13,6 +13,7 @@ from typing import ClassVar
 from packlint.diagnostics import Applicability, Diagnostic, Edit, Fix, Location
 from packlint.facts import FileFacts
 from packlint.facts.loops import LoopFacts
+from packlint.prefilter import Trigger
 from packlint.source import Source
 
 SECTIONS = ("What it does", "Why is this bad?", "Example", "Use instead", "Fix safety")
@@ -36,7 +37,7 @@ class Rule:
 
     code: ClassVar[str]
     name: ClassVar[str]
-    triggers: ClassVar[tuple[str, ...]]  # text one of which a file must contain for the rule to fire
+    triggers: ClassVar[tuple[Trigger, ...]]  # text one of which a file must contain for the rule to fire
     default: ClassVar[bool] = True  # False: opt-in, only with --select
     fix_availability: ClassVar[str] = "none"  # "always", "sometimes" or "none"
 

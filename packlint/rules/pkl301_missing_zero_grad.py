@@ -10,7 +10,7 @@ from packlint.facts.flow import dotted
 from packlint.facts.loops import TrainingLoop, training_loops
 from packlint.fixes.edits import edit, indentation, short_text_of, text_of
 from packlint.rules.base import Context, Rule
-from packlint.rules.triggers import TRAINING
+from packlint.rules.triggers import BACKWARD_AND_STEP
 from packlint.source import Source
 
 
@@ -56,7 +56,7 @@ class MissingZeroGrad(Rule):
 
     code = "PKL301"
     name = "missing-zero-grad"
-    triggers = TRAINING
+    triggers = BACKWARD_AND_STEP
     fix_availability = "sometimes"
 
     def check(self, ctx: Context) -> Iterator[Diagnostic]:

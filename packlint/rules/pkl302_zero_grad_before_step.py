@@ -8,7 +8,7 @@ from packlint.diagnostics import Diagnostic, Fix
 from packlint.facts.loops import ResetBeforeStep, resets_before_step
 from packlint.fixes.edits import edit, indentation, short_text_of, statement_lines
 from packlint.rules.base import Context, Rule
-from packlint.rules.triggers import TRAINING
+from packlint.rules.triggers import BACKWARD_RESET_STEP
 from packlint.source import Source
 
 
@@ -51,7 +51,7 @@ class ZeroGradBeforeStep(Rule):
 
     code = "PKL302"
     name = "zero-grad-before-step"
-    triggers = TRAINING
+    triggers = BACKWARD_RESET_STEP
     fix_availability = "sometimes"
 
     def check(self, ctx: Context) -> Iterator[Diagnostic]:

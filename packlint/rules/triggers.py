@@ -1,10 +1,49 @@
-"""The text that a file must contain for a family of rules to have anything to say."""
+"""The text that a file must contain for a family of rules to have anything to say.
+
+A rule's `triggers` are alternatives: a word, a pattern that starts with one (`packlint.prefilter.Needle`),
+or a tuple of them that must all be present. Each one is what the rule's check needs at the least, read
+off the facts it uses; `tests/test_prefilter.py` runs every fixture and torch's sources with the prefilter
+on and off and requires identical results.
+"""
+
+from __future__ import annotations
+
+from itertools import product
+
+from packlint.prefilter import Trigger
 
 # Every packing rule needs a `torch.nn.utils.rnn` function that the analysis resolved by name, so
 # that name is in the text (aliases such as `R.pack_padded_sequence` keep it).
 PACKING = ("pack_padded_sequence", "pack_sequence", "pad_packed_sequence", "pad_sequence")
 # RNN-output rules need an `nn.LSTM`/`nn.GRU`/`nn.RNN` built in the file.
 RECURRENT = ("LSTM", "GRU", "RNN")
-# Training-loop rules need a backward pass: a call, `loss.backward(` (a trigger may be a regular expression
-# that starts with a word; the word alone also matches "backward pass" in every docstring of autograd).
+# Any call of something named `backward` (the word alone also matches "backward pass" in every docstring
+# of autograd). Kept for rules that count any backward pass.
 TRAINING = (r"backward\s*\(",)
+
+# Between a called name and its `(`: spaces, newlines, line continuations, comments, and the `)` of
+# `(loss.backward)()`. Generous on purpose: the analysis decides, the prefilter only turns away.
+_CALLED = r"(?:\s|\\|#[^\r\n]*|\))*\("
+# A backward pass as `facts.loops.is_backward` sees one: a call of an attribute named `backward`
+# (`loss.backward()`, `accelerator.backward(loss)`, `torch.autograd.backward(t)`) or `manual_backward`.
+# `def backward(ctx, grad)` (an autograd.Function's formula; `(?<!def )`) and `_backward(`/`is_backward(`
+# (another name; `(?<!\w)`) are not; a space or newline before the word is let through, since
+# `loss .backward()` and `loss.\` + newline + `backward()` are attributes too.
+BACKWARD_CALL = rf"(?<!\w)(?<!def )(?<!def\t)backward{_CALLED}"
+MANUAL_BACKWARD_CALL = rf"manual_backward{_CALLED}"
+# An optimizer step as `facts.loops.step_of` sees one: a call of an attribute named `step` or
+# `optimizer_step` (the word `step` before a call covers both, and more).
+STEP_CALL = rf"step{_CALLED}"
+# PKL302 moves a statement `<x>.zero_grad()`: the attribute name is in the text.
+ZERO_GRAD = "zero_grad"
+
+
+def all_of(*groups: tuple[str, ...]) -> tuple[Trigger, ...]:
+    """Alternatives that need one trigger from each group: `all_of((a, b), (c,))` is a-and-c or b-and-c."""
+    return tuple(tuple(choice) for choice in product(*groups))
+
+
+# PKL301: a loop around a backward pass and an optimizer step.
+BACKWARD_AND_STEP = all_of((BACKWARD_CALL, MANUAL_BACKWARD_CALL), (STEP_CALL,))
+# PKL302: a backward pass, then `<x>.zero_grad()`, then a step.
+BACKWARD_RESET_STEP = all_of((BACKWARD_CALL, MANUAL_BACKWARD_CALL), (STEP_CALL,), (ZERO_GRAD,))
