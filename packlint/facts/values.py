@@ -141,6 +141,8 @@ def join(a: Value | None, b: Value | None) -> Value:
     """What is known of a name after two paths that bound it to `a` and `b` (None: not bound)."""
     if a is None or b is None or a is UNKNOWN or b is UNKNOWN:
         return UNKNOWN
+    if (a.kind is Kind.UNKNOWN and a == UNKNOWN) or (b.kind is Kind.UNKNOWN and b == UNKNOWN):
+        return UNKNOWN  # a copy of UNKNOWN absorbs too
     if a is b:
         return a
     joined = object.__new__(Value)
