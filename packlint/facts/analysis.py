@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 from packlint.facts.file_facts import FileFacts
 from packlint.facts.perms import IDENTITY
-from packlint.facts.values import UNKNOWN, Kind, Value
+from packlint.facts.values import UNKNOWN, Kind, Value, join
 from packlint.facts.walker import Walker
 
 
@@ -38,19 +38,26 @@ def walk_function(
     class_attrs: dict[str, Value],
     recording: bool = True,
     is_method: bool = False,
+    known_params: dict[str, Value] | None = None,
 ) -> list[tuple[ast.AST, dict[str, Value], dict[str, Value]]]:
     """Walk one function body; returns the nested definitions still to walk."""
     env = dict(env)
     params = [*node.args.posonlyargs, *node.args.args, *node.args.kwonlyargs]
-    walker = Walker(facts, env, class_attrs)
+    walker = Walker(facts, env, class_attrs, scope=node)
     walker.recording = recording
+    walker.role = role_of(node, is_method)
+    walker.params = frozenset(a.arg for a in params)
     for default in [*node.args.defaults, *node.args.kw_defaults]:
         walker.eval(default)
     for i, arg in enumerate(params):
         if i == 0 and is_method:
             env[arg.arg] = Value(Kind.SELF, arg.arg)
+            continue
+        binding = walker.new_binding(arg.arg, node)
+        known = (known_params or {}).get(arg.arg)
+        if known is not None:
+            env[arg.arg] = known.but(label=arg.arg, binding=binding)
         else:
-            binding = walker.new_binding(arg.arg, node)
             env[arg.arg] = Value(label=arg.arg, perm=IDENTITY, param=True, binding=binding, root=arg.arg)
     for extra in (node.args.vararg, node.args.kwarg):
         if extra is not None:
@@ -59,15 +66,32 @@ def walk_function(
     return walker.deferred if recording else []
 
 
+def role_of(node: ast.FunctionDef | ast.AsyncFunctionDef, is_method: bool) -> str | None:
+    """ "collate" for a collate function or `__getitem__` (dataset order), "forward" for a module's forward."""
+    name = node.name.lower()
+    if "collate" in name or node.name == "__getitem__":
+        return "collate"
+    if is_method and node.name == "forward":
+        return "forward"
+    return None
+
+
 def walk_class(
     facts: FileFacts, node: ast.ClassDef, env: dict[str, Value]
 ) -> list[tuple[ast.AST, dict[str, Value], dict[str, Value]]]:
-    """Learn `self.x = nn.LSTM(...)` from every method, then walk each method with that knowledge."""
+    """Learn `self.x = nn.LSTM(...)` from every method, then walk each method with that knowledge.
+
+    An attribute assigned in several places (two branches, two methods) holds what all agree on.
+    """
     attrs: dict[str, Value] = {}
-    seen: dict[str, int] = {}
     methods = [s for s in node.body if isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef))]
+    init_params: dict[str, Value] = {}
     for method in methods:
         self_name = method.args.args[0].arg if method.args.args else None
+        method_env = env
+        if method.name == "__init__":
+            init_params = constructor_params(facts, node, method, env)
+            method_env = {**env, **init_params}
         for stmt in statements(method):
             if isinstance(stmt, ast.Assign):
                 for target in stmt.targets:
@@ -76,19 +100,79 @@ def walk_class(
                         and isinstance(target.value, ast.Name)
                         and target.value.id == self_name
                     ):
-                        seen[target.attr] = seen.get(target.attr, 0) + 1
-                        attrs[target.attr] = attr_value(stmt.value, env)
-    known = {name: value for name, value in attrs.items() if seen[name] == 1 and value.kind is not Kind.UNKNOWN}
+                        value = attr_value(stmt.value, method_env)
+                        attrs[target.attr] = join(attrs[target.attr], value) if target.attr in attrs else value
+            elif isinstance(stmt, (ast.AugAssign, ast.AnnAssign)) and isinstance(stmt.target, ast.Attribute):
+                attrs[stmt.target.attr] = UNKNOWN
+    known = {name: value for name, value in attrs.items() if value.kind is not Kind.UNKNOWN}
     pending: list[tuple[ast.AST, dict[str, Value], dict[str, Value]]] = []
     for stmt in node.body:
         if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
             static = any(isinstance(d, ast.Name) and d.id == "staticmethod" for d in stmt.decorator_list)
-            pending.extend(walk_function(facts, stmt, env, known, is_method=not static))
+            params = init_params if stmt.name == "__init__" else None
+            pending.extend(walk_function(facts, stmt, env, known, is_method=not static, known_params=params))
         elif isinstance(stmt, ast.ClassDef):
             pending.append((stmt, env, {}))
         else:
             Walker(facts, dict(env), known).walk_stmt(stmt)
     return pending
+
+
+_RNN_CLASS_NAMES = frozenset({"LSTM", "GRU", "RNN"})
+
+
+def builds_rnn(method: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+    """Whether `__init__` assigns an `nn.LSTM(...)`-like call (looked up by name only, cheaply)."""
+    for stmt in statements(method):
+        if isinstance(stmt, ast.Assign) and isinstance(stmt.value, ast.Call):
+            func = stmt.value.func
+            name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
+            if name in _RNN_CLASS_NAMES or name in ("ModuleList", "Sequential"):
+                return True
+    return False
+
+
+def constructor_params(
+    facts: FileFacts, cls: ast.ClassDef, init: ast.FunctionDef | ast.AsyncFunctionDef, env: dict[str, Value]
+) -> dict[str, Value]:
+    """`__init__` parameters whose literal value is known: its default joined with what every place in
+    this file that builds the class passes (`bidirectional=True` in the signature, `Model(8, 16)`)."""
+    if not builds_rnn(init):
+        return {}
+    args = init.args
+    positional = [a.arg for a in (*args.posonlyargs, *args.args)][1:]
+    defaults: dict[str, ast.expr] = {}
+    for arg, default in zip(reversed([a.arg for a in (*args.posonlyargs, *args.args)]), reversed(args.defaults)):
+        defaults[arg] = default
+    for kwarg, kw_default in zip(args.kwonlyargs, args.kw_defaults):
+        if kw_default is not None:
+            defaults[kwarg.arg] = kw_default
+    names = [*positional, *(a.arg for a in args.kwonlyargs)]
+    scratch = Walker(FileFacts(ast.Module(body=[], type_ignores=[])), dict(env))
+    scratch.recording = False
+    sites = facts.calls_named(cls.name)
+    known: dict[str, Value] = {}
+    for name in names:
+        value: Value | None = None
+        # Where the file builds the class, those calls decide (the default where one omits it);
+        # where it never does, the default is what a user who omits the argument gets.
+        for site in sites or [None]:
+            if site is not None and (
+                any(isinstance(a, ast.Starred) for a in site.args) or any(k.arg is None for k in site.keywords)
+            ):
+                value = UNKNOWN
+                break
+            passed = None
+            if site is not None:
+                passed = next((k.value for k in site.keywords if k.arg == name), None)
+                if passed is None and name in positional and positional.index(name) < len(site.args):
+                    passed = site.args[positional.index(name)]
+            expr = passed if passed is not None else defaults.get(name)
+            here = scratch.eval(expr) if expr is not None else UNKNOWN
+            value = here if value is None else join(value, here)
+        if value is not None and value.kind in (Kind.CONSTANT, Kind.NUMBER, Kind.DEVICE):
+            known[name] = value
+    return known
 
 
 def statements(node: ast.AST) -> Iterator[ast.stmt]:
@@ -107,4 +191,5 @@ def attr_value(node: ast.expr, env: dict[str, Value]) -> Value:
     walker = Walker(scratch, dict(env))
     walker.recording = False
     value = walker.eval(node)
-    return value if value.kind in (Kind.RNN, Kind.OPTIMIZER) or value.qualname == "<loss>" else UNKNOWN
+    kept = (Kind.RNN, Kind.MODULES, Kind.OPTIMIZER, Kind.CONSTANT, Kind.NUMBER, Kind.DEVICE)
+    return value if value.kind in kept or value.qualname == "<loss>" else UNKNOWN

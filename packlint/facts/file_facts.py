@@ -30,6 +30,16 @@ class FileFacts:
     statement_visits: int = 0  # how many statements the walk visited: cost grows with it
     uses_rnn_utils: bool = False
     _parents: dict[int, ast.AST] | None = None
+    _calls_by_name: dict[str, list[ast.Call]] | None = None
+
+    def calls_named(self, name: str) -> list[ast.Call]:
+        """Every `name(...)` call in the file (indexed once, on first use)."""
+        if self._calls_by_name is None:
+            self._calls_by_name = {}
+            for node in ast.walk(self.tree):
+                if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+                    self._calls_by_name.setdefault(node.func.id, []).append(node)
+        return self._calls_by_name.get(name, [])
 
     def parent(self, node: ast.AST) -> ast.AST | None:
         """The syntactic parent of `node` (computed once, on first use)."""
