@@ -156,7 +156,7 @@ def constructor_params(
         value: Value | None = None
         # Where the file builds the class, those calls decide (the default where one omits it);
         # where it never does, the default is what a user who omits the argument gets.
-        for site in sites or [None]:
+        for site in (*sites,) if sites else (None,):
             if site is not None and (
                 any(isinstance(a, ast.Starred) for a in site.args) or any(k.arg is None for k in site.keywords)
             ):
