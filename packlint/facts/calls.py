@@ -125,7 +125,8 @@ class CallEvaluator(Evaluator):
             and (
                 x.kind is Kind.BATCH
                 or (x.kind is Kind.OUTPUT and x.padded)
-                or (bool(lengths) and x.kind in (Kind.UNKNOWN, Kind.TENSOR) and not x.from_rnn)
+                # A value we know nothing of (packed on one path, not on another) is not taken to be padded.
+                or (bool(lengths) and x.kind in (Kind.UNKNOWN, Kind.TENSOR) and not x.from_rnn and x != UNKNOWN)
             )
         )
         if self.recording:
