@@ -16,11 +16,19 @@ def analyse(tree: ast.Module) -> FileFacts:
     facts = FileFacts(tree)
     walker = Walker(facts, {})
     walker.walk_body(tree.body)
+    bound_at_module: dict[str, int] = {}
+    for made in facts.bindings.values():
+        if made.scope is None:
+            bound_at_module[made.name] = bound_at_module.get(made.name, 0) + 1
     module_env = {
-        name: value for name, value in walker.env.items() if value.kind in (Kind.REF, Kind.RNN, Kind.OPTIMIZER)
+        name: value
+        for name, value in walker.env.items()
+        if value.kind in (Kind.REF, Kind.RNN, Kind.OPTIMIZER)
+        or (value.kind in _CONSTANTS and bound_at_module.get(name) == 1)
     }
-    # A function sees the module's imports, RNN modules and optimizers, not its other globals (which
-    # may be rebound before it runs); copying those into every function made big modules quadratic.
+    # A function sees the module's imports, RNN modules and optimizers, and its constants (bound once:
+    # `device = torch.device("cpu")`, `BATCH_FIRST = True`), not its other globals (which may be
+    # rebound before it runs); copying those into every function made big modules quadratic.
     pending = [(node, module_env, attrs) for node, _, attrs in walker.deferred]
     while pending:
         node, env, attrs = pending.pop(0)
@@ -29,6 +37,9 @@ def analyse(tree: ast.Module) -> FileFacts:
         else:
             pending.extend(walk_function(facts, node, env, attrs))  # type: ignore[arg-type]
     return facts
+
+
+_CONSTANTS = (Kind.CONSTANT, Kind.NUMBER, Kind.DEVICE, Kind.MODULES)
 
 
 def walk_function(
