@@ -8,6 +8,7 @@ from tests.fixture_marks import FIXTURES
 # Fixtures of rules with a runtime effect that stay static-only, and why. Anything else in those
 # directories without a header fails `test_executable_fixtures_have_headers`: nothing is skipped silently.
 STATIC_ONLY: dict[str, str] = {
+    "PKL102/good_masked_store_keeps_order.py": "an encoder and a decoder GRU: the reference needs exactly one RNN",
     "PKL202/good_built_unidirectional_here.py": "loads saved weights; right for the one construction in the file only",
     "PKL104/good_forward_caller_sorts.py": "right only when the caller sorts each batch; the contract's is unsorted",
     "PKL201/good_step_decoder.py": "a greedy decoder stepping from an initial state: no packed batch to compare with",

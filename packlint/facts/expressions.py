@@ -102,7 +102,10 @@ class Evaluator:
                 self.env[key] = UNKNOWN
             elif key is not None and key in self.env and not all(is_plain_index(e) for e in elements):
                 # `x[i] = seq`, `out[perm] = y`: rows written by position, so their order is not known.
-                self.env[key] = self.env[key].but(perm=None)
+                # A store through a mask (`x[x == pad] = unk`) moves no row: the order stays.
+                kept = index.mask and value.kind is not Kind.PERM and value.perm in (None, base.perm)
+                if not kept:
+                    self.env[key] = self.env[key].but(perm=None)
         elif isinstance(target, ast.Starred):
             self.bind(target.value, UNKNOWN, stmt)
 
@@ -402,7 +405,9 @@ class Evaluator:
         perm = IDENTITY if source.kind is Kind.TUPLE else source.perm
         if is_length_of(node.elt, var):
             key = canonical(node.elt, var)
-            if source.sort_key is None:
+            if source.kind is Kind.BATCH:
+                order = Order.DESCENDING  # rows of a padded batch all have its padded length
+            elif source.sort_key is None:
                 order = self.built_order(source)
             elif source.sort_key == key:
                 order = source.order
@@ -420,6 +425,10 @@ class Evaluator:
             )
         if isinstance(node.elt, ast.Name) and node.elt.id == var:
             return source.but(binding=None)
+        ranged = isinstance(gen.iter, ast.Call) and isinstance(gen.iter.func, ast.Name) and gen.iter.func.id == "range"
+        if ranged and self.repeats(node.elt, var):
+            # `[steps for _ in range(batch)]`: one length repeated, so non-increasing.
+            return Value(Kind.LENGTHS, container="list", order=Order.DESCENDING, perm=IDENTITY, device=Device.CPU)
         if perm is not None and source.sort_key is not None:
             # After `batch.sort(key=len)`, `[torch.as_tensor(t) for t in batch]` keeps each length and
             # so the order; any other mapping may change the lengths, and their order is unknown.
@@ -429,6 +438,10 @@ class Evaluator:
         if perm is not None:
             return Value(Kind.SEQS, container="list", order=self.built_order(source), perm=perm, root=source.root)
         return UNKNOWN
+
+    def repeats(self, elt: ast.expr, var: str) -> bool:
+        """`[n for _ in range(b)]`: the element is a name other than the loop variable, the same each time."""
+        return isinstance(elt, ast.Name) and elt.id != var
 
     def keeps_length(self, elt: ast.expr, var: str) -> bool:
         """`torch.as_tensor(t)`, `torch.tensor(t, dtype=...)`: a conversion of `var` that keeps its length."""
