@@ -9,7 +9,8 @@ from tests.fixture_marks import FIXTURES
 # directories without a header fails `test_executable_fixtures_have_headers`: nothing is skipped silently.
 STATIC_ONLY: dict[str, str] = {
     "PKL301/good_fresh_model_per_config.py": "a parameter-grid test that builds its own modules and optimizers",
-    "PKL301/bad_fresh_optimizer_shared_model.py": "builds its own LSTM, head and SGD inside `fit`; the contract passes them in",
+    "PKL301/bad_fresh_optimizer_shared_model.py": "builds its own LSTM, head and SGD; the contract passes them in",
+    "PKL301/bad_fresh_optimizer_shared_model.fixed.py": "the fixed form of the entry above, static for the same reason",
     "PKL102/good_masked_store_keeps_order.py": "an encoder and a decoder GRU: the reference needs exactly one RNN",
     "PKL202/good_built_unidirectional_here.py": "loads saved weights; right for the one construction in the file only",
     "PKL104/good_forward_caller_sorts.py": "right only when the caller sorts each batch; the contract's is unsorted",
