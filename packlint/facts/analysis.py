@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 from packlint.facts.file_facts import FileFacts
 from packlint.facts.perms import IDENTITY
+from packlint.facts.summaries import Helper
 from packlint.facts.values import UNKNOWN, Kind, Value, join
 from packlint.facts.walker import Walker
 
@@ -25,7 +26,9 @@ def analyse(tree: ast.Module) -> FileFacts:
         for name, value in walker.env.items()
         if value.kind in (Kind.REF, Kind.RNN, Kind.OPTIMIZER)
         or (value.kind in _CONSTANTS and bound_at_module.get(name) == 1)
+        or (value.kind is Kind.FUNCTION and name not in bound_at_module)
     }
+    facts.module_env = module_env
     # A function sees the module's imports, RNN modules and optimizers, and its constants (bound once:
     # `device = torch.device("cpu")`, `BATCH_FIRST = True`), not its other globals (which may be
     # rebound before it runs); copying those into every function made big modules quadratic.
@@ -116,6 +119,10 @@ def walk_class(
             elif isinstance(stmt, (ast.AugAssign, ast.AnnAssign)) and isinstance(stmt.target, ast.Attribute):
                 attrs[stmt.target.attr] = UNKNOWN
     known = {name: value for name, value in attrs.items() if value.kind is not Kind.UNKNOWN}
+    for method in methods:
+        if method.name not in attrs and not method.decorator_list and method.name != "__init__":
+            helper_id = facts.new_helper(Helper(method, known, True, env))
+            known[method.name] = Value(Kind.FUNCTION, method.name, origin=helper_id)
     pending: list[tuple[ast.AST, dict[str, Value], dict[str, Value]]] = []
     for stmt in node.body:
         if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):

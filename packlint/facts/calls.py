@@ -221,12 +221,27 @@ class CallEvaluator(Evaluator):
         )
 
     def record_sort(self, node: ast.Call, flag: str, flag_node: ast.expr | None, descending: bool) -> int | None:
-        if self.current_stmt is None or not self.recording:
+        if self.current_stmt is None or not (self.recording or self.summarizing):
             return None
-        stmt = self.current_stmt
-        bindings = tuple(b for b, binding in self.facts.bindings.items() if binding.node is stmt)
-        self.facts.sorts.append(SortSite(node, stmt, flag, flag_node, descending, bindings))
-        return len(self.facts.sorts) - 1
+        facts, stmt = self.facts, self.current_stmt
+        existing = facts.sort_index.get(id(node))
+        if not self.recording:
+            if existing is not None:
+                return existing
+            bindings: tuple[int, ...] = ()  # a helper's sort seen from a call site: its own walk fills these
+        else:
+            bindings = tuple(b for b, binding in facts.bindings.items() if binding.node is stmt)
+        site = SortSite(node, stmt, flag, flag_node, descending, bindings)
+        if existing is not None:
+            facts.sorts[existing] = site
+            index = existing
+        else:
+            index = len(facts.sorts)
+            facts.sorts.append(site)
+            facts.sort_index[id(node)] = index
+        if self.recording:
+            self.stmt_sorts.append(index)
+        return index
 
     def tensor_sort(
         self, node: ast.Call, source: Value, descending: object, descending_node: ast.expr | None, want_values: bool

@@ -43,6 +43,9 @@ class Evaluator:
         self.recording = True
         self.deferred: list[tuple[ast.AST, dict[str, Value], dict[str, Value]]] = []
         self.current_stmt: ast.stmt | None = None
+        self.summarizing = False  # walking a helper for its summary: sorts are sites, returns are kept
+        self.returns: list[Value] | None = None
+        self.stmt_sorts: list[int] = []  # sorts recorded in the current statement, for its bindings
         self.role: str | None = None  # "collate" or "forward": what order the function's inputs are in
         self.params: frozenset[str] = frozenset()
 
@@ -50,11 +53,11 @@ class Evaluator:
         binding = next(self._counter)
         self.facts.bindings[binding] = Binding(name, node, self.scope)
         # A sort is recorded while its statement's right side is evaluated, before the targets bind.
-        sorts = self.facts.sorts
-        i = len(sorts) - 1
-        while i >= 0 and self.current_stmt is not None and sorts[i].statement is self.current_stmt:
-            sorts[i] = replace(sorts[i], bindings=(*sorts[i].bindings, binding))
-            i -= 1
+        if self.recording:
+            sorts = self.facts.sorts
+            for i in self.stmt_sorts:
+                if sorts[i].statement is self.current_stmt:
+                    sorts[i] = replace(sorts[i], bindings=(*sorts[i].bindings, binding))
         return binding
 
     def bind(self, target: ast.expr, value: Value, stmt: ast.AST) -> None:

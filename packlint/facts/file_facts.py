@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from packlint.facts.events import Exit, PackCall, Reorder, RnnCall, SortSite, SubscriptRead, UnpackCall
 from packlint.facts.perms import Perm
 from packlint.facts.scopes import Binding
+from packlint.facts.summaries import Helper
+from packlint.facts.values import Value
 
 
 @dataclass
@@ -28,9 +30,20 @@ class FileFacts:
     escaped: set[str] = field(default_factory=set)  # perm tokens that leave the function
     perm_names: dict[Perm, str] = field(default_factory=dict)  # the name each permutation was first bound to
     statement_visits: int = 0  # how many statements the walk visited: cost grows with it
+    helpers: dict[int, Helper] = field(default_factory=dict)  # same-file functions calls are summarised through
+    summaries: dict[tuple[object, ...], Value] = field(default_factory=dict)
+    summary_depth: int = 0
+    module_env: dict[str, Value] = field(default_factory=dict)  # what a module-level function sees
+    sort_index: dict[int, int] = field(default_factory=dict)  # id of a sort call -> its index in sorts
     uses_rnn_utils: bool = False
     _parents: dict[int, ast.AST] | None = None
     _calls_by_name: dict[str, list[ast.Call]] | None = None
+
+    def new_helper(self, helper: Helper) -> int:
+        """Register a same-file function whose calls are summarised; returns its id."""
+        helper_id = len(self.helpers) + 1
+        self.helpers[helper_id] = helper
+        return helper_id
 
     def calls_named(self, name: str) -> list[ast.Call]:
         """Every `name(...)` call in the file (indexed once, on first use)."""

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from packlint.facts.calls import CallEvaluator
 from packlint.facts.events import Exit
 from packlint.facts.expressions import flatten
+from packlint.facts.summaries import Helper, at_call_site, summarize
 from packlint.facts.syntax import dotted
 from packlint.facts.values import UNKNOWN, Kind, Value, join
 
@@ -30,6 +31,7 @@ class Walker(CallEvaluator):
 
     def walk_stmt(self, stmt: ast.stmt) -> bool:
         self.current_stmt = stmt
+        self.stmt_sorts = []
         self.facts.statement_visits += 1
         if isinstance(stmt, (ast.Import, ast.ImportFrom)):
             self.bind_imports(stmt)
@@ -48,7 +50,10 @@ class Walker(CallEvaluator):
             self.eval(stmt.value)
         elif isinstance(stmt, ast.Return):
             value = self.eval(stmt.value) if stmt.value is not None else UNKNOWN
-            self.escape(value)
+            if self.returns is not None:
+                self.returns.append(value)
+            else:
+                self.escape(value)
             if self.recording:
                 self.facts.exits.append(Exit(stmt, "return", tuple(flatten(value))))
             return True
@@ -73,7 +78,7 @@ class Walker(CallEvaluator):
         elif isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
             for deco in stmt.decorator_list:
                 self.eval(deco)
-            self.env[stmt.name] = UNKNOWN
+            self.env[stmt.name] = self.define(stmt)
             self.deferred.append((stmt, known(self.env), self.class_attrs))
         elif isinstance(stmt, ast.ClassDef):
             self.env[stmt.name] = UNKNOWN
@@ -91,6 +96,25 @@ class Walker(CallEvaluator):
                 if isinstance(child, ast.expr):
                     self.eval(child)
         return False
+
+    def define(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> Value:
+        """A function defined here: calls of it are summarised (decorated ones are not: the decorator
+        may return anything)."""
+        if node.decorator_list or self.summarizing:
+            return UNKNOWN
+        env = None if self.scope is None else known(self.env)
+        helper_id = self.facts.new_helper(Helper(node, {}, False, env))
+        return Value(Kind.FUNCTION, node.name, origin=helper_id)
+
+    def apply_summary(self, node: ast.Call, callee: Value, args: list[Value], kwargs: dict[str, Value]) -> Value:
+        """A same-file helper's call: what its summary says it returns, for these arguments."""
+        helper = self.facts.helpers.get(callee.origin) if callee.origin is not None else None
+        if helper is None or callee.origin is None:
+            return super().apply_summary(node, callee, args, kwargs)
+        value = summarize(self, callee.origin, helper, args, kwargs)
+        if value.kind is Kind.UNKNOWN and value.perm is None:
+            return super().apply_summary(node, callee, args, kwargs)
+        return at_call_site(value, [*args, *kwargs.values()], node)
 
     def branches(self, bodies: list[list[ast.stmt]]) -> bool:
         """Walk alternative bodies from the same state and keep what all continuing paths agree on."""
