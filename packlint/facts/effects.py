@@ -124,8 +124,12 @@ def packed_sequence(ev: CallEvaluator, a: Arguments) -> Value | None:
     data = a.value("data")
     if data.kind is Kind.PACKED:
         return data.but(binding=None)
-    if data.kind is Kind.TUPLE and data.items and data.items[0].kind is Kind.PACKED:
-        return data.items[0].but(binding=None)
+    # `packed.batch_sizes` (or `.data` itself) carries the packed value it was read from.
+    for part in (a.value("batch_sizes"), data):
+        if part.kind is Kind.TENSOR and part.items and part.items[0].kind is Kind.PACKED:
+            packed = part.items[0]
+            perm = packed.perm if data.perm == packed.perm else None
+            return packed.but(perm=perm, from_rnn=packed.from_rnn or data.from_rnn, binding=None)
     return Value(Kind.PACKED, perm=data.perm, from_rnn=data.from_rnn, root=data.root) if data.perm else None
 
 

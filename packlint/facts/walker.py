@@ -151,7 +151,9 @@ class Walker(CallEvaluator):
             self.env = merge_envs([before, self.env])
         self.loop_target(stmt, element)
         self.walk_body(stmt.body)
-        self.env = merge_envs([before, self.env])
+        if element.kind is Kind.UNKNOWN:
+            self.env = merge_envs([before, self.env])
+        # else: a loop over a container we saw built with its modules runs at least once.
         self.walk_body(stmt.orelse)
 
     def loop_target(self, stmt: ast.For | ast.AsyncFor | ast.While, element: Value) -> None:
