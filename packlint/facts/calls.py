@@ -364,6 +364,8 @@ class CallEvaluator(Evaluator):
         for arg in args:
             self.escape(arg)
         result = derived_call(node, args)
+        if result.kind in (Kind.OUTPUT, Kind.BATCH):
+            return result  # `torch.relu(out)`: an activation keeps per-step RNN output what it was
         return result.but(kind=Kind.TENSOR, container="tensor") if result.perm is not None else result
 
 
