@@ -9,7 +9,6 @@ from tests.fixture_marks import FIXTURES
 # directories without a header fails `test_executable_fixtures_have_headers`: nothing is skipped silently.
 STATIC_ONLY: dict[str, str] = {
     "PKL201/bad_activation_then_last_step.py": "returns tanh of the last step: no result kind for an activated output",
-    "PKL201/bad_activation_then_last_step.fixed.py": "the fixed form of the entry above, static for the same reason",
     "PKL201/good_module_list_per_step.py": "a decoder stepping from initial states, one step per call: no packed batch",
     "PKL301/good_fresh_model_per_config.py": "a parameter-grid test that builds its own modules and optimizers",
     "PKL301/bad_fresh_optimizer_shared_model.py": "builds its own LSTM, head and SGD; the contract passes them in",
