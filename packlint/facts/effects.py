@@ -303,7 +303,7 @@ def mask_lengths(ev: CallEvaluator, mask: Value) -> Value:
 # ----------------------------------------------------------------- containers and devices
 def to_tensor(ev: CallEvaluator, a: Arguments) -> Value:
     """`torch.tensor(data, device=...)`, `torch.from_numpy(a)`: a tensor holding the same values."""
-    data = a.value("data") if "data" in a.signature.positional else a.value("ndarray")
+    data = a.value(a.signature.positional[0])  # `data`, `ndarray`, `obj`: whatever the first is called
     device = Device.CPU
     if a.passed("device") is not None:
         device = ev.device_of(a.value("device"), a.passed("device")) or Device.UNKNOWN
