@@ -141,6 +141,7 @@ def functions() -> dict[str, Entry]:
         "torch.cat": entry("tensors, dim=0, *, out=None", e.concatenate),
         "torch.stack": entry("tensors, dim=0, *, out=None", e.concatenate),
         "torch.from_numpy": entry("ndarray", e.to_tensor),
+        "torch.asarray": entry("obj, *, dtype=None, device=None, copy=None, requires_grad=False", e.to_tensor),
         "numpy.argsort": entry("a, axis=-1, kind=None, order=None", e.sort_indices),
         "numpy.array": entry("object, dtype=None", e.to_numpy),
         "numpy.asarray": entry("a, dtype=None", e.to_numpy),
