@@ -119,15 +119,11 @@ class CallEvaluator(Evaluator):
         lengths = self.lengths_in_scope()
         # With lengths in scope, an unknown input is taken to be their padded batch; a state or
         # other result of an RNN (`h_n.unsqueeze(0)`) is not.
-        padded = (
-            not packed
-            and not x.left_padded
-            and (
-                x.kind is Kind.BATCH
-                or (x.kind is Kind.OUTPUT and x.padded)
-                # A value we know nothing of (packed on one path, not on another) is not taken to be padded.
-                or (bool(lengths) and x.kind in (Kind.UNKNOWN, Kind.TENSOR) and not x.from_rnn and x != UNKNOWN)
-            )
+        padded = not packed and (
+            (x.kind is Kind.BATCH and x.right_padded)
+            or (x.kind is Kind.OUTPUT and x.padded)
+            # A value we know nothing of (packed on one path, not on another) is not taken to be padded.
+            or (bool(lengths) and x.kind in (Kind.UNKNOWN, Kind.TENSOR) and not x.from_rnn and x != UNKNOWN)
         )
         if self.recording:
             self.facts.rnn_calls.append(RnnCall(node, module, x, padded))

@@ -115,8 +115,8 @@ def pad_sequence(ev: CallEvaluator, a: Arguments) -> Value:
     ev.facts.uses_rnn_utils = True
     seqs = a.value("sequences")
     # torch 2.5+: padding at the front leaves every sequence's last step at the end.
-    left = a.passed("padding_side") is not None and a.literal("padding_side") != "right"
-    return Value(Kind.BATCH, batch_first=a.flag("batch_first"), perm=seqs.perm, root=seqs.root, left_padded=left)
+    right = a.passed("padding_side") is None or a.literal("padding_side") == "right"
+    return Value(Kind.BATCH, batch_first=a.flag("batch_first"), perm=seqs.perm, root=seqs.root, right_padded=right)
 
 
 def packed_sequence(ev: CallEvaluator, a: Arguments) -> Value | None:

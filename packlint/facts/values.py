@@ -56,7 +56,6 @@ class Join(enum.Enum):
     KIND = "kind"  # the values are of different kinds: nothing is known of the name
     AGREE = "agree"  # kept where both paths agree, else the field's default (unknown)
     ALL = "all"  # a flag that holds only if it holds on every path: `padded`
-    ANY = "any"  # a flag that holds if it holds on some path, where it makes rules quiet: `left_padded`
     ITEMS = "items"  # tuples join item by item when they have the same length
 
 
@@ -64,7 +63,6 @@ class Join(enum.Enum):
 KIND: dict[str, Join] = {"join": Join.KIND}
 AGREE: dict[str, Join] = {"join": Join.AGREE}
 ALL: dict[str, Join] = {"join": Join.ALL}
-ANY: dict[str, Join] = {"join": Join.ANY}
 ITEMS: dict[str, Join] = {"join": Join.ITEMS}
 
 
@@ -86,7 +84,9 @@ class Value:
     num_layers: int | None = field(default=None, metadata=AGREE)
     rnn_type: str | None = field(default=None, metadata=AGREE)  # "LSTM", "GRU" or "RNN"
     padded: bool = field(default=False, metadata=ALL)  # OUTPUT/STATE: steps past an end were padding
-    left_padded: bool = field(default=False, metadata=ANY)  # BATCH: the last step is real
+    # BATCH: padded at the end, so the last step of a shorter sequence is padding. Known only where
+    # every path pads on the right: a flag that joins with "or" would not let unknown absorb.
+    right_padded: bool = field(default=False, metadata=ALL)
     call: ast.Call | None = field(default=None, metadata=AGREE, compare=False)  # RNN call behind OUTPUT
     from_rnn: bool = field(default=False, metadata=ALL)  # computed from an RNN's results
     origin: int | None = field(default=None, metadata=AGREE)  # lengths a PERM sorts; a LENGTHS' id
@@ -158,8 +158,6 @@ def join(a: Value | None, b: Value | None) -> Value:
             out[name] = x if _same(x, y) else default
         elif how is Join.ALL:
             out[name] = x and y
-        elif how is Join.ANY:
-            out[name] = x or y
         else:  # Join.ITEMS
             out[name] = tuple(join(i, j) for i, j in zip(x, y)) if len(x) == len(y) else default
     if a.kind is Kind.TUPLE and len(a.items) != len(b.items):
