@@ -25,7 +25,7 @@ def analyse(tree: ast.Module) -> FileFacts:
         name: value
         for name, value in walker.env.items()
         if value.kind in (Kind.REF, Kind.RNN, Kind.OPTIMIZER)
-        or (value.kind in _CONSTANTS and bound_at_module.get(name) == 1)
+        or ((value.kind in _CONSTANTS or value.is_constant) and bound_at_module.get(name) == 1)
         or (value.kind is Kind.FUNCTION and name not in bound_at_module)
     }
     facts.module_env = module_env
@@ -42,7 +42,7 @@ def analyse(tree: ast.Module) -> FileFacts:
     return facts
 
 
-_CONSTANTS = (Kind.CONSTANT, Kind.NUMBER, Kind.DEVICE, Kind.MODULES)
+_CONSTANTS = (Kind.NUMBER, Kind.DEVICE, Kind.MODULES)
 
 
 def walk_function(
@@ -118,7 +118,7 @@ def walk_class(
                         attrs[target.attr] = join(attrs[target.attr], value) if target.attr in attrs else value
             elif isinstance(stmt, (ast.AugAssign, ast.AnnAssign)) and isinstance(stmt.target, ast.Attribute):
                 attrs[stmt.target.attr] = UNKNOWN
-    known = {name: value for name, value in attrs.items() if value.kind is not Kind.UNKNOWN}
+    known = {name: value for name, value in attrs.items() if value.kind is not Kind.UNKNOWN or value.is_constant}
     for method in methods:
         if method.name not in attrs and not method.decorator_list and method.name != "__init__":
             helper_id = facts.new_helper(Helper(method, known, True, env))
@@ -188,7 +188,7 @@ def constructor_params(
             expr = passed if passed is not None else defaults.get(name)
             here = scratch.eval(expr) if expr is not None else UNKNOWN
             value = here if value is None else join(value, here)
-        if value is not None and value.kind in (Kind.CONSTANT, Kind.NUMBER, Kind.DEVICE):
+        if value is not None and (value.is_constant or value.kind is Kind.DEVICE):
             known[name] = value
     return known
 
@@ -209,5 +209,5 @@ def attr_value(node: ast.expr, env: dict[str, Value]) -> Value:
     walker = Walker(scratch, dict(env))
     walker.recording = False
     value = walker.eval(node)
-    kept = (Kind.RNN, Kind.MODULES, Kind.OPTIMIZER, Kind.CONSTANT, Kind.NUMBER, Kind.DEVICE)
-    return value if value.kind in kept or value.qualname == "<loss>" else UNKNOWN
+    kept = (Kind.RNN, Kind.MODULES, Kind.OPTIMIZER, Kind.NUMBER, Kind.DEVICE)
+    return value if value.kind in kept or value.is_constant or value.qualname == "<loss>" else UNKNOWN

@@ -374,8 +374,7 @@ def derived_call(node: ast.Call, args: list[Value]) -> Value:
     if any(a.kind is Kind.PERM or a.blank_of for a in args):
         return UNKNOWN
     if not args or all(
-        a.kind in (Kind.NUMBER, Kind.CONSTANT) or (a.kind is Kind.UNKNOWN and not a.root and a.perm is None)
-        for a in args
+        a.kind is Kind.NUMBER or (a.kind is Kind.UNKNOWN and not a.root and a.perm is None) for a in args
     ):
         return Value(perm=IDENTITY)  # fresh data: `load_batch()`, `torch.randn(3, 4)`
     first = args[0]

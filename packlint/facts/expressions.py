@@ -199,7 +199,7 @@ class Evaluator:
         if isinstance(literal, (int, float)) and not isinstance(literal, bool):
             return Value(Kind.NUMBER, repr(literal), literal=literal)
         if isinstance(literal, (bool, str)) or literal is None:
-            return Value(Kind.CONSTANT, repr(literal), literal=literal)
+            return Value(Kind.UNKNOWN, repr(literal), literal=literal)
         return UNKNOWN
 
     def built_order(self, source: Value) -> Order:

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from packlint.facts.values import UNKNOWN, Kind, Value
+from packlint.facts.values import UNKNOWN, Value
 
 if TYPE_CHECKING:
     from packlint.facts.calls import CallEvaluator
@@ -85,7 +85,7 @@ class Arguments:
         default; None when it cannot be known."""
         if name in self.nodes:
             value = self.values.get(name, UNKNOWN)
-            return value.literal if value.kind in (Kind.CONSTANT, Kind.NUMBER) else None
+            return value.literal if value.is_constant else None
         if self.opaque:
             return None
         return dict(self.signature.defaults).get(name)

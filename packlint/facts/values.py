@@ -29,7 +29,6 @@ class Kind(enum.Enum):
     DEVICE = "device"  # `torch.device("cuda")`, `x.device`
     SELF = "self"  # the first parameter of a method
     NUMBER = "number"  # `1`, `-1`: a plain constant
-    CONSTANT = "constant"  # `True`, `None`, `"left"`: a literal other than a number
     FUNCTION = "function"  # `def _sort_batch(x, lengths): ...` in this file: called through its summary
 
 
@@ -96,7 +95,7 @@ class Value:
     sort_site: int | None = field(default=None, metadata=AGREE)  # FileFacts.sorts index
     items: tuple[Value, ...] = field(default=(), metadata=ITEMS)
     qualname: str | None = field(default=None, metadata=AGREE)  # REF: the torch object's name
-    literal: bool | int | float | str | None = field(default=None, metadata=AGREE)  # CONSTANT/NUMBER
+    literal: bool | int | float | str | None = field(default=None, metadata=AGREE)  # `True`, `"left"`, `2`
     lengths_name: str | None = field(default=None, metadata=AGREE)  # OUTPUT: lengths that go with it
     lengths_container: str | None = field(default=None, metadata=AGREE)
     binding: int | None = field(default=None, metadata=AGREE)  # the binding it was read from
@@ -115,6 +114,11 @@ class Value:
                 raise TypeError(f"Value has no field {name!r}")
         new.__dict__.update(changes)
         return new
+
+    @property
+    def is_constant(self) -> bool:
+        """A literal: a number, or `True`/`"left"` (kind unknown: a literal says nothing of tensors)."""
+        return self.kind is Kind.NUMBER or (self.kind is Kind.UNKNOWN and self.literal is not None)
 
     @property
     def is_tensor_like(self) -> bool:
