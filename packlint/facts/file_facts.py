@@ -33,6 +33,7 @@ class FileFacts:
     helpers: dict[int, Helper] = field(default_factory=dict)  # same-file functions calls are summarised through
     summaries: dict[tuple[object, ...], Value] = field(default_factory=dict)
     summary_depth: int = 0
+    helper_relevance: dict[int, bool] = field(default_factory=dict)
     module_env: dict[str, Value] = field(default_factory=dict)  # what a module-level function sees
     sort_index: dict[int, int] = field(default_factory=dict)  # id of a sort call -> its index in sorts
     uses_rnn_utils: bool = False

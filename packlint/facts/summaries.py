@@ -16,6 +16,7 @@ from packlint.facts.perms import Perm, Step
 from packlint.facts.values import UNKNOWN, Kind, Value, join
 
 if TYPE_CHECKING:
+    from packlint.facts.file_facts import FileFacts
     from packlint.facts.walker import Walker
 
 # A helper's summary does not use other helpers' summaries: calls inside it are unknown calls.
@@ -48,6 +49,8 @@ def summarize(caller: Walker, helper_id: int, helper: Helper, args: list[Value],
         return UNKNOWN
     if all(a == UNKNOWN for a in (*args, *kwargs.values())):
         return UNKNOWN  # nothing known goes in: what comes out is rarely known either
+    if not mentions_modelled(facts, node):
+        return UNKNOWN
     key = summary_key(helper_id, args, kwargs)
     if key in facts.summaries:
         return facts.summaries[key]
@@ -89,6 +92,25 @@ def summarize(caller: Walker, helper_id: int, helper: Helper, args: list[Value],
     outcome = result if result is not None else UNKNOWN
     facts.summaries[key] = outcome
     return outcome
+
+
+# Names whose presence lets a helper's summary say something; a helper without any returns nothing known.
+_MODELLED = frozenset(
+    "sort sorted argsort index_select scatter_ randperm pack_padded_sequence pack_sequence pad_sequence "
+    "pad_packed_sequence PackedSequence cuda cpu to len size tolist numpy tensor as_tensor asarray from_numpy "
+    "LSTM GRU RNN device".split()
+)
+
+
+def mentions_modelled(facts: FileFacts, node: ast.AST) -> bool:
+    """Whether the helper names anything the facts model (looked at once per helper)."""
+    cache = facts.helper_relevance
+    if id(node) not in cache:
+        cache[id(node)] = any(
+            (isinstance(n, ast.Attribute) and n.attr in _MODELLED) or (isinstance(n, ast.Name) and n.id in _MODELLED)
+            for n in ast.walk(node)
+        )
+    return cache[id(node)]
 
 
 def at_call_site(value: Value, passed: list[Value], site: ast.Call) -> Value:
