@@ -8,6 +8,14 @@ from tests.fixture_marks import FIXTURES
 # Fixtures of rules with a runtime effect that stay static-only, and why. Anything else in those
 # directories without a header fails `test_executable_fixtures_have_headers`: nothing is skipped silently.
 STATIC_ONLY: dict[str, str] = {
+    "PKL201/bad_activation_then_last_step.py": "returns tanh of the last step: no result kind for an activated output",
+    "PKL201/good_module_list_per_step.py": "a decoder stepping from initial states, one step per call: no packed batch",
+    "PKL301/good_fresh_model_per_config.py": "a parameter-grid test that builds its own modules and optimizers",
+    "PKL301/bad_fresh_optimizer_shared_model.py": "builds its own LSTM, head and SGD; the contract passes them in",
+    "PKL301/bad_fresh_optimizer_shared_model.fixed.py": "the fixed form of the entry above, static for the same reason",
+    "PKL102/good_masked_store_keeps_order.py": "an encoder and a decoder GRU: the reference needs exactly one RNN",
+    "PKL202/good_built_unidirectional_here.py": "loads saved weights; right for the one construction in the file only",
+    "PKL104/good_forward_caller_sorts.py": "right only when the caller sorts each batch; the contract's is unsorted",
     "PKL201/good_step_decoder.py": "a greedy decoder stepping from an initial state: no packed batch to compare with",
     "PKL203/good_step_decoder.py": "a decoder fed one step at a time from an initial state: no packed batch",
     "PKL203/good_single_sequence.py": "takes one sequence, not a batch: there is no padding to get wrong",

@@ -1,5 +1,9 @@
-"""The facts that rules read: one analysis pass over a parsed file."""
+"""The facts that rules read: one analysis pass over a parsed file.
 
+Rules import only the names listed here; the modules behind them are the analysis' own.
+"""
+
+from packlint.facts.analysis import analyse
 from packlint.facts.events import (
     Exit,
     PackCall,
@@ -8,25 +12,37 @@ from packlint.facts.events import (
     SortSite,
     SubscriptRead,
     UnpackCall,
-    index_pattern,
 )
-from packlint.facts.flow import FileFacts, analyse
-from packlint.facts.values import IDENTITY, Device, Kind, Order, Value
+from packlint.facts.file_facts import FileFacts
+from packlint.facts.loops import LoopFacts, ResetBeforeStep, TrainingLoop, resets_before_step, training_loops
+from packlint.facts.perms import IDENTITY, Perm
+from packlint.facts.scopes import Binding
+from packlint.facts.syntax import argument, dotted, index_pattern
+from packlint.facts.values import Device, Kind, Order, Value
 
 __all__ = [
     "IDENTITY",
+    "Binding",
     "Device",
     "Exit",
     "FileFacts",
     "Kind",
+    "LoopFacts",
     "Order",
     "PackCall",
+    "Perm",
     "Reorder",
+    "ResetBeforeStep",
     "RnnCall",
     "SortSite",
     "SubscriptRead",
+    "TrainingLoop",
     "UnpackCall",
     "Value",
     "analyse",
+    "argument",
+    "dotted",
     "index_pattern",
+    "resets_before_step",
+    "training_loops",
 ]

@@ -5,7 +5,11 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass
 
+from packlint.facts.perms import Perm
+from packlint.facts.syntax import index_pattern
 from packlint.facts.values import Value
+
+__all__ = ["Exit", "PackCall", "Reorder", "RnnCall", "SortSite", "SubscriptRead", "UnpackCall", "index_pattern"]
 
 
 @dataclass(frozen=True)
@@ -58,30 +62,13 @@ class SubscriptRead:
     torch_name: str | None  # the local name of `torch`, if one is bound
 
 
-def index_pattern(node: ast.Subscript) -> tuple[int | str | None, ...]:
-    """`x[:, -1, :]` as `(":", -1, ":")`: an int for a constant, ":" for a full slice, else None."""
-    elements = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
-    pattern: list[int | str | None] = []
-    for e in elements:
-        sign = 1
-        if isinstance(e, ast.UnaryOp) and isinstance(e.op, ast.USub):
-            sign, e = -1, e.operand
-        if isinstance(e, ast.Constant) and type(e.value) is int:
-            pattern.append(sign * e.value)
-        elif isinstance(e, ast.Slice) and e.lower is None and e.upper is None and e.step is None:
-            pattern.append(":")
-        else:
-            pattern.append(None)
-    return tuple(pattern)
-
-
 @dataclass(frozen=True)
 class Reorder:
     """`x[perm]`, `x[:, perm]`, `x.index_select(0, perm)`: a value put in another order."""
 
     node: ast.expr
     base: Value
-    token: str
+    perm: Perm  # the permutation applied
 
 
 @dataclass(frozen=True)

@@ -271,6 +271,29 @@ def _unconditional(loop: ast.AST, call: ast.AST, parents: dict[int, ast.AST]) ->
     return False
 
 
+def _fresh_each_iteration(loop: Loop, step: Step) -> bool:
+    """`model = build(); opt = SGD(model.parameters())` inside the loop: a fresh model each iteration,
+    so no gradient is left over from the last one (parameter-grid tests)."""
+    if not isinstance(step.optimizer, ast.Name):
+        return False
+    made: dict[str, ast.expr] = {}
+    for node in ast.walk(loop):
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            made[node.targets[0].id] = node.value
+    built = made.get(step.optimizer.id)
+    if not isinstance(built, ast.Call) or not built.args:
+        return False
+    params = built.args[0]
+    if not (
+        isinstance(params, ast.Call)
+        and isinstance(params.func, ast.Attribute)
+        and params.func.attr == "parameters"
+        and isinstance(params.func.value, ast.Name)
+    ):
+        return False
+    return isinstance(made.get(params.func.value.id), ast.Call)  # the model is built here too
+
+
 def _bound_names(loop: Loop) -> frozenset[str]:
     """Names that the loop (re)binds anywhere inside, nested definitions included."""
     names: set[str] = set()
@@ -384,7 +407,7 @@ def training_loops(facts: LoopFacts) -> list[TrainingLoop]:
         resets = any(
             is_reset(n) or _called_name(n) in helpers or (any_call_resets and isinstance(n, ast.Call))
             for n in ast.walk(loop)
-        )
+        ) or (bool(inside) and all(_fresh_each_iteration(loop, step) for step in inside))
         found.append(
             TrainingLoop(
                 loop,

@@ -1,10 +1,12 @@
-"""What a local name holds, as far as a careful reader of the function knows it."""
+"""What a local name holds, as far as a careful reader of the function knows it, and how two paths join."""
 
 from __future__ import annotations
 
 import ast
 import enum
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+
+from packlint.facts.perms import Perm
 
 
 class Kind(enum.Enum):
@@ -18,6 +20,7 @@ class Kind(enum.Enum):
     PERM = "perm"  # `perm` in `lengths, perm = lengths.sort(descending=True)`
     PACKED = "packed"  # `pack_padded_sequence(x, lengths)`
     RNN = "rnn"  # `nn.LSTM(8, 16, bidirectional=True)`
+    MODULES = "modules"  # `nn.ModuleList([nn.LSTM(8, 8) for _ in range(2)])`: `items[0]` is every element
     OUTPUT = "output"  # `out` of `out, _ = pad_packed_sequence(y)` or of `out, h = rnn(padded)`
     STATE = "state"  # `h_n` of `out, (h_n, c_n) = lstm(x)`
     TENSOR = "tensor"  # another tensor whose batch order we follow: `logits = self.fc(h_n[-1])`
@@ -26,6 +29,7 @@ class Kind(enum.Enum):
     DEVICE = "device"  # `torch.device("cuda")`, `x.device`
     SELF = "self"  # the first parameter of a method
     NUMBER = "number"  # `1`, `-1`: a plain constant
+    FUNCTION = "function"  # `def _sort_batch(x, lengths): ...` in this file: called through its summary
 
 
 class Order(enum.Enum):
@@ -45,40 +49,60 @@ class Device(enum.Enum):
     ACCELERATOR = "accelerator"  # `.cuda()`, `.to(device)`, `torch.tensor(x, device=device)`
 
 
-IDENTITY = ""  # the perm of a value still in the order it had when the function began
+class Join(enum.Enum):
+    """How one field of two values that reach the same point on different paths combines."""
+
+    KIND = "kind"  # the values are of different kinds: nothing is known of the name
+    AGREE = "agree"  # kept where both paths agree, else the field's default (unknown)
+    ALL = "all"  # a flag that holds only if it holds on every path: `padded`
+    ITEMS = "items"  # tuples join item by item when they have the same length
+
+
+# Field metadata: how each field of Value joins.
+KIND: dict[str, Join] = {"join": Join.KIND}
+AGREE: dict[str, Join] = {"join": Join.AGREE}
+ALL: dict[str, Join] = {"join": Join.ALL}
+ITEMS: dict[str, Join] = {"join": Join.ITEMS}
 
 
 @dataclass(frozen=True)
 class Value:
-    """One value as the analysis knows it; every field that is not known keeps its default."""
+    """One value as the analysis knows it; every field that is not known keeps its default.
 
-    kind: Kind = Kind.UNKNOWN
-    label: str = ""  # source text or name, for messages
-    container: str | None = None  # "list", "tensor" or "numpy" for LENGTHS/SEQS/PERM
-    order: Order = Order.UNKNOWN
-    perm: str | None = None  # IDENTITY, a permutation token, or None (unknown)
-    device: Device = Device.UNKNOWN
-    batch_first: bool | None = None  # layout of BATCH/OUTPUT, flag of an RNN
-    bidirectional: bool | None = None
-    rnn_type: str | None = None  # "LSTM", "GRU" or "RNN"
-    padded: bool = False  # OUTPUT/STATE: steps past a sequence's end were padding
-    left_padded: bool = False  # BATCH: `pad_sequence(seqs, padding_side="left")`, the last step is real
-    call: ast.Call | None = field(default=None, compare=False)  # the RNN call behind OUTPUT/STATE
-    from_rnn: bool = False  # computed from an RNN's results
-    origin: int | None = None  # identity of the lengths a PERM sorts, or of a LENGTHS value
-    negated: bool = False  # `-lengths`
-    mask: bool = False  # `x != pad`: summing it gives lengths
-    sort_key: str | None = None  # SEQS sorted by this key (canonical source of `key=`)
-    sort_site: int | None = None  # index in FileFacts.sorts of the sort that gave `order`
-    items: tuple[Value, ...] = ()
-    qualname: str | None = None  # REF: the torch object's dotted name
-    lengths_name: str | None = None  # OUTPUT: a lengths name that goes with it
-    lengths_container: str | None = None
-    binding: int | None = None  # the binding this value was read from
-    param: bool = False
-    model: str | None = None  # OPTIMIZER: source of the model whose parameters it steps
-    blank_of: str | None = None  # `torch.empty_like(perm)`: a tensor about to hold perm's inverse
-    root: str | None = None  # the parameter or first local this value was derived from
+    Each field declares in its metadata how it joins (`Join`); `join` is derived from that.
+    """
+
+    kind: Kind = field(default=Kind.UNKNOWN, metadata=KIND)
+    label: str = field(default="", metadata=AGREE)  # source text or name, for messages
+    container: str | None = field(default=None, metadata=AGREE)  # "list", "tensor", "numpy"
+    order: Order = field(default=Order.UNKNOWN, metadata=AGREE)
+    perm: Perm | None = field(default=None, metadata=AGREE)  # None: unknown order
+    device: Device = field(default=Device.UNKNOWN, metadata=AGREE)
+    batch_first: bool | None = field(default=None, metadata=AGREE)  # BATCH/OUTPUT layout, RNN flag
+    bidirectional: bool | None = field(default=None, metadata=AGREE)
+    num_layers: int | None = field(default=None, metadata=AGREE)
+    rnn_type: str | None = field(default=None, metadata=AGREE)  # "LSTM", "GRU" or "RNN"
+    padded: bool = field(default=False, metadata=ALL)  # OUTPUT/STATE: steps past an end were padding
+    # BATCH: padded at the end, so the last step of a shorter sequence is padding. Known only where
+    # every path pads on the right: a flag that joins with "or" would not let unknown absorb.
+    right_padded: bool = field(default=False, metadata=ALL)
+    call: ast.Call | None = field(default=None, metadata=AGREE, compare=False)  # RNN call behind OUTPUT
+    from_rnn: bool = field(default=False, metadata=ALL)  # computed from an RNN's results
+    origin: int | None = field(default=None, metadata=AGREE)  # lengths a PERM sorts; a LENGTHS' id
+    negated: bool = field(default=False, metadata=AGREE)  # `-lengths`
+    mask: bool = field(default=False, metadata=ALL)  # `x != pad`: summing it gives lengths
+    sort_key: str | None = field(default=None, metadata=AGREE)  # SEQS sorted by this `key=`
+    sort_site: int | None = field(default=None, metadata=AGREE)  # FileFacts.sorts index
+    items: tuple[Value, ...] = field(default=(), metadata=ITEMS)
+    qualname: str | None = field(default=None, metadata=AGREE)  # REF: the torch object's name
+    literal: bool | int | float | str | None = field(default=None, metadata=AGREE)  # `True`, `"left"`, `2`
+    lengths_name: str | None = field(default=None, metadata=AGREE)  # OUTPUT: lengths that go with it
+    lengths_container: str | None = field(default=None, metadata=AGREE)
+    binding: int | None = field(default=None, metadata=AGREE)  # the binding it was read from
+    param: bool = field(default=False, metadata=ALL)
+    model: str | None = field(default=None, metadata=AGREE)  # OPTIMIZER: its model's source
+    blank_of: Perm | None = field(default=None, metadata=AGREE)  # `torch.empty_like(perm)`
+    root: str | None = field(default=None, metadata=AGREE)  # the parameter or first local behind it
 
     def but(self, **changes: object) -> Value:
         """A copy with some fields changed."""
@@ -92,6 +116,11 @@ class Value:
         return new
 
     @property
+    def is_constant(self) -> bool:
+        """A literal: a number, or `True`/`"left"` (kind unknown: a literal says nothing of tensors)."""
+        return self.kind is Kind.NUMBER or (self.kind is Kind.UNKNOWN and self.literal is not None)
+
+    @property
     def is_tensor_like(self) -> bool:
         """Whether this is (as far as we know) a torch tensor and not a Python list."""
         if self.kind in (Kind.BATCH, Kind.OUTPUT, Kind.STATE, Kind.TENSOR):
@@ -101,28 +130,40 @@ class Value:
 
 UNKNOWN = Value()
 
+# (name, join, default) for every field, read once from the declarations above.
+JOINS: tuple[tuple[str, Join, object], ...] = tuple(
+    (f.name, f.metadata["join"], f.default) for f in fields(Value) if "join" in f.metadata
+)
 
-def merge(a: Value | None, b: Value | None) -> Value:
-    """What is known of a name after two paths that bound it to `a` and `b`."""
-    if a is None or b is None:
+
+def _same(a: object, b: object) -> bool:
+    # `call` is an AST node: the same call, not an equal-looking one.
+    return a is b or (not isinstance(a, ast.AST) and a == b)
+
+
+def join(a: Value | None, b: Value | None) -> Value:
+    """What is known of a name after two paths that bound it to `a` and `b` (None: not bound)."""
+    if a is None or b is None or a is UNKNOWN or b is UNKNOWN:
         return UNKNOWN
-    if a is b or a == b:
+    if (a.kind is Kind.UNKNOWN and a == UNKNOWN) or (b.kind is Kind.UNKNOWN and b == UNKNOWN):
+        return UNKNOWN  # a copy of UNKNOWN absorbs too
+    if a is b:
         return a
-    if a.kind is not b.kind or a.kind in (Kind.TUPLE, Kind.REF):
+    joined = object.__new__(Value)
+    out = joined.__dict__
+    da, db = a.__dict__, b.__dict__
+    for name, how, default in JOINS:
+        x, y = da[name], db[name]
+        if how is Join.KIND:
+            if x is not y:
+                return UNKNOWN
+            out[name] = x
+        elif how is Join.AGREE:
+            out[name] = x if _same(x, y) else default
+        elif how is Join.ALL:
+            out[name] = x and y
+        else:  # Join.ITEMS
+            out[name] = tuple(join(i, j) for i, j in zip(x, y)) if len(x) == len(y) else default
+    if a.kind is Kind.TUPLE and len(a.items) != len(b.items):
         return UNKNOWN
-    return Value(
-        kind=a.kind,
-        label=a.label if a.label == b.label else "",
-        container=a.container if a.container == b.container else None,
-        order=a.order if a.order is b.order else Order.UNKNOWN,
-        perm=a.perm if a.perm == b.perm else None,
-        device=a.device if a.device is b.device else Device.UNKNOWN,
-        batch_first=a.batch_first if a.batch_first == b.batch_first else None,
-        bidirectional=a.bidirectional if a.bidirectional == b.bidirectional else None,
-        rnn_type=a.rnn_type if a.rnn_type == b.rnn_type else None,
-        padded=a.padded and b.padded,
-        left_padded=a.left_padded or b.left_padded,
-        from_rnn=a.from_rnn and b.from_rnn,
-        origin=a.origin if a.origin == b.origin else None,
-        root=a.root if a.root == b.root else None,
-    )
+    return UNKNOWN if joined == UNKNOWN else joined

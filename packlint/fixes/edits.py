@@ -5,7 +5,7 @@ from __future__ import annotations
 import ast
 
 from packlint.diagnostics import Edit
-from packlint.facts.flow import argument
+from packlint.facts import argument
 from packlint.source import Source
 
 

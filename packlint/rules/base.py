@@ -11,8 +11,7 @@ from functools import cached_property
 from typing import ClassVar
 
 from packlint.diagnostics import Applicability, Diagnostic, Edit, Fix, Location
-from packlint.facts import FileFacts
-from packlint.facts.loops import LoopFacts
+from packlint.facts import FileFacts, LoopFacts
 from packlint.prefilter import Trigger
 from packlint.source import Source
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from packlint.diagnostics import Diagnostic
-from packlint.facts import IDENTITY, FileFacts, PackCall, Value
-from packlint.facts.flow import argument
+from packlint.facts import IDENTITY, FileFacts, PackCall, Value, argument
 from packlint.fixes.edits import text_of
 from packlint.rules.base import Context, Rule
 from packlint.rules.triggers import PACKING
@@ -70,12 +69,13 @@ class SortMisaligned(Rule):
         lengths_text = text_of(ctx.source, call.lengths_node) if call.lengths_node is not None else "the lengths"
 
         def order(value: Value) -> str:
-            token = value.perm or IDENTITY
-            if not token:
+            perm = value.perm or IDENTITY
+            if perm.is_identity:
                 return "the original order"
-            if token.startswith("~") and token not in facts.perm_names:
-                return f"the inverse of `{facts.perm_label(token[1:])}`"
-            return f"the order of `{facts.perm_label(token)}`"
+            inverse = perm.inverse()
+            if perm not in facts.perm_names and inverse.token is not None:
+                return f"the inverse of `{facts.perm_label(inverse)}`"
+            return f"the order of `{facts.perm_label(perm)}`"
 
         return (
             f"`{batch_text}` is in {order(batch)} but its lengths `{lengths_text}` are in {order(lengths)}: "

@@ -104,14 +104,14 @@ def only_feeds_packing(facts: FileFacts, site: SortSite) -> bool:
 def bindings_by_statement(facts: FileFacts) -> dict[int, list[int]]:
     """Statement id -> the bindings it made."""
     made: dict[int, list[int]] = {}
-    for binding, (_, node) in facts.bindings.items():
-        made.setdefault(id(node), []).append(binding)
+    for binding, made_by in facts.bindings.items():
+        made.setdefault(id(made_by.node), []).append(binding)
     return made
 
 
 def binding_only_feeds_packing(facts: FileFacts, binding: int, made: dict[int, list[int]], depth: int) -> bool:
     """Every use of `binding` is in a pack call, an index, an inversion, or an order-keeping step to such."""
-    name, _ = facts.bindings[binding]
+    name = facts.bindings[binding].name
     if name == "_":
         return True
     if depth == 0:

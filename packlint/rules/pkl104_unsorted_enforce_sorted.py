@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from packlint.diagnostics import Diagnostic
-from packlint.facts import Order
-from packlint.facts.flow import argument
+from packlint.facts import Order, argument
 from packlint.fixes.edits import set_keyword, text_of
 from packlint.rules.base import Context, Rule
 from packlint.rules.triggers import PACKING

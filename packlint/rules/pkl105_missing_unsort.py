@@ -6,7 +6,7 @@ import ast
 from collections.abc import Iterator
 
 from packlint.diagnostics import Diagnostic
-from packlint.facts import IDENTITY, Exit, FileFacts, Kind, Order, Value
+from packlint.facts import IDENTITY, Exit, FileFacts, Kind, Order, Perm, Value
 from packlint.fixes.edits import text_of
 from packlint.rules.base import Context, Rule
 from packlint.rules.pkl107_implicit_enforce_sorted import enclosing_function, parameter_names
@@ -65,8 +65,7 @@ class MissingUnsort(Rule):
             found = next(iter(sorted_results(facts, exit)), None)
             if found is None:
                 continue
-            token = found.perm or ""
-            perm = facts.perm_label(token)
+            perm = facts.perm_label(found.perm)
             what = f"`{found.label}`" if found.label else "the RNN's result"
             advice = _ADVICE.format(perm=perm)
             if exit.kind == "return":
@@ -88,7 +87,7 @@ def sorted_results(facts: FileFacts, exit: Exit) -> list[Value]:
     found = []
     for value in exit.values:
         token = value.perm
-        if not value.from_rnn or not token or token.startswith("~") or token in facts.escaped:
+        if not value.from_rnn or token is None or token.token is None or token.token in facts.escaped:
             continue
         if exit.kind == "loss" and not any(v.perm == IDENTITY and not v.from_rnn for v in exit.values):
             continue  # the targets are sorted too, or we cannot tell
@@ -100,7 +99,7 @@ def sorted_results(facts: FileFacts, exit: Exit) -> list[Value]:
     return found
 
 
-def sorted_for_packing(facts: FileFacts, token: str) -> bool:
+def sorted_for_packing(facts: FileFacts, token: Perm) -> bool:
     """Whether `token` sorted a packed batch by length, in a sort whose order the caller cannot see.
 
     `batch.sort(key=len, reverse=True)` on a parameter reorders the caller's own list, so the
@@ -122,14 +121,14 @@ def sorted_for_packing(facts: FileFacts, token: str) -> bool:
     return False
 
 
-def names_permutation(facts: FileFacts, node: ast.AST, token: str) -> bool:
+def names_permutation(facts: FileFacts, node: ast.AST, token: Perm) -> bool:
     """Whether the returned expression hands over the permutation by name (not just indexes with it)."""
     name = facts.perm_names.get(token)
     indexes = {id(n.slice) for n in ast.walk(node) if isinstance(n, ast.Subscript)}
     return any(isinstance(n, ast.Name) and n.id == name and id(n) not in indexes for n in ast.walk(node))
 
 
-def sorted_alongside(facts: FileFacts, token: str) -> bool:
+def sorted_alongside(facts: FileFacts, token: Perm) -> bool:
     """Whether data other than the packed batch (labels, say) was put in the same order here."""
     packed_roots = {
         root
@@ -140,7 +139,7 @@ def sorted_alongside(facts: FileFacts, token: str) -> bool:
     }
     for reorder in facts.reorders:
         base = reorder.base
-        if reorder.token != token or base.from_rnn or base.kind in (Kind.LENGTHS, Kind.PERM):
+        if reorder.perm != token or base.from_rnn or base.kind in (Kind.LENGTHS, Kind.PERM):
             continue
         if base.root is not None and base.root not in packed_roots:
             return True

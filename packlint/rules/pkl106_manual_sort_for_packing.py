@@ -7,8 +7,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from packlint.diagnostics import Diagnostic, Edit, Fix
-from packlint.facts import FileFacts, Order, PackCall, SortSite
-from packlint.facts.flow import inverse
+from packlint.facts import FileFacts, Order, PackCall, Perm, SortSite
 from packlint.fixes.edits import edit, replace_node, set_keyword, statement_lines, text_of
 from packlint.rules.base import Context, Rule
 from packlint.rules.triggers import PACKING
@@ -73,12 +72,12 @@ class ManualSortForPacking(Rule):
         for call in facts.pack_calls:
             token = call.lengths.perm
             site_index = call.lengths.sort_site
-            if call.opaque or not token or token.startswith("~") or site_index is None:
+            if call.opaque or token is None or token.token is None or site_index is None:
                 continue
             if call.input.perm != token or call.lengths.order is not Order.DESCENDING:
                 continue  # misaligned (PKL102) or not a sort for packing
-            unsort = inverse(token)
-            if not any(r.token == unsort and r.base.from_rnn for r in facts.reorders):
+            unsort = token.inverse()
+            if not any(r.perm == unsort and r.base.from_rnn for r in facts.reorders):
                 continue  # nothing undone here: a collate that sorts for its caller, or PKL105
             site = facts.sorts[site_index]
             if id(site.node) in reported:
@@ -95,7 +94,7 @@ class ManualSortForPacking(Rule):
                 fix,
             )
 
-    def fix(self, ctx: Context, site: SortSite, token: str, packs: list[PackCall]) -> Fix | None:
+    def fix(self, ctx: Context, site: SortSite, token: Perm, packs: list[PackCall]) -> Fix | None:
         """Delete the sort and its uses, and pass `enforce_sorted=False`; None outside the plain pattern."""
         plan = plan_removal(ctx.facts, site, token, packs)
         if plan is None:
@@ -125,11 +124,11 @@ class Removal:
     inline: list[tuple[ast.expr, ast.expr]] = field(default_factory=list)
 
 
-def plan_removal(facts: FileFacts, site: SortSite, token: str, packs: list[PackCall]) -> Removal | None:
+def plan_removal(facts: FileFacts, site: SortSite, token: Perm, packs: list[PackCall]) -> Removal | None:
     """The statements and inline indexings to remove, when the sort is used in the plain pattern only."""
-    if token in facts.escaped or any(c.function != "pack_padded_sequence" or c.opaque for c in packs):
+    if token.token in facts.escaped or any(c.function != "pack_padded_sequence" or c.opaque for c in packs):
         return None
-    if any(v.perm in (token, inverse(token)) for e in facts.exits for v in e.values):
+    if any(v.perm in (token, token.inverse()) for e in facts.exits for v in e.values):
         return None  # something leaves in sorted order: deleting the sort would change it
     stmt = site.statement
     function = facts.parent(stmt)
@@ -144,7 +143,7 @@ def plan_removal(facts: FileFacts, site: SortSite, token: str, packs: list[PackC
     lengths_names = {n for c in packs if (n := name_read(c.lengths_node)) is not None}
     removal = Removal(function, {id(c.node) for c in packs}, lengths_names, [stmt])
     for binding in site.bindings:
-        name, _ = facts.bindings[binding]
+        name = facts.bindings[binding].name
         uses = facts.uses.get(binding, [])
         if name == values_name and not all(facts.within(use, removal.packs) for use in uses):
             return None  # the sorted lengths are read for something else
@@ -206,7 +205,8 @@ def remove_use(facts: FileFacts, use: ast.Name, removal: Removal) -> bool:
     if not isinstance(target, ast.Name):
         return False
     removal.statements.append(statement)
-    for binding, (name, node) in facts.bindings.items():
+    for binding, made_by in facts.bindings.items():
+        name, node = made_by.name, made_by.node
         if node is statement and name == target.id:
             for inner in facts.uses.get(binding, []):
                 indexed = applied_index(facts, inner)
@@ -228,7 +228,7 @@ def remove_indexing(facts: FileFacts, indexed: ast.expr, removal: Removal, sorti
         if sorting and target.id in removal.lengths_names:
             # `lengths = lengths[perm]`: after the fix these are the caller's lengths, so they
             # may only be read by the pack call (not as `lengths[0]`, the longest).
-            made = [b for b, (name, node) in facts.bindings.items() if node is statement and name == target.id]
+            made = [b for b, m in facts.bindings.items() if m.node is statement and m.name == target.id]
             if not all(facts.within(use, removal.packs) for b in made for use in facts.uses.get(b, [])):
                 return False
         removal.statements.append(statement)

@@ -6,8 +6,7 @@ import ast
 from collections.abc import Iterator
 
 from packlint.diagnostics import Diagnostic
-from packlint.facts import IDENTITY, FileFacts, Order, PackCall
-from packlint.facts.flow import argument
+from packlint.facts import IDENTITY, FileFacts, Order, PackCall, argument
 from packlint.fixes.edits import set_keyword, text_of
 from packlint.rules.base import Context, Rule
 from packlint.rules.triggers import PACKING

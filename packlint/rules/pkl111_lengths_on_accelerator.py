@@ -6,8 +6,7 @@ import ast
 from collections.abc import Iterator
 
 from packlint.diagnostics import Diagnostic
-from packlint.facts import Device
-from packlint.facts.flow import dotted
+from packlint.facts import Device, dotted
 from packlint.fixes.edits import replace_node, text_of
 from packlint.rules.base import Context, Rule
 from packlint.rules.triggers import PACKING

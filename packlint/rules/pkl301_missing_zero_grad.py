@@ -6,8 +6,7 @@ import ast
 from collections.abc import Iterator
 
 from packlint.diagnostics import Diagnostic, Fix
-from packlint.facts.flow import dotted
-from packlint.facts.loops import TrainingLoop, training_loops
+from packlint.facts import TrainingLoop, dotted, training_loops
 from packlint.fixes.edits import edit, indentation, short_text_of, text_of
 from packlint.rules.base import Context, Rule
 from packlint.rules.triggers import BACKWARD_AND_STEP

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from packlint.diagnostics import Diagnostic, Fix
-from packlint.facts.loops import ResetBeforeStep, resets_before_step
+from packlint.facts import ResetBeforeStep, resets_before_step
 from packlint.fixes.edits import edit, indentation, short_text_of, statement_lines
 from packlint.rules.base import Context, Rule
 from packlint.rules.triggers import BACKWARD_RESET_STEP
