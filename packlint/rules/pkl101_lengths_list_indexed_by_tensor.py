@@ -51,8 +51,11 @@ class LengthsListIndexedByTensor(Rule):
 
     ## Fix safety
     Safe: `torch.as_tensor(lengths)[order]` holds the same lengths in the intended order, and every
-    packing function accepts a lengths tensor. The fix is offered only where a name for `torch` is
-    already imported.
+    packing function accepts a lengths tensor. The rule reports only an index that is a
+    permutation (from `argsort` or a sort), which has as many elements as the batch: there the list
+    index raises `TypeError`, so the fix turns a crash into the intended result and never changes
+    an `int` into a tensor. A tensor that may hold one element (`torch.argmax(scores)`) is valid
+    Python and is not reported. The fix is offered only where a name for `torch` is already imported.
     """
 
     code = "PKL101"
@@ -66,6 +69,11 @@ class LengthsListIndexedByTensor(Rule):
         for read in ctx.facts.subscripts:
             base, index = read.base, read.index
             if base.kind is not Kind.LENGTHS or base.container != "list" or index.container != "tensor":
+                continue
+            if index.kind is not Kind.PERM:
+                # `lengths[torch.argmax(scores)]` is valid Python: a one-element tensor converts to an
+                # index and picks one int. Only a permutation (argsort, sort indices) is known to be a
+                # tensor of several elements, where the list index raises.
                 continue
             listed = text_of(ctx.source, read.node.value)
             fix = None

@@ -9,6 +9,7 @@ from packlint.diagnostics import Diagnostic
 from packlint.facts import IDENTITY, FileFacts, Order, PackCall
 from packlint.facts.flow import argument
 from packlint.fixes.edits import set_keyword, text_of
+from packlint.fixes.safety import reads_packed_internals
 from packlint.rules.base import Context, Rule
 from packlint.rules.triggers import PACKING
 
@@ -52,6 +53,11 @@ class ImplicitEnforceSorted(Rule):
     Safe: with `enforce_sorted=False` PyTorch sorts internally and gives outputs and final states
     back in the batch's order, so sorted callers get the same results and unsorted ones stop
     failing. Only ONNX export needs sorted input; there, write `enforce_sorted=True` instead.
+    Unsafe when code may read the packed value's own order: its `.data`, `.batch_sizes` or sort
+    indices (in the function that packs it, or anywhere in the file when the function hands it on),
+    or a `PackedSequence(...)` rebuilt from those fields, which drops the sort indices. There rows
+    come out in the sorted order instead of the batch's, and an unsorted batch goes from a
+    `RuntimeError` to silently misordered results.
     """
 
     code = "PKL107"
@@ -69,9 +75,11 @@ class ImplicitEnforceSorted(Rule):
             if parameter is None:
                 continue
             position = 3 if call.function == "pack_padded_sequence" else 1
-            fix = self.safe_fix(
-                "Pass `enforce_sorted=False`", set_keyword(ctx.source, call.node, "enforce_sorted", "False", position)
-            )
+            keyword = set_keyword(ctx.source, call.node, "enforce_sorted", "False", position)
+            # The sort indices live in the PackedSequence: code that reads its `.data` or
+            # `.batch_sizes`, or rebuilds it, sees rows in the new sorted order (or loses the indices).
+            unsafe = reads_packed_internals(facts, call)
+            fix = (self.unsafe_fix if unsafe else self.safe_fix)("Pass `enforce_sorted=False`", keyword)
             node = argument(call.node, 0, "sequences") if call.function == "pack_sequence" else call.lengths_node
             written = text_of(ctx.source, node) if node is not None else parameter
             what = "sequences" if call.function == "pack_sequence" else "lengths"

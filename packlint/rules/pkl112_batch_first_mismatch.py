@@ -51,10 +51,15 @@ class BatchFirstMismatch(Rule):
     ```
 
     ## Fix safety
-    Safe: the fix sets `batch_first` to the layout the batch was made with. It is offered only
-    where every layout involved is a literal seen in the same function or class; when the pack
-    call, the unpack call and the RNN disagree two against one in a way the data cannot settle,
-    nothing is reported.
+    The fix sets `batch_first` to the layout the batch has. It is safe only when that layout is
+    proven by a producer in sight: `pad_sequence(..., batch_first=...)` in the same function for a
+    pack call, or, for an unpack call, a pack call whose own `batch_first` (or padded batch) agrees
+    with the RNN's. The RNN's `batch_first` alone proves nothing about a PackedSequence, which the
+    RNN reads the same either way: a fix resting on it is unsafe. Where the function, or a helper
+    of the same file it calls, may change the layout unseen (`transpose`, `permute`,
+    `einops.rearrange`, `torch.stack(x.unbind(1))`, `einsum`), a layout known only from the RNN is
+    not trusted and nothing is reported. When the pack call, the unpack call and the RNN disagree
+    two against one in a way the data cannot settle, nothing is reported either.
     """
 
     code = "PKL112"
@@ -71,10 +76,10 @@ class BatchFirstMismatch(Rule):
             expected, why = pack_layout(facts, call, rnn_flags.get(call.index))
             if expected is None or expected == call.batch_first:
                 continue
-            fix = self.safe_fix(
-                f"Pass `batch_first={expected}`",
-                set_keyword(ctx.source, call.node, "batch_first", str(expected), 2),
-            )
+            keyword = set_keyword(ctx.source, call.node, "batch_first", str(expected), 2)
+            # Only a padded batch made in sight proves the layout; the RNN's flag is a guess.
+            proven = call.input.kind is Kind.BATCH and call.input.batch_first is not None
+            fix = (self.safe_fix if proven else self.unsafe_fix)(f"Pass `batch_first={expected}`", keyword)
             yield self.diagnostic(ctx, call.node, f"{why}, but it is packed with `batch_first={call.batch_first}`", fix)
         for unpack in facts.unpack_calls:
             if unpack.opaque or unpack.batch_first is None:
@@ -82,10 +87,9 @@ class BatchFirstMismatch(Rule):
             expected = unpack_layout(facts, unpack)
             if expected is None or expected == unpack.batch_first:
                 continue
-            fix = self.safe_fix(
-                f"Pass `batch_first={expected}`",
-                set_keyword(ctx.source, unpack.node, "batch_first", str(expected), 1),
-            )
+            keyword = set_keyword(ctx.source, unpack.node, "batch_first", str(expected), 1)
+            proven = packed_layout(facts, unpack) == expected
+            fix = (self.safe_fix if proven else self.unsafe_fix)(f"Pass `batch_first={expected}`", keyword)
             yield self.diagnostic(
                 ctx,
                 unpack.node,
@@ -96,6 +100,9 @@ class BatchFirstMismatch(Rule):
 
 
 _AXIS_SWAPS = frozenset("transpose permute t swapaxes swapdims movedim moveaxis T mT".split())
+# Calls that may rebuild a tensor in another layout: `einops.rearrange(x, "b t d -> t b d")`,
+# `torch.stack(x.unbind(1))`, `torch.einsum("btd->tbd", x)`.
+_LAYOUT_CALLS = frozenset("rearrange einsum unbind stack".split())
 
 
 def consumer_flags(facts: FileFacts) -> dict[int, bool | None]:
@@ -117,13 +124,61 @@ def unpack_flags(facts: FileFacts, pack_index: int) -> set[bool | None]:
 
 
 def swaps_axes(facts: FileFacts, node: ast.AST) -> bool:
-    """Whether the function around `node` transposes anything: then a layout may change unseen."""
+    """Whether the function around `node`, or a same-file helper it calls, may change a layout
+    (a transpose, `rearrange`, `stack(x.unbind(1))`): then a layout may change unseen."""
     scope: ast.AST | None = node
     while scope is not None and not isinstance(scope, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Module)):
         scope = facts.parent(scope)
     if scope is None:
         return True
-    return any(isinstance(n, ast.Attribute) and n.attr in _AXIS_SWAPS for n in ast.walk(scope))
+    helpers = layout_changing_functions(facts.tree)
+    return any(changes_layout(n) or _called(n) in helpers for n in ast.walk(scope))
+
+
+def changes_layout(node: ast.AST) -> bool:
+    """`x.transpose(0, 1)`, `x.T`, `rearrange(...)`, `x.unbind(1)`, `torch.stack(...)`."""
+    if isinstance(node, ast.Attribute) and node.attr in _AXIS_SWAPS:
+        return True
+    return _called(node) in _LAYOUT_CALLS
+
+
+def layout_changing_functions(tree: ast.Module) -> set[str]:
+    """Names of this file's functions (and methods) that may change a layout, directly or through
+    another such function (to a fixed point)."""
+    functions = [n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
+    found: set[str] = set()
+    changed = True
+    while changed:
+        changed = False
+        for function in functions:
+            if function.name in found:
+                continue
+            if any(changes_layout(n) or _called(n) in found for n in ast.walk(function)):
+                found.add(function.name)
+                changed = True
+    return found
+
+
+def _called(node: ast.AST) -> str | None:
+    if isinstance(node, ast.Call):
+        if isinstance(node.func, ast.Name):
+            return node.func.id
+        if isinstance(node.func, ast.Attribute):
+            return node.func.attr
+    return None
+
+
+def packed_layout(facts: FileFacts, unpack: UnpackCall) -> bool | None:
+    """The layout the pack call behind an unpack call proves: its padded batch's, or its own flag."""
+    origin = unpack.packed.origin
+    if origin is None or origin >= len(facts.pack_calls):
+        return None
+    pack = facts.pack_calls[origin]
+    if pack.function != "pack_padded_sequence":
+        return None
+    if pack.input.kind is Kind.BATCH and pack.input.batch_first is not None:
+        return pack.input.batch_first
+    return pack.batch_first if pack.batch_first_node is not None else None
 
 
 def pack_layout(facts: FileFacts, call: PackCall, rnn_flag: bool | None) -> tuple[bool | None, str]:
