@@ -103,8 +103,16 @@ def cache_file(settings: Settings) -> str:
 
 
 def settings_key(settings: Settings) -> tuple[Any, ...]:
-    """The settings that decide which rules run on which file (the selection after per-file-ignores)."""
-    return (settings.root, settings.select, settings.extend_select, settings.ignore, settings.per_file_ignores)
+    """The settings that decide which rules run on which file, and whether fixes carry their edits."""
+    # fix_edits: entries stored for JSON/SARIF hold every fix's edits; text-only entries hold none.
+    return (
+        settings.root,
+        settings.select,
+        settings.extend_select,
+        settings.ignore,
+        settings.per_file_ignores,
+        settings.fix_edits,
+    )
 
 
 def fingerprint() -> bytes:

@@ -85,7 +85,8 @@ def check(
         settings = _with_options(settings, select, extend_select, ignore)
     except ConfigError as exc:
         _fail(str(exc))
-    settings = settings.but(fix=fix or diff, unsafe_fixes=unsafe_fixes)
+    # JSON and SARIF carry each fix's text edits: only they need fixes made real (through libcst).
+    settings = settings.but(fix=fix or diff, unsafe_fixes=unsafe_fixes, fix_edits=output_format in ("json", "sarif"))
     files, missing = discover(paths, settings, force_exclude=force_exclude)
     results = _check(files, settings, jobs, use_cache=not no_cache and not (fix or diff))
     results.extend(FileResult(path, errors=(FileError(reason),)) for path, reason in missing)

@@ -6,7 +6,8 @@ from collections.abc import Iterator
 
 from packlint.diagnostics import Diagnostic
 from packlint.facts import Kind
-from packlint.fixes.edits import replace_node, text_of
+from packlint.fixes.changes import wrap_expression
+from packlint.fixes.edits import text_of
 from packlint.rules.base import Context, Rule
 from packlint.rules.triggers import PACKING
 
@@ -79,7 +80,8 @@ class LengthsListIndexedByTensor(Rule):
             fix = None
             if read.torch_name is not None:
                 fixed = f"{read.torch_name}.as_tensor({listed})"
-                fix = self.safe_fix(f"Index `{fixed}` instead", replace_node(ctx.source, read.node.value, fixed))
+                change = wrap_expression(ctx.source, read.node.value, f"{read.torch_name}.as_tensor({{}})")
+                fix = self.safe_fix(f"Index `{fixed}` instead", change)
             yield self.diagnostic(
                 ctx,
                 read.node,

@@ -7,7 +7,8 @@ from collections.abc import Iterator
 
 from packlint.diagnostics import Diagnostic, Fix
 from packlint.facts import FileFacts, Order, PackCall, SortSite
-from packlint.fixes.edits import replace_node, set_keyword, text_of
+from packlint.fixes.changes import Change, replace_expression, set_keyword
+from packlint.fixes.edits import text_of
 from packlint.rules.base import Context, Rule
 from packlint.rules.triggers import PACKING
 
@@ -94,11 +95,11 @@ class AscendingSortForPacking(Rule):
             return None
         flip = str(not site.descending)
         if site.flag_node is not None:
-            edit = replace_node(ctx.source, site.flag_node, flip)
+            change: Change = replace_expression(ctx.source, site.flag_node, flip)
         else:
-            edit = set_keyword(ctx.source, site.node, site.flag, flip)
+            change = set_keyword(ctx.source, site.node, site.flag, flip)
         message = f"Sort with `{site.flag}={flip}`"
-        return self.safe_fix(message, edit) if safety else self.unsafe_fix(message, edit)
+        return self.safe_fix(message, change) if safety else self.unsafe_fix(message, change)
 
 
 def flip_safety(facts: FileFacts, site: SortSite, call: PackCall) -> bool | None:

@@ -7,7 +7,8 @@ from collections.abc import Iterator
 from packlint.diagnostics import Diagnostic
 from packlint.facts import Order
 from packlint.facts.flow import argument
-from packlint.fixes.edits import set_keyword, text_of
+from packlint.fixes.changes import set_keyword
+from packlint.fixes.edits import text_of
 from packlint.fixes.safety import reads_packed_internals
 from packlint.rules.base import Context, Rule
 from packlint.rules.triggers import PACKING

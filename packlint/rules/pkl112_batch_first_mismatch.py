@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 from packlint.diagnostics import Diagnostic
 from packlint.facts import FileFacts, Kind, PackCall, UnpackCall
-from packlint.fixes.edits import set_keyword
+from packlint.fixes.changes import set_keyword
 from packlint.rules.base import Context, Rule
 from packlint.rules.triggers import PACKING
 

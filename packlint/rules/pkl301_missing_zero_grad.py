@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Iterator
+from dataclasses import replace
 
 from packlint.diagnostics import Applicability, Diagnostic, Fix
 from packlint.facts.flow import dotted
 from packlint.facts.loops import LOOPS, LoopFacts, TrainingLoop, is_reset, resetting_functions, training_loops
-from packlint.fixes.edits import edit, indentation, short_text_of, statement_lines, text_of
+from packlint.fixes.changes import insert_first, insert_statement
+from packlint.fixes.edits import short_text_of, text_of
 from packlint.rules.base import Context, Rule
 from packlint.rules.triggers import TRAINING
 from packlint.source import Source
@@ -72,7 +74,7 @@ class MissingZeroGrad(Rule):
             message = f"This loop calls `{backward}` and `{step}` but never resets the gradients"
             fix = self._fix(ctx.source, loop)
             if fix is not None and outer_loop_resets(ctx.loops, loop.node):
-                fix = Fix(Applicability.UNSAFE, fix.message, fix.edits)  # the inner loop may accumulate on purpose
+                fix = replace(fix, applicability=Applicability.UNSAFE)  # the inner loop may accumulate on purpose
             yield self.diagnostic(ctx, loop.node, message, fix)
 
     def _fix(self, source: Source, loop: TrainingLoop) -> Fix | None:
@@ -84,20 +86,8 @@ class MissingZeroGrad(Rule):
             return None  # `opt` made inside the loop, or `opts[i]`: no single object to reset up front
         if step_precedes_backward(loop):
             return self._fix_after_step(source, loop)
-        first = loop.node.body[0]
-        decorators = getattr(first, "decorator_list", [])
-        row = min([first.lineno, *(d.lineno for d in decorators)])
-        start = source.line_starts[row - 1]
-        own_line = (
-            source.line(row).lstrip().startswith("@")
-            if decorators
-            else not source.text[start : source.offset(row, first.col_offset)].strip()
-        )
-        if not own_line:
-            return None  # `for x in xs: loss.backward(); opt.step()` on one line
         text = f"{text_of(source, optimizer)}.zero_grad()"
-        insert = f"{indentation(source, first)}{text}{source.newline}"
-        return self.safe_fix(f"Insert `{text}` at the start of the loop", edit(source, start, start, insert))
+        return self.safe_fix(f"Insert `{text}` at the start of the loop", insert_first(source, loop.node, text))
 
     def _fix_after_step(self, source: Source, loop: TrainingLoop) -> Fix | None:
         """`step; forward; backward`: the reset right after the step statement."""
@@ -105,15 +95,9 @@ class MissingZeroGrad(Rule):
         statement = step_statement(loop, step.call)
         if statement is None:
             return None
-        lines = statement_lines(source, statement)
-        if lines is None:
-            return None
         text = f"{text_of(source, step.optimizer)}.zero_grad()"
-        at = lines[1]
-        line = f"{indentation(source, statement)}{text}"
-        insert = line + source.newline if source.text[:at].endswith(("\n", "\r")) else source.newline + line
         message = f"Insert `{text}` after `{short_text_of(source, step.call)}`"
-        return self.safe_fix(message, edit(source, at, at, insert))
+        return self.safe_fix(message, insert_statement(source, statement, text, after=True))
 
 
 def outer_loop_resets(facts: LoopFacts, loop: ast.AST) -> bool:

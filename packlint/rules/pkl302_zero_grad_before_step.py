@@ -6,7 +6,8 @@ from collections.abc import Iterator
 
 from packlint.diagnostics import Diagnostic, Fix
 from packlint.facts.loops import ResetBeforeStep, resets_before_step
-from packlint.fixes.edits import edit, indentation, short_text_of, statement_lines
+from packlint.fixes.changes import move_statement
+from packlint.fixes.edits import short_text_of
 from packlint.rules.base import Context, Rule
 from packlint.rules.triggers import TRAINING
 from packlint.source import Source
@@ -63,21 +64,6 @@ class ZeroGradBeforeStep(Rule):
             yield self.diagnostic(ctx, found.reset.value, message, self._fix(ctx.source, found))
 
     def _fix(self, source: Source, found: ResetBeforeStep) -> Fix | None:
-        reset_lines = statement_lines(source, found.reset)
-        step_lines = statement_lines(source, found.step)
-        if reset_lines is None or step_lines is None:
-            return None
-        start, end = reset_lines
-        # The same line, re-indented like the step, ending with the file's own newline.
-        line = source.text[start:end].rstrip("\r\n")
-        line = indentation(source, found.step) + line[len(indentation(source, found.reset)) :]
-        at = step_lines[1]
-        if source.text[:at].endswith(("\n", "\r")):
-            moved = line + source.newline
-        else:
-            moved = source.newline + line  # the step ends the file without a newline
         reset = short_text_of(source, found.reset.value)
         step = short_text_of(source, found.step.value)
-        return self.safe_fix(
-            f"Move `{reset}` after `{step}`", edit(source, start, end, ""), edit(source, at, at, moved)
-        )
+        return self.safe_fix(f"Move `{reset}` after `{step}`", move_statement(source, found.reset, found.step))
