@@ -16,7 +16,7 @@ EXPECTED: list[tuple[str, str, Applicability | None]] = [
     # PKL112: a padded batch in sight proves the layout; the RNN's flag alone does not.
     ("PKL112/bad_collate_padded_batch_first.py", "PKL112", Applicability.SAFE),
     ("PKL112/bad_pack_for_batch_first_rnn.py", "PKL112", Applicability.UNSAFE),
-    ("PKL112/bad_unpack_default.py", "PKL112", Applicability.SAFE),
+    ("PKL112/bad_unpack_default.py", "PKL112", Applicability.UNSAFE),
     # PKL103: the flip is safe only when the batch is reordered with its lengths and nothing reads the order.
     ("PKL103/bad_torch_sort_default.py", "PKL103", Applicability.SAFE),
     ("PKL103/bad_sort_inside_pack_call.py", "PKL103", None),

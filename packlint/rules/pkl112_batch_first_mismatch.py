@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import ast
 from collections.abc import Iterator
 
 from packlint.diagnostics import Diagnostic
 from packlint.facts import FileFacts, Kind, PackCall, UnpackCall
 from packlint.fixes.changes import set_keyword
+from packlint.fixes.safety import swaps_axes
 from packlint.rules.base import Context, Rule
 from packlint.rules.triggers import PACKING
 
@@ -53,10 +53,11 @@ class BatchFirstMismatch(Rule):
     ## Fix safety
     The fix sets `batch_first` to the layout the batch has. It is safe only when that layout is
     proven by a producer in sight: `pad_sequence(..., batch_first=...)` in the same function for a
-    pack call, or, for an unpack call, a pack call whose own `batch_first` (or padded batch) agrees
-    with the RNN's. The RNN's `batch_first` alone proves nothing about a PackedSequence, which the
-    RNN reads the same either way: a fix resting on it is unsafe. Where the function, or a helper
-    of the same file it calls, may change the layout unseen (`transpose`, `permute`,
+    pack call. The RNN's `batch_first` alone proves nothing about a PackedSequence, which the
+    RNN reads the same either way: a fix resting on it is unsafe. An unpack call's fix is always
+    unsafe: unpacking in either layout is valid, and which one the code after it wants is a reading
+    of that code (a value returned batch-first from a time-first RNN is a choice, not a slip).
+    Where the function, or a helper of the same file it calls, may change the layout unseen (`transpose`, `permute`,
     `einops.rearrange`, `torch.stack(x.unbind(1))`, `einsum`), a layout known only from the RNN is
     not trusted and nothing is reported. When the pack call, the unpack call and the RNN disagree
     two against one in a way the data cannot settle, nothing is reported either.
@@ -87,9 +88,10 @@ class BatchFirstMismatch(Rule):
             expected = unpack_layout(facts, unpack)
             if expected is None or expected == unpack.batch_first:
                 continue
+            # Unpacking in either layout is valid: which one the code after it wants is a reading of
+            # that code, never proven by the RNN or the pack call. The fix is always unsafe.
             keyword = set_keyword(ctx.source, unpack.node, "batch_first", str(expected), 1)
-            proven = packed_layout(facts, unpack) == expected
-            fix = (self.safe_fix if proven else self.unsafe_fix)(f"Pass `batch_first={expected}`", keyword)
+            fix = self.unsafe_fix(f"Pass `batch_first={expected}`", keyword)
             yield self.diagnostic(
                 ctx,
                 unpack.node,
@@ -97,12 +99,6 @@ class BatchFirstMismatch(Rule):
                 f"`batch_first={unpack.batch_first}`",
                 fix,
             )
-
-
-_AXIS_SWAPS = frozenset("transpose permute t swapaxes swapdims movedim moveaxis T mT".split())
-# Calls that may rebuild a tensor in another layout: `einops.rearrange(x, "b t d -> t b d")`,
-# `torch.stack(x.unbind(1))`, `torch.einsum("btd->tbd", x)`.
-_LAYOUT_CALLS = frozenset("rearrange einsum unbind stack".split())
 
 
 def consumer_flags(facts: FileFacts) -> dict[int, bool | None]:
@@ -121,64 +117,6 @@ def unpack_flags(facts: FileFacts, pack_index: int) -> set[bool | None]:
         for u in facts.unpack_calls
         if u.packed.kind is Kind.PACKED and u.packed.from_rnn and u.packed.origin == pack_index
     }
-
-
-def swaps_axes(facts: FileFacts, node: ast.AST) -> bool:
-    """Whether the function around `node`, or a same-file helper it calls, may change a layout
-    (a transpose, `rearrange`, `stack(x.unbind(1))`): then a layout may change unseen."""
-    scope: ast.AST | None = node
-    while scope is not None and not isinstance(scope, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Module)):
-        scope = facts.parent(scope)
-    if scope is None:
-        return True
-    helpers = layout_changing_functions(facts.tree)
-    return any(changes_layout(n) or _called(n) in helpers for n in ast.walk(scope))
-
-
-def changes_layout(node: ast.AST) -> bool:
-    """`x.transpose(0, 1)`, `x.T`, `rearrange(...)`, `x.unbind(1)`, `torch.stack(...)`."""
-    if isinstance(node, ast.Attribute) and node.attr in _AXIS_SWAPS:
-        return True
-    return _called(node) in _LAYOUT_CALLS
-
-
-def layout_changing_functions(tree: ast.Module) -> set[str]:
-    """Names of this file's functions (and methods) that may change a layout, directly or through
-    another such function (to a fixed point)."""
-    functions = [n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
-    found: set[str] = set()
-    changed = True
-    while changed:
-        changed = False
-        for function in functions:
-            if function.name in found:
-                continue
-            if any(changes_layout(n) or _called(n) in found for n in ast.walk(function)):
-                found.add(function.name)
-                changed = True
-    return found
-
-
-def _called(node: ast.AST) -> str | None:
-    if isinstance(node, ast.Call):
-        if isinstance(node.func, ast.Name):
-            return node.func.id
-        if isinstance(node.func, ast.Attribute):
-            return node.func.attr
-    return None
-
-
-def packed_layout(facts: FileFacts, unpack: UnpackCall) -> bool | None:
-    """The layout the pack call behind an unpack call proves: its padded batch's, or its own flag."""
-    origin = unpack.packed.origin
-    if origin is None or origin >= len(facts.pack_calls):
-        return None
-    pack = facts.pack_calls[origin]
-    if pack.function != "pack_padded_sequence":
-        return None
-    if pack.input.kind is Kind.BATCH and pack.input.batch_first is not None:
-        return pack.input.batch_first
-    return pack.batch_first if pack.batch_first_node is not None else None
 
 
 def pack_layout(facts: FileFacts, call: PackCall, rnn_flag: bool | None) -> tuple[bool | None, str]:
