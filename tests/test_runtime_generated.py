@@ -11,8 +11,8 @@ import pytest
 
 pytest.importorskip("torch")
 
-from packlint.runtime import generated  # noqa: E402
-from packlint.runtime.generated import PackingProgram, TrainingProgram  # noqa: E402
+from packlint.runtime import generated
+from packlint.runtime.generated import PackingProgram, TrainingProgram
 
 EXAMPLES = int(os.environ.get("PACKLINT_GENERATED_EXAMPLES", "25"))
 
