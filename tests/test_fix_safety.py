@@ -13,6 +13,9 @@ EXPECTED: list[tuple[str, str, Applicability | None]] = [
     ("PKL301/bad_step_before_backward.py", "PKL301", Applicability.SAFE),
     ("PKL301/bad_outer_loop_resets.py", "PKL301", Applicability.UNSAFE),
     ("PKL301/bad_plain_loop.py", "PKL301", Applicability.SAFE),
+    # PKL302: `model.zero_grad()` before two steps cannot move behind the first.
+    ("PKL302/bad_model_reset_two_steps.py", "PKL302", None),
+    ("PKL302/bad_shared_line.py", "PKL302", Applicability.SAFE),
     # PKL112: a padded batch in sight proves the layout; the RNN's flag alone does not.
     ("PKL112/bad_collate_padded_batch_first.py", "PKL112", Applicability.SAFE),
     ("PKL112/bad_pack_for_batch_first_rnn.py", "PKL112", Applicability.UNSAFE),

@@ -54,6 +54,34 @@ def test_a_fix_at_the_top_of_a_step_first_loop_is_caught(monkeypatch: pytest.Mon
     assert verdict.failure is not None and "reported clean" in verdict.failure
 
 
+def test_a_crash_turned_into_a_silent_deviation_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Packing is judged leniently (several independent bugs can sit in one pipeline), but never this.
+    crashing = generated.render_packing(PackingProgram(enforce=None))  # unsorted lengths: raises
+    monkeypatch.setattr(
+        generated,
+        "fixed",
+        lambda s: (
+            s.replace("seqs, batch_first=True)", "seqs[::-1], batch_first=True)").replace(
+                "lengths, batch_first=True)", "lengths, batch_first=True, enforce_sorted=False)"
+            ),
+            0,
+        ),
+    )
+    device = generated.torch.device("cpu")
+    program = PackingProgram(enforce=None)
+
+    def matches(source: str) -> bool:
+        got = generated.run_packing(source, device)
+        return not isinstance(got, str) and generated.packing_matches(program, got, device)
+
+    def raises(source: str) -> bool:
+        return isinstance(generated.run_packing(source, device), str)
+
+    verdict = generated.judge(crashing, matches, raises, strict=False)
+    assert raises(crashing) and verdict.matched_after is False
+    assert verdict.failure == "a safe fix turned a crash into a silently wrong result reported clean"
+
+
 def test_a_fix_that_changes_a_matching_program_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
     program = PackingProgram(pad_batch_first=True, pack_batch_first=True, enforce=False)
 

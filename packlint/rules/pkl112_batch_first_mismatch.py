@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from packlint.diagnostics import Diagnostic
 from packlint.facts import FileFacts, Kind, PackCall, UnpackCall
 from packlint.fixes.changes import set_keyword
-from packlint.fixes.safety import swaps_axes
+from packlint.fixes.safety import reads_packed_internals, swaps_axes
 from packlint.rules.base import Context, Rule
 from packlint.rules.triggers import PACKING
 
@@ -53,14 +53,16 @@ class BatchFirstMismatch(Rule):
     ## Fix safety
     The fix sets `batch_first` to the layout the batch has. It is safe only when that layout is
     proven by a producer in sight: `pad_sequence(..., batch_first=...)` in the same function for a
-    pack call. The RNN's `batch_first` alone proves nothing about a PackedSequence, which the
-    RNN reads the same either way: a fix resting on it is unsafe. An unpack call's fix is always
-    unsafe: unpacking in either layout is valid, and which one the code after it wants is a reading
-    of that code (a value returned batch-first from a time-first RNN is a choice, not a slip).
-    Where the function, or a helper of the same file it calls, may change the layout unseen (`transpose`, `permute`,
-    `einops.rearrange`, `torch.stack(x.unbind(1))`, `einsum`), a layout known only from the RNN is
-    not trusted and nothing is reported. When the pack call, the unpack call and the RNN disagree
-    two against one in a way the data cannot settle, nothing is reported either.
+    pack call, with no `PackedSequence(...)` rebuilt and no `.data` read after it (those hide how
+    the rest of the code reads the packed value). The RNN's `batch_first` alone proves nothing about
+    a PackedSequence, which the RNN reads the same either way: a fix resting on it is unsafe. An
+    unpack call's fix is always unsafe: unpacking in either layout is valid, and which one the code
+    after it wants is a reading of that code (a value returned batch-first from a time-first RNN is
+    a choice, not a slip). Where the function, or a helper of the same file it calls, may change the
+    layout unseen (`transpose`, `permute`, `einops.rearrange`, `torch.stack(x.unbind(1))`,
+    `einsum`), a layout known only from the RNN is not trusted and nothing is reported. When the
+    pack call, the unpack call and the RNN disagree two against one in a way the data cannot settle,
+    nothing is reported either.
     """
 
     code = "PKL112"
@@ -79,7 +81,9 @@ class BatchFirstMismatch(Rule):
                 continue
             keyword = set_keyword(ctx.source, call.node, "batch_first", str(expected), 2)
             # Only a padded batch made in sight proves the layout; the RNN's flag is a guess.
+            # A rebuilt PackedSequence (or one whose `.data` is read) hides what follows the packing.
             proven = call.input.kind is Kind.BATCH and call.input.batch_first is not None
+            proven = proven and not reads_packed_internals(facts, call)
             fix = (self.safe_fix if proven else self.unsafe_fix)(f"Pass `batch_first={expected}`", keyword)
             yield self.diagnostic(ctx, call.node, f"{why}, but it is packed with `batch_first={call.batch_first}`", fix)
         for unpack in facts.unpack_calls:

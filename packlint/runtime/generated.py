@@ -147,7 +147,9 @@ class _Trainer:
 
 
 def _scaler(program: TrainingProgram, device: torch.device) -> Any:
-    return torch.amp.GradScaler(device.type, enabled=program.amp)
+    # A small scale: at the default 65536, `scaler.step` divides what a missing reset leaves behind
+    # by 65536 each step, and a loop without resets matches the reference to 1e-6 (until an inf).
+    return torch.amp.GradScaler(device.type, init_scale=2.0, enabled=program.amp)
 
 
 def run_training(source: str, program: TrainingProgram, device: torch.device) -> list[Tensor] | str:
@@ -317,18 +319,25 @@ def reference_packing(program: PackingProgram, device: torch.device) -> list[tup
 
 
 def packing_matches(program: PackingProgram, got: list[Tensor], device: torch.device) -> bool:
-    """Whether the results are the reference's: batch order, batch-first, up to each length."""
+    """Whether the results are the reference's: batch order, up to each length, either layout."""
     for result, (outputs, finals) in zip(got, reference_packing(program, device)):
         if program.result == "h_n":
             if result.shape != finals.shape or not torch.allclose(result, finals, atol=1e-5):
                 return False
             continue
-        if result.dim() != 3 or result.shape[0] != len(outputs) or result.shape[1] < max(len(o) for o in outputs):
+        # Either layout is a fair way to return outputs: what must hold is the values, per sequence.
+        if not (
+            _outputs_match(result, outputs) or (result.dim() == 3 and _outputs_match(result.transpose(0, 1), outputs))
+        ):
             return False
-        for row, expected in zip(result, outputs):
-            if not torch.allclose(row[: len(expected)], expected, atol=1e-5):
-                return False
     return True
+
+
+def _outputs_match(result: Tensor, outputs: list[Tensor]) -> bool:
+    """Batch-first `result` holds each sequence's outputs up to its length."""
+    if result.dim() != 3 or result.shape[0] != len(outputs) or result.shape[1] < max(len(o) for o in outputs):
+        return False
+    return all(torch.allclose(row[: len(want)], want, atol=1e-5) for row, want in zip(result, outputs))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -357,10 +366,15 @@ def fixed(source: str) -> tuple[str | None, int]:
     return after, len(result.diagnostics)
 
 
-def judge(source: str, matches: Callable[[str], bool]) -> Verdict:
+def judge(source: str, matches: Callable[[str], bool], raises: Callable[[str], bool], strict: bool) -> Verdict:
     """Run a program before and after its safe fixes; a failure is a broken promise: a safe fix
     that changes a program matching the reference, or that leaves a program deviating while
-    packlint reports nothing more on it (the file then looks clean but computes the wrong thing)."""
+    packlint reports nothing more on it (the file then looks clean but computes the wrong thing).
+    With `strict` (training loops, where every deviation is a misplaced reset, which is what the
+    fixes claim to repair) any deviation left after a fix with nothing more reported is a failure.
+    Otherwise (packing pipelines, which can hold several independent bugs) a program that deviated
+    silently before and still does was not made worse, the remaining bug being one packlint misses
+    (counted in `Tally.unreported_after`); a crash turned into a silent deviation is a failure."""
     before = matches(source)
     after_source, remaining = fixed(source)
     if after_source is None:
@@ -371,8 +385,10 @@ def judge(source: str, matches: Callable[[str], bool]) -> Verdict:
         failure = "a safe fix changed a program that already matched the reference"
         if not after:
             failure = "a safe fix broke a program that matched the reference"
-    elif not after and not remaining:
+    elif not after and not remaining and strict:
         failure = "after its safe fixes the program deviates from the reference and is reported clean"
+    elif not after and not remaining and raises(source) and not raises(after_source):
+        failure = "a safe fix turned a crash into a silently wrong result reported clean"
     return Verdict(source, before, after_source, after, failure, remaining)
 
 
@@ -385,7 +401,10 @@ def judge_training(program: TrainingProgram, device: torch.device | None = None)
         got = run_training(source, program, device)
         return not isinstance(got, str) and all(torch.allclose(a, b, atol=1e-6) for a, b in zip(got, reference))
 
-    return judge(render_training(program), matches)
+    def raises(source: str) -> bool:
+        return isinstance(run_training(source, program, device), str)
+
+    return judge(render_training(program), matches, raises, strict=True)
 
 
 def judge_packing(program: PackingProgram, device: torch.device | None = None) -> Verdict:
@@ -396,7 +415,10 @@ def judge_packing(program: PackingProgram, device: torch.device | None = None) -
         got = run_packing(source, device)
         return not isinstance(got, str) and packing_matches(program, got, device)
 
-    return judge(render_packing(program), matches)
+    def raises(source: str) -> bool:
+        return isinstance(run_packing(source, device), str)
+
+    return judge(render_packing(program), matches, raises, strict=False)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -470,6 +492,7 @@ class Tally:
     fixed: int = 0
     fixed_to_match: int = 0
     unreported: int = 0  # deviating programs that packlint says nothing about (missed bugs, not broken promises)
+    unreported_after: int = 0  # fixed programs still deviating, with nothing more reported
     failures: list[Verdict] = field(default_factory=list)
 
     def add(self, verdict: Verdict) -> None:
@@ -478,6 +501,7 @@ class Tally:
         self.fixed += verdict.fixed_source is not None
         self.fixed_to_match += bool(verdict.matched_after) and not verdict.matched
         self.unreported += not verdict.matched and verdict.fixed_source is None and not verdict.remaining
+        self.unreported_after += verdict.matched_after is False and not verdict.remaining
         if verdict.failure is not None:
             self.failures.append(verdict)
 
@@ -485,6 +509,7 @@ class Tally:
         return (
             f"{self.programs} programs: {self.matched} matched the reference, {self.fixed} got a safe fix, "
             f"{self.fixed_to_match} fixed to match, {self.unreported} deviating and unreported, "
+            f"{self.unreported_after} still deviating after a fix with nothing more reported, "
             f"{len(self.failures)} failures"
         )
 
