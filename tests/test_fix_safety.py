@@ -25,6 +25,7 @@ EXPECTED: list[tuple[str, str, Applicability | None]] = [
     ("PKL103/bad_sort_inside_pack_call.py", "PKL103", None),
     ("PKL103/bad_pack_sequence_sorted.py", "PKL103", Applicability.UNSAFE),
     ("PKL103/bad_sorted_result_returned.py", "PKL103", Applicability.UNSAFE),
+    ("PKL103/bad_unsorted_after_transpose.py", "PKL103", Applicability.UNSAFE),
     # PKL104/PKL107: reading `.data`/`.batch_sizes` or rebuilding the PackedSequence makes the fix unsafe.
     ("PKL104/bad_rebuilt_packed_sequence.py", "PKL104", Applicability.UNSAFE),
     ("PKL104/bad_collate.py", "PKL104", Applicability.SAFE),

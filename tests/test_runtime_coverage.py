@@ -15,6 +15,8 @@ STATIC_ONLY: dict[str, str] = {
     "PKL301/good_full_batch_step.py": "full-batch descent with a per-batch StepLR; the reference loop steps per batch",
     "PKL301/good_reset_in_method.py": "needs its own Regressor (with `begin_step`), not the contract's classifier",
     "PKL302/good_gan_other_model.py": "a GAN step: two models and two optimizers",
+    "PKL103/bad_unsorted_after_transpose.py": "its fix is unsafe by design: the unsort runs on the time axis",
+    "PKL103/bad_unsorted_after_transpose.fixed.py": "the golden of a static-only bad file",
     "PKL302/bad_two_optimizers.py": "two optimizers: the contract passes one",
     "PKL302/bad_two_optimizers.fixed.py": "the golden of a static-only bad file",
     "PKL302/bad_model_reset_two_steps.py": "builds its own two optimizers; the contract passes one",

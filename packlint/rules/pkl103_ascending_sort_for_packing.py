@@ -9,6 +9,7 @@ from packlint.diagnostics import Diagnostic, Fix
 from packlint.facts import FileFacts, Order, PackCall, SortSite
 from packlint.fixes.changes import Change, replace_expression, set_keyword
 from packlint.fixes.edits import text_of
+from packlint.fixes.safety import reads_packed_internals, swaps_axes
 from packlint.rules.base import Context, Rule
 from packlint.rules.triggers import PACKING
 
@@ -57,7 +58,8 @@ class AscendingSortForPacking(Rule):
     the sorted order: a tensor sort written as its own statement, whose permutation also indexes
     the packed batch, whose results feed nothing but packing, indexing or an inversion, and no
     value leaves the function in the sorted order. Then the flip changes no result, it only makes
-    packing accept the order.
+    packing accept the order. Where the function also transposes (the inversion may then undo the
+    sort on the wrong axis) or rebuilds the PackedSequence, the fix is unsafe.
 
     When the sort sits inside the pack call (`torch.sort(lengths)[0]`) or only the lengths are
     sorted, the batch itself keeps its order: flipping the sort would turn a loud `RuntimeError`
@@ -118,6 +120,10 @@ def flip_safety(facts: FileFacts, site: SortSite, call: PackCall) -> bool | None
         return False
     if any(v.perm == token for e in facts.exits for v in e.values):
         return False  # something leaves the function in the sorted order: flipping reverses it
+    if swaps_axes(facts, site.node) or reads_packed_internals(facts, call):
+        # `out.transpose(0, 1)[perm.argsort()]` undoes the sort on the wrong axis, and a rebuilt
+        # PackedSequence drops its indices: the crash may be all that stands before a wrong result.
+        return False
     return True
 
 
