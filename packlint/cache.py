@@ -126,10 +126,11 @@ def cache_file(settings: Settings, cache_dir: str | None = None) -> str:
 
 
 def settings_key(settings: Settings) -> tuple[Any, ...]:
-    """The settings that decide which rules run on which file (the selection after per-file-ignores).
+    """The settings that decide which rules run on which file, and whether fixes carry their edits.
 
     Not the root: entries are keyed relative to it, so the same project at another path finds its cache."""
-    return (settings.select, settings.extend_select, settings.ignore, settings.per_file_ignores)
+    # fix_edits: entries stored for JSON/SARIF hold every fix's edits; text-only entries hold none.
+    return (settings.select, settings.extend_select, settings.ignore, settings.per_file_ignores, settings.fix_edits)
 
 
 def entry_key(path: str, root: str) -> str:

@@ -143,7 +143,8 @@ def check(
         known = read_baseline(baseline) if baseline is not None else None
     except ConfigError as exc:
         _fail(str(exc))
-    settings = settings.but(fix=fix or diff, unsafe_fixes=unsafe_fixes)
+    # JSON and SARIF carry each fix's text edits: only they need fixes made real (through libcst).
+    settings = settings.but(fix=fix or diff, unsafe_fixes=unsafe_fixes, fix_edits=output_format in ("json", "sarif"))
     from packlint.engine import named_syntax_check
 
     stdin_text: dict[str, str] = {}

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from packlint.fixes.changes import Change
 
 
 class Applicability(enum.Enum):
@@ -35,11 +39,16 @@ class Edit:
 
 @dataclass(frozen=True)
 class Fix:
-    """A titled group of edits applied together, or not at all."""
+    """A titled group of changes applied together, or not at all.
+
+    A rule states `changes` (what to rewrite, by node); `edits` are the text edits that libcst's
+    rewrite of them comes to, filled in only when a fix is materialised (packlint.fixes.apply).
+    """
 
     applicability: Applicability
     message: str
-    edits: tuple[Edit, ...]
+    edits: tuple[Edit, ...] = ()
+    changes: tuple[Change, ...] = field(default=(), compare=False)
 
     @property
     def span(self) -> tuple[int, int]:

@@ -46,6 +46,7 @@ class Plan:
     unsafe_fixes: bool
     strict: bool
     prefilter: bool = True  # tests turn it off to prove it never changes a result
+    fix_edits: bool = False  # compute every fix's text edits (JSON, SARIF) even when nothing is applied
 
     @classmethod
     def from_settings(cls, settings: Settings, path: str | None = None) -> Plan:
@@ -54,7 +55,7 @@ class Plan:
         if path is not None:
             ignored = settings.ignored_for(path)
             codes = frozenset(c for c in codes if not any(matches_selector(c, s) for s in ignored))
-        return cls(codes, settings.fix, settings.unsafe_fixes, settings.strict, settings.prefilter)
+        return cls(codes, settings.fix, settings.unsafe_fixes, settings.strict, settings.prefilter, settings.fix_edits)
 
     @property
     def applicable(self) -> frozenset[Applicability]:
@@ -174,15 +175,26 @@ def _unused_noqa(ctx: object, found: list[Diagnostic], codes: frozenset[str]) ->
 
 
 def apply_edits(text: str, fixes: Sequence[Fix]) -> tuple[str, int]:
-    """Apply fixes whose edits do not overlap an earlier one; returns the text and how many applied."""
+    """Apply materialised fixes whose edits do not overlap an earlier one; returns the text and how many applied."""
+    text, applied = apply_chosen(text, choose(fixes))
+    return text, applied
+
+
+def choose(fixes: Sequence[Fix]) -> list[Fix]:
+    """Fixes with edits, in order, leaving out any that overlaps (or starts where) an earlier one does."""
     chosen: list[Fix] = []
     taken: list[tuple[int, int]] = []
-    for fix in sorted(fixes, key=lambda f: f.span):
+    for fix in sorted((f for f in fixes if f.edits), key=lambda f: f.span):
         lo, hi = fix.span
         if any((lo < t_hi and t_lo < hi) or lo == t_lo for t_lo, t_hi in taken):
             continue
         chosen.append(fix)
         taken.append((lo, hi))
+    return chosen
+
+
+def apply_chosen(text: str, chosen: Sequence[Fix]) -> tuple[str, int]:
+    """Apply fixes already known not to overlap."""
     edits = sorted((e for fix in chosen for e in fix.edits), key=lambda e: (e.start, e.end), reverse=True)
     for e in edits:
         text = text[: e.start] + e.content + text[e.end :]
@@ -214,6 +226,9 @@ def check_python(data: bytes, path: str, settings: Settings, plan: Plan | None =
         return FileResult(path)
     diagnostics, errors = lint_text(source.text, source, plan.codes, plan.strict)
     if errors or not plan.applicable:
+        if plan.fix_edits and any(d.fix is not None for d in diagnostics):
+            diagnostics, failures = with_edits(source, diagnostics)
+            errors = [*errors, *failures]
         return FileResult(path, tuple(diagnostics), tuple(errors))
     return _as_fix_failure(fix_source(path, source, diagnostics, plan))
 
@@ -236,23 +251,80 @@ def turned_away(data: bytes, path: str) -> FileResult:
     return FileResult(path)
 
 
+def with_edits(source: Source, diagnostics: list[Diagnostic]) -> tuple[list[Diagnostic], list[FileError]]:
+    """Diagnostics whose fixes carry their text edits (through libcst); a fix that cannot be made
+    real is dropped from its diagnostic and named in an error."""
+    from packlint.fixes.apply import materialise
+
+    fixes = [d.fix for d in diagnostics if d.fix is not None]
+    made = iter(materialise(source, fixes))
+    out: list[Diagnostic] = []
+    errors: list[FileError] = []
+    for d in diagnostics:
+        if d.fix is None:
+            out.append(d)
+            continue
+        result = next(made)
+        if result.error is not None:
+            errors.append(
+                FileError(f"fix for {d.code} at {d.location.row}:{d.location.column} not built: {result.error}")
+            )
+            out.append(replace(d, fix=None))
+        else:
+            out.append(replace(d, fix=result.fix))
+    return out, errors
+
+
 def fix_source(path: str, source: Source, diagnostics: list[Diagnostic], plan: Plan) -> FileResult:
-    """Apply fixes until none is left, checking after each pass that the code parses and settles."""
+    """Apply fixes until none is left, checking after each pass that the code parses and settles.
+
+    Each fix is made real through libcst on its own; one that cannot be (or that breaks the code
+    together with the others) is left out and named in an error, and the others are applied."""
+    from packlint.fixes.apply import materialise
+
     text = source.text
     seen = {text}
     fixed = 0
     current = source
+    failures: dict[tuple[str, str, str], FileError] = {}
+
+    def key(d: Diagnostic) -> tuple[str, str, str]:
+        # Rows move as other fixes land: a fix is known again by what it says, not where it is.
+        return (d.code, d.message, d.fix.message if d.fix is not None else "")
+
+    def fail(d: Diagnostic, reason: str) -> None:
+        failures.setdefault(key(d), FileError(f"fix for {d.code} at {d.location.row}:{d.location.column} {reason}"))
+
     for _ in range(MAX_FIX_PASSES):
-        fixes = [d.fix for d in diagnostics if d.fix is not None and d.fix.applicability in plan.applicable]
-        if not fixes:
+        wanted = [
+            d
+            for d in diagnostics
+            if d.fix is not None and d.fix.applicability in plan.applicable and key(d) not in failures
+        ]
+        if not wanted:
             break
-        new_text, applied = apply_edits(text, fixes)
-        try:
-            ast.parse(new_text)
-        except SyntaxError as exc:
-            codes = ", ".join(sorted({d.code for d in diagnostics if d.fix in fixes}))
-            message = f"fix for {codes} produced invalid code ({exc.msg}); file left unchanged"
-            return FileResult(path, tuple(diagnostics), (FileError(message),))
+        made = materialise(current, [d.fix for d in wanted if d.fix is not None])
+        ready: list[Fix] = []
+        owner: dict[int, Diagnostic] = {}
+        for d, result in zip(wanted, made):
+            if result.error is not None:
+                fail(d, f"not applied: {result.error}")
+            else:
+                ready.append(result.fix)
+                owner[id(result.fix)] = d
+        if not ready:
+            break
+        chosen = choose(ready)
+        new_text, applied = apply_chosen(text, chosen)
+        if not _parses(new_text):
+            # Each fix parses alone: keep adding them one by one while the whole still parses.
+            kept: list[Fix] = []
+            for fix in chosen:
+                if _parses(apply_chosen(text, [*kept, fix])[0]):
+                    kept.append(fix)
+                else:
+                    fail(owner[id(fix)], "not applied: together with the other fixes it produced invalid code")
+            new_text, applied = apply_chosen(text, kept)
         if new_text in seen:
             return FileResult(path, tuple(diagnostics), (FileError("fixes do not settle; file left unchanged"),))
         seen.add(new_text)
@@ -264,9 +336,21 @@ def fix_source(path: str, source: Source, diagnostics: list[Diagnostic], plan: P
     else:
         if any(d.fix is not None and d.fix.applicability in plan.applicable for d in diagnostics):
             return FileResult(path, tuple(diagnostics), (FileError("fixes do not settle; file left unchanged"),))
+    problems = list(failures.values())
+    if plan.fix_edits and any(d.fix is not None for d in diagnostics):
+        diagnostics, more = with_edits(current, diagnostics)
+        problems.extend(more)
     if text == source.text:
-        return FileResult(path, tuple(diagnostics))
-    return FileResult(path, tuple(diagnostics), fixed=fixed, new_source=source.encode(text))
+        return FileResult(path, tuple(diagnostics), tuple(problems))
+    return FileResult(path, tuple(diagnostics), tuple(problems), fixed=fixed, new_source=source.encode(text))
+
+
+def _parses(text: str) -> bool:
+    try:
+        ast.parse(text)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return False
+    return True
 
 
 def write_atomic(path: str, data: bytes) -> None:

@@ -81,7 +81,8 @@ class PacklintServer(LanguageServer):
             except ConfigError as exc:
                 self.window_show_message(lsp.ShowMessageParams(lsp.MessageType.Error, f"packlint: {exc}"))
                 settings = Settings(root=directory)
-            self.settings_cache[directory] = settings
+            # Quick fixes apply a fix's text edits: the server asks for them (made through libcst).
+            self.settings_cache[directory] = settings.but(fix_edits=True)
         return self.settings_cache[directory]
 
     def units(self, text: str) -> int:

@@ -290,7 +290,9 @@ def test_result_encoding_keeps_every_field(tmp_path: Path) -> None:
         "code", "name", "message", "location", "end_location", "fix", "noqa_row", "cell"
     ]  # fmt: skip
     assert [f.name for f in dataclasses.fields(Cell)] == ["number", "file_location", "file_end_location"]
-    assert [f.name for f in dataclasses.fields(Fix)] == ["applicability", "message", "edits"]
+    # `changes` are not stored: a cached result is only ever shown (a --fix run is computed afresh), and a
+    # JSON/SARIF run stores each fix's materialised `edits`.
+    assert [f.name for f in dataclasses.fields(Fix)] == ["applicability", "message", "edits", "changes"]
     assert [f.name for f in dataclasses.fields(Edit)] == ["start", "end", "content", "location", "end_location"]
     assert [f.name for f in dataclasses.fields(Location)] == ["row", "column"]
     assert [f.name for f in dataclasses.fields(FileError)] == ["reason", "code", "location"]

@@ -21,6 +21,7 @@ import pytest
 
 from packlint.config import Settings
 from packlint.engine import Plan, apply_edits, check_source, fix_source, lint_text, trigger_words
+from packlint.fixes.apply import materialise
 from packlint.noqa import skips_file
 from packlint.prefilter import may_match
 from packlint.source import Source, SourceError
@@ -82,7 +83,11 @@ def check_one(path: Path) -> Outcome:
             if d.fix is None:
                 continue
             outcome.fixes += 1
-            alone, _ = apply_edits(source.text, [d.fix])
+            (made,) = materialise(source, [d.fix])
+            if made.error is not None:
+                outcome.problems.append(f"{d.code} fix at {d.location.row}:{d.location.column}: {made.error}")
+                continue
+            alone, _ = apply_edits(source.text, [made.fix])
             try:
                 ast.parse(alone)
             except SyntaxError as exc:

@@ -27,8 +27,9 @@ from packlint.notebook import (
 from tests.conftest import run_packlint
 from tests.fixture_marks import FIXTURES, fixture_settings
 
-IMPORTS = "import torch\nfrom torch import nn\nfrom torch.nn.utils.rnn import pack_padded_sequence\n"
-MODEL = "rnn = nn.GRU(8, 16, batch_first=True)\n"
+IMPORTS = "import torch\nfrom torch import nn\nfrom torch.nn.utils.rnn import pack_padded_sequence, pad_sequence\n"
+# The batch is padded batch-first in sight, so PKL112's fix is safe (the RNN's flag alone would not be).
+MODEL = "x = pad_sequence(seqs, batch_first=True)\nrnn = nn.GRU(8, 16, batch_first=True)\n"
 BAD_CALL = "packed = pack_padded_sequence(x, lengths, enforce_sorted=False)\n_, h = rnn(packed)"
 FIXED_CALL = "packed = pack_padded_sequence(x, lengths, enforce_sorted=False, batch_first=True)\n_, h = rnn(packed)"
 SETTINGS = Settings(select=("ALL",), strict=True)

@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 
 from packlint.config import Settings
 from packlint.engine import Plan, apply_edits, check_source, fix_source, lint_text
+from packlint.fixes.apply import materialise
 from packlint.source import Source
 
 CHECK = Settings(select=("ALL",), strict=True)
@@ -209,9 +210,12 @@ def assert_checks_and_fixes_cleanly(text: str) -> None:
     assert all(e.reason.startswith(FAIR_ERRORS) for e in result.errors), result.errors
     if result.errors:
         return
+    source = Source.decode(data)
     for d in result.diagnostics:
         if d.fix is not None:
-            alone, _ = apply_edits(text, [d.fix])
+            (made,) = materialise(source, [d.fix])
+            assert made.error is None, (d.code, made.error)
+            alone, _ = apply_edits(text, [made.fix])
             ast.parse(alone)  # a SyntaxError here fails the test with the fix's code in the traceback
     fixed = check_source(data, "generated.py", FIX)
     assert fixed.errors == (), fixed.errors

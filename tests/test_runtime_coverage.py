@@ -23,6 +23,18 @@ STATIC_ONLY: dict[str, str] = {
     "PKL301/good_full_batch_step.py": "full-batch descent with a per-batch StepLR; the reference loop steps per batch",
     "PKL301/good_reset_in_method.py": "needs its own Regressor (with `begin_step`), not the contract's classifier",
     "PKL302/good_gan_other_model.py": "a GAN step: two models and two optimizers",
+    "PKL103/bad_unsorted_after_transpose.py": "its fix is unsafe by design: the unsort runs on the time axis",
+    "PKL103/bad_unsorted_after_transpose.fixed.py": "the golden of a static-only bad file",
+    "PKL302/bad_two_optimizers.py": "two optimizers: the contract passes one",
+    "PKL302/bad_two_optimizers.fixed.py": "the golden of a static-only bad file",
+    "PKL302/bad_model_reset_two_steps.py": "builds its own two optimizers; the contract passes one",
+    "PKL104/bad_rebuilt_packed_sequence.py": "its fix is unsafe by design: the rebuilt PackedSequence drops the sort",
+    "PKL107/bad_packed_data_read.py": "its fix is unsafe by design: `.data` rows come back in sorted order",
+    "PKL112/good_einops_rearrange.py": "needs einops, which packlint does not install",
+    "PKL104/bad_rebuilt_packed_sequence.fixed.py": "the golden of a static-only bad file",
+    "PKL107/bad_packed_data_read.fixed.py": "the golden of a static-only bad file",
+    "PKL301/bad_step_before_backward.py": "fixed, it steps once less than the reference loop",
+    "PKL301/bad_step_before_backward.fixed.py": "the golden of a static-only bad file",
 }
 
 

@@ -188,3 +188,42 @@ def test_float64_on_a_family() -> None:
     run = verify_paths([str(FIXTURES / "PKL104")], resolve("cpu", "float64"))
     assert run.ok, render_text(run)
     assert all(r.tolerance == 1e-10 for r in run.reports)
+
+
+REBUILT = """# rebuilt without its sort indices: rows come back in sorted order
+# verify: collate(seqs) -> packed{options}
+from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_sequence
+
+
+def collate(seqs):
+    lengths = [len(s) for s in seqs]
+    padded = pad_sequence(seqs, batch_first=True)
+    packed = pack_padded_sequence(padded, lengths, batch_first=True, enforce_sorted=False)
+    return {result}
+"""
+
+
+def test_packed_rows_are_compared_in_order_not_as_a_set(tmp_path: Path) -> None:
+    rebuilt = REBUILT.format(options="", result="PackedSequence(packed.data, packed.batch_sizes)")
+    kept = REBUILT.format(options="", result="packed")
+    run = _verify(_family(tmp_path, "PKL104", {"good_rebuilt.py": rebuilt, "good_kept.py": kept}))
+    verdicts = {Path(r.fixture).name: r for r in run.reports}
+    assert verdicts["good_kept.py"].verdict == "MATCH"
+    assert verdicts["good_rebuilt.py"].verdict == "DEVIATE"
+    assert "rows hold sequences" in verdicts["good_rebuilt.py"].detail
+
+
+def test_packed_order_any_accepts_a_collate_that_sorts_for_its_caller(tmp_path: Path) -> None:
+    rebuilt = REBUILT.format(options="; packed_order=any", result="PackedSequence(packed.data, packed.batch_sizes)")
+    run = _verify(_family(tmp_path, "PKL104", {"good_sorted_for_caller.py": rebuilt}))
+    (report,) = run.reports
+    assert report.verdict == "MATCH"
+
+
+def test_a_good_file_that_packlint_fixes_fails(tmp_path: Path) -> None:
+    # A correct-looking file that PKL104 would change: verify must say a good file got a fix.
+    text = (FIXTURES / "PKL104" / "bad_collate.py").read_text(encoding="utf-8")
+    run = _verify(_family(tmp_path, "PKL104", {"good_not_really.py": text}))
+    fixes = [r for r in run.reports if r.role == "good-fix"]
+    assert len(fixes) == 1 and "changes a good file" in fixes[0].problem
+    assert not run.ok

@@ -14,15 +14,42 @@ def test_packlint_is_silent_on_itself() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_checking_does_not_import_torch() -> None:
-    code = (
-        "import sys\n"
+def _modules_after(code: str) -> set[str]:
+    """The top-level modules loaded after running `code` in a fresh interpreter."""
+    script = f"import sys\n{code}\nprint(' '.join(sorted({{m.split('.')[0] for m in sys.modules}})))"
+    result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    return set(result.stdout.split())
+
+
+def test_checking_does_not_import_torch_or_libcst() -> None:
+    loaded = _modules_after(
         "from packlint.config import Settings\n"
         "from packlint.engine import check_paths\n"
-        "check_paths(['fixtures/PKL104/bad_collate.py'], Settings(select=('ALL',), fix=True), jobs=1)\n"
-        "import packlint.cli, packlint.flake8_plugin\n"
-        "assert 'torch' not in sys.modules, 'torch was imported'\n"
-        "assert 'libcst' not in sys.modules\n"
+        "check_paths(['fixtures/PKL104/bad_collate.py'], Settings(select=('ALL',)), jobs=1)\n"
+        "import packlint.cli, packlint.flake8_plugin"
     )
-    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr
+    assert "torch" not in loaded
+    assert "libcst" not in loaded, "a check that applies no fix must not load libcst"
+
+
+def test_plain_cli_check_does_not_import_libcst() -> None:
+    loaded = _modules_after(
+        "from packlint.cli import main\n"
+        "try:\n"
+        "    main(['check', '--no-cache', 'fixtures/PKL104/bad_collate.py'])\n"
+        "except SystemExit:\n"
+        "    pass"
+    )
+    assert "libcst" not in loaded and "torch" not in loaded
+
+
+def test_fixing_goes_through_libcst_without_torch() -> None:
+    loaded = _modules_after(
+        "from packlint.config import Settings\n"
+        "from packlint.engine import check_paths\n"
+        "(result,) = check_paths(['fixtures/PKL104/bad_collate.py'], Settings(select=('ALL',), fix=True), jobs=1)\n"
+        "assert result.new_source is not None"
+    )
+    assert "libcst" in loaded
+    assert "torch" not in loaded

@@ -13,8 +13,9 @@ from typing import Any
 
 import pytest
 
-IMPORTS = "from torch import nn\nfrom torch.nn.utils.rnn import pack_padded_sequence\n"
-MODEL = "rnn = nn.GRU(8, 16, batch_first=True)\n"
+IMPORTS = "from torch import nn\nfrom torch.nn.utils.rnn import pack_padded_sequence, pad_sequence\n"
+# The batch is padded batch-first in sight, so PKL112's fix is safe (the RNN's flag alone would not be).
+MODEL = "x = pad_sequence(seqs, batch_first=True); rnn = nn.GRU(8, 16, batch_first=True)\n"
 CALL = "packed = pack_padded_sequence(x, lengths, enforce_sorted=False)\n_, h = rnn(packed)\n"
 FIXED_CALL = CALL.replace("enforce_sorted=False)", "enforce_sorted=False, batch_first=True)")
 # A second mistake that the workspace's configuration turns off (PKL104: unsorted lengths, default on).

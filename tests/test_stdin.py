@@ -11,8 +11,8 @@ from tests.test_notebook import STANDARD
 
 BAD = (
     "from torch import nn\n"
-    "from torch.nn.utils.rnn import pack_padded_sequence\n"
-    "rnn = nn.GRU(8, 16, batch_first=True)\n"
+    "from torch.nn.utils.rnn import pack_padded_sequence, pad_sequence\n"
+    "x = pad_sequence(seqs, batch_first=True); rnn = nn.GRU(8, 16, batch_first=True)\n"
     "packed = pack_padded_sequence(x, lengths, enforce_sorted=False)\n"
     "_, h = rnn(packed)\n"
 )

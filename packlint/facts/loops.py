@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import bisect
+import functools
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -501,22 +502,33 @@ class _BlockScan:
             receiver = _reset_receiver(reset)
             if receiver is None:
                 return  # a reset we could not move: `for p in params: p.grad = None`
-            step = self.next_step(block, r)
-            if step is not None and _same_gradients(receiver, step[1], self.optimizers, _scope(reset, self.parents)):
+            scope = _scope(reset, self.parents)
+            step = self.next_step(block, r, functools.partial(_empties, receiver, self.optimizers, scope))
+            if step is not None:
                 yield ResetBeforeStep(backward, reset, *step)  # type: ignore[arg-type]
 
-    def next_step(self, block: list[ast.stmt], after: int) -> tuple[ast.Expr, Step] | None:
-        """The step statement after `block[after]` with nothing in between that computes gradients."""
+    def next_step(
+        self, block: list[ast.stmt], after: int, emptied: Callable[[Step], bool]
+    ) -> tuple[ast.Expr, Step] | None:
+        """The first step after `block[after]` of gradients the reset empties, with nothing in between
+        that computes gradients; another optimizer's step on the way (`opt_a.step()` before
+        `opt_b.step()`) is passed over, since it neither computes nor needs those gradients."""
         for stmt in block[after + 1 :]:
             if self.may_backward(stmt):
                 return None
             steps = self.steps_in(stmt)
             if not steps:
                 continue
-            if isinstance(stmt, ast.Expr) and steps[0].call is stmt.value and not steps[0].closure:
-                return stmt, steps[0]
-            return None
+            simple = isinstance(stmt, ast.Expr) and steps[0].call is stmt.value and not steps[0].closure
+            if simple and not emptied(steps[0]):
+                continue
+            return (stmt, steps[0]) if simple else None  # type: ignore[return-value]
         return None
+
+
+def _empties(receiver: ast.expr, optimizers: dict[str, str | None], scope: ast.AST, step: Step) -> bool:
+    """Whether the reset of `receiver` empties the gradients `step` applies."""
+    return _same_gradients(receiver, step, optimizers, scope)
 
 
 def _scope(node: ast.AST, parents: dict[int, ast.AST]) -> ast.AST:

@@ -12,6 +12,7 @@ from typing import ClassVar
 
 from packlint.diagnostics import Applicability, Diagnostic, Edit, Fix, Location
 from packlint.facts import FileFacts, LoopFacts
+from packlint.fixes.changes import Change, drops_comment
 from packlint.prefilter import Trigger
 from packlint.source import Source
 
@@ -67,17 +68,26 @@ class Rule:
         start = src.offset(node.lineno, node.col_offset)  # type: ignore[attr-defined]
         end = src.offset(node.end_lineno, node.end_col_offset)  # type: ignore[attr-defined]
         location = src.location(start)
+        if fix is not None and any(drops_comment(src, change) for change in fix.changes):
+            fix = None  # a fix keeps every comment: where it cannot, none is offered
         return Diagnostic(self.code, self.name, message, location, src.location(end), fix, location.row)
 
     @staticmethod
-    def safe_fix(message: str, *edits: Edit) -> Fix:
+    def safe_fix(message: str, *parts: Change | Edit) -> Fix:
         """A fix that `--fix` applies."""
-        return Fix(Applicability.SAFE, message, tuple(sorted(edits, key=lambda e: e.start)))
+        return make_fix(Applicability.SAFE, message, parts)
 
     @staticmethod
-    def unsafe_fix(message: str, *edits: Edit) -> Fix:
+    def unsafe_fix(message: str, *parts: Change | Edit) -> Fix:
         """A fix applied only with `--unsafe-fixes`."""
-        return Fix(Applicability.UNSAFE, message, tuple(sorted(edits, key=lambda e: e.start)))
+        return make_fix(Applicability.UNSAFE, message, parts)
+
+
+def make_fix(applicability: Applicability, message: str, parts: tuple[Change | Edit, ...]) -> Fix:
+    """A fix of changes (rewritten through libcst), or of raw text edits (where no node can say it:
+    inside a string or a comment)."""
+    edits = tuple(sorted((p for p in parts if isinstance(p, Edit)), key=lambda e: e.start))
+    return Fix(applicability, message, edits, tuple(p for p in parts if not isinstance(p, Edit)))
 
 
 def location_of(source: Source, node: ast.AST) -> Location:

@@ -6,7 +6,8 @@ from collections.abc import Iterator
 
 from packlint.diagnostics import Diagnostic
 from packlint.facts import Kind
-from packlint.fixes.edits import replace_node, text_of
+from packlint.fixes.changes import wrap_expression
+from packlint.fixes.edits import text_of
 from packlint.rules.base import Context, Rule
 from packlint.rules.triggers import PACKING
 
@@ -51,8 +52,11 @@ class LengthsListIndexedByTensor(Rule):
 
     ## Fix safety
     Safe: `torch.as_tensor(lengths)[order]` holds the same lengths in the intended order, and every
-    packing function accepts a lengths tensor. The fix is offered only where a name for `torch` is
-    already imported.
+    packing function accepts a lengths tensor. The rule reports only an index that is a
+    permutation (from `argsort` or a sort), which has as many elements as the batch: there the list
+    index raises `TypeError`, so the fix turns a crash into the intended result and never changes
+    an `int` into a tensor. A tensor that may hold one element (`torch.argmax(scores)`) is valid
+    Python and is not reported. The fix is offered only where a name for `torch` is already imported.
     """
 
     code = "PKL101"
@@ -67,11 +71,17 @@ class LengthsListIndexedByTensor(Rule):
             base, index = read.base, read.index
             if base.kind is not Kind.LENGTHS or base.container != "list" or index.container != "tensor":
                 continue
+            if index.kind is not Kind.PERM:
+                # `lengths[torch.argmax(scores)]` is valid Python: a one-element tensor converts to an
+                # index and picks one int. Only a permutation (argsort, sort indices) is known to be a
+                # tensor of several elements, where the list index raises.
+                continue
             listed = text_of(ctx.source, read.node.value)
             fix = None
             if read.torch_name is not None:
                 fixed = f"{read.torch_name}.as_tensor({listed})"
-                fix = self.safe_fix(f"Index `{fixed}` instead", replace_node(ctx.source, read.node.value, fixed))
+                change = wrap_expression(ctx.source, read.node.value, f"{read.torch_name}.as_tensor({{}})")
+                fix = self.safe_fix(f"Index `{fixed}` instead", change)
             yield self.diagnostic(
                 ctx,
                 read.node,

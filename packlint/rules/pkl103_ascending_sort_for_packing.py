@@ -6,8 +6,10 @@ import ast
 from collections.abc import Iterator
 
 from packlint.diagnostics import Diagnostic, Fix
-from packlint.facts import FileFacts, Order, SortSite
-from packlint.fixes.edits import replace_node, set_keyword, text_of
+from packlint.facts import FileFacts, Order, PackCall, SortSite
+from packlint.fixes.changes import Change, replace_expression, set_keyword
+from packlint.fixes.edits import text_of
+from packlint.fixes.safety import reads_packed_internals, swaps_axes
 from packlint.rules.base import Context, Rule
 from packlint.rules.triggers import PACKING
 
@@ -51,10 +53,21 @@ class AscendingSortForPacking(Rule):
     ```
 
     ## Fix safety
-    Safe: the fix adds `descending=True` (or `reverse=True`) to the sort. It is offered only when
-    the sort is a single call whose results feed nothing but packing: the sorted lengths reach only
-    the pack call and the permutation is only used to index, or to be inverted, so flipping the
-    direction changes no other result. Otherwise passing `enforce_sorted=False` may be simpler.
+    The fix adds `descending=True` (or `reverse=True`) to the sort, or negates the written flag.
+    It is safe only when the sort reorders both the batch and its lengths and nothing else reads
+    the sorted order: a tensor sort written as its own statement, whose permutation also indexes
+    the packed batch, whose results feed nothing but packing, indexing or an inversion, and no
+    value leaves the function in the sorted order. Then the flip changes no result, it only makes
+    packing accept the order. Where the function also transposes (the inversion may then undo the
+    sort on the wrong axis) or rebuilds the PackedSequence, the fix is unsafe.
+
+    When the sort sits inside the pack call (`torch.sort(lengths)[0]`) or only the lengths are
+    sorted, the batch itself keeps its order: flipping the sort would turn a loud `RuntimeError`
+    into rows packed with other rows' lengths, so no fix is offered (`enforce_sorted=False` on
+    unsorted lengths is the repair). A sort of the sequences themselves (`sorted(seqs, key=len)`)
+    gets an unsafe fix when its result feeds only packing: `reverse=True` makes the code run, but
+    every result then comes out longest first instead of shortest first, which code downstream may
+    rely on; when other values (labels) are sorted with it, no fix is offered.
     """
 
     code = "PKL103"
@@ -68,7 +81,7 @@ class AscendingSortForPacking(Rule):
             if call.opaque or call.enforce_sorted is not True or call.lengths.order is not Order.ASCENDING:
                 continue
             site = facts.sorts[call.lengths.sort_site] if call.lengths.sort_site is not None else None
-            fix = self.fix(ctx, site) if site is not None and only_feeds_packing(facts, site) else None
+            fix = self.fix(ctx, site, call) if site is not None else None
             what = "the lengths"
             if call.function == "pack_sequence":
                 what = "the sequences"
@@ -79,14 +92,41 @@ class AscendingSortForPacking(Rule):
                 ctx, call.node, f"{what} are sorted ascending{how} but `enforce_sorted` is on; sort descending", fix
             )
 
-    def fix(self, ctx: Context, site: SortSite) -> Fix:
+    def fix(self, ctx: Context, site: SortSite, call: PackCall) -> Fix | None:
         """Turn the sort around: `descending=True`, `reverse=True`, or the written flag negated."""
+        safety = flip_safety(ctx.facts, site, call)
+        if safety is None:
+            return None
         flip = str(not site.descending)
         if site.flag_node is not None:
-            edit = replace_node(ctx.source, site.flag_node, flip)
+            change: Change = replace_expression(ctx.source, site.flag_node, flip)
         else:
-            edit = set_keyword(ctx.source, site.node, site.flag, flip)
-        return self.safe_fix(f"Sort with `{site.flag}={flip}`", edit)
+            change = set_keyword(ctx.source, site.node, site.flag, flip)
+        message = f"Sort with `{site.flag}={flip}`"
+        return self.safe_fix(message, change) if safety else self.unsafe_fix(message, change)
+
+
+def flip_safety(facts: FileFacts, site: SortSite, call: PackCall) -> bool | None:
+    """True: flipping the sort is safe; False: it runs but reorders results; None: no fix."""
+    if site.flag == "reverse":
+        # `sorted(seqs, key=len)`: the sequences carry their lengths, but results follow the new order.
+        if call.function == "pack_sequence" or any(k.arg == "key" for k in site.node.keywords):
+            return False if only_feeds_packing(facts, site) else None
+        return None  # `sorted(lengths)`: a list of lengths sorted alone, the batch keeps its order
+    if inside_pack_call(facts, site.node):
+        return None  # `pack(x, torch.sort(lengths)[0])`: the batch was never reordered
+    token = call.lengths.perm
+    if not token or call.input.perm != token:
+        return None  # the lengths are sorted but the batch is not reordered with them (PKL102)
+    if not only_feeds_packing(facts, site):
+        return False
+    if any(v.perm == token for e in facts.exits for v in e.values):
+        return False  # something leaves the function in the sorted order: flipping reverses it
+    if swaps_axes(facts, site.node) or reads_packed_internals(facts, call):
+        # `out.transpose(0, 1)[perm.argsort()]` undoes the sort on the wrong axis, and a rebuilt
+        # PackedSequence drops its indices: the crash may be all that stands before a wrong result.
+        return False
+    return True
 
 
 def only_feeds_packing(facts: FileFacts, site: SortSite) -> bool:

@@ -6,7 +6,9 @@ from collections.abc import Iterator
 
 from packlint.diagnostics import Diagnostic
 from packlint.facts import Order, argument
-from packlint.fixes.edits import set_keyword, text_of
+from packlint.fixes.changes import set_keyword
+from packlint.fixes.edits import text_of
+from packlint.fixes.safety import layout_doubtful, reads_packed_internals
 from packlint.rules.base import Context, Rule
 from packlint.rules.triggers import PACKING
 
@@ -46,6 +48,14 @@ class UnsortedEnforceSorted(Rule):
     ## Fix safety
     Safe: with `enforce_sorted=False` PyTorch sorts the batch itself and gives outputs and final
     states back in the batch's own order. Only ONNX export needs sorted input.
+    Unsafe when code may read the packed value's own order: its `.data`, `.batch_sizes` or sort
+    indices (in the function that packs it, or anywhere in the file when the function hands it on),
+    or a `PackedSequence(...)` rebuilt from those fields, which drops the sort indices. There rows
+    come out in the sorted order instead of the batch's, and an unsorted batch goes from a
+    `RuntimeError` to silently misordered results. Unsafe as well where the function changes
+    layouts (a transpose) and the batch is not a padded batch seen in the layout the call says:
+    the sorting error may be the only sign of a transposed batch, which would then run silently
+    wrong when its size equals its length.
     """
 
     code = "PKL104"
@@ -59,10 +69,11 @@ class UnsortedEnforceSorted(Rule):
             if call.opaque or call.enforce_sorted is not True or call.lengths.order is not Order.UNSORTED:
                 continue
             position = 3 if call.function == "pack_padded_sequence" else 1
-            fix = self.safe_fix(
-                "Pass `enforce_sorted=False`",
-                set_keyword(ctx.source, call.node, "enforce_sorted", "False", position),
-            )
+            keyword = set_keyword(ctx.source, call.node, "enforce_sorted", "False", position)
+            # The sort indices live in the PackedSequence: code that reads its `.data` or
+            # `.batch_sizes`, or rebuilds it, sees rows in the new sorted order (or loses the indices).
+            unsafe = reads_packed_internals(ctx.facts, call) or layout_doubtful(ctx.facts, call)
+            fix = (self.unsafe_fix if unsafe else self.safe_fix)("Pass `enforce_sorted=False`", keyword)
             seqs = argument(call.node, 0, "sequences")
             if call.function == "pack_sequence" and seqs is not None:
                 what = f"the lengths of `{text_of(ctx.source, seqs)}` are"

@@ -6,9 +6,10 @@ import ast
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from packlint.diagnostics import Diagnostic, Edit, Fix
+from packlint.diagnostics import Diagnostic, Fix
 from packlint.facts import FileFacts, Order, PackCall, Perm, SortSite
-from packlint.fixes.edits import edit, replace_node, set_keyword, statement_lines, text_of
+from packlint.fixes.changes import Change, remove_statement, set_keyword, wrap_expression
+from packlint.fixes.edits import text_of
 from packlint.rules.base import Context, Rule
 from packlint.rules.triggers import PACKING
 
@@ -99,18 +100,13 @@ class ManualSortForPacking(Rule):
         plan = plan_removal(ctx.facts, site, token, packs)
         if plan is None:
             return None
-        edits: list[Edit] = []
-        for stmt in plan.statements:
-            span = statement_lines(ctx.source, stmt)
-            if span is None:
-                return None
-            edits.append(edit(ctx.source, span[0], span[1], ""))
+        changes: list[Change] = [remove_statement(ctx.source, stmt) for stmt in plan.statements]
         for indexed, base in plan.inline:
-            edits.append(replace_node(ctx.source, indexed, text_of(ctx.source, base)))
+            changes.append(wrap_expression(ctx.source, indexed, "{}", inner=base))
         for call in packs:
             if call.enforce_sorted is not False:
-                edits.append(set_keyword(ctx.source, call.node, "enforce_sorted", "False", 3))
-        return self.unsafe_fix("Drop the manual sort and pass `enforce_sorted=False`", *edits)
+                changes.append(set_keyword(ctx.source, call.node, "enforce_sorted", "False", 3))
+        return self.unsafe_fix("Drop the manual sort and pass `enforce_sorted=False`", *changes)
 
 
 @dataclass

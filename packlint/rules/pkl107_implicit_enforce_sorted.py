@@ -7,7 +7,9 @@ from collections.abc import Iterator
 
 from packlint.diagnostics import Diagnostic
 from packlint.facts import IDENTITY, FileFacts, Order, PackCall, argument
-from packlint.fixes.edits import set_keyword, text_of
+from packlint.fixes.changes import set_keyword
+from packlint.fixes.edits import text_of
+from packlint.fixes.safety import layout_doubtful, reads_packed_internals
 from packlint.rules.base import Context, Rule
 from packlint.rules.triggers import PACKING
 
@@ -51,6 +53,14 @@ class ImplicitEnforceSorted(Rule):
     Safe: with `enforce_sorted=False` PyTorch sorts internally and gives outputs and final states
     back in the batch's order, so sorted callers get the same results and unsorted ones stop
     failing. Only ONNX export needs sorted input; there, write `enforce_sorted=True` instead.
+    Unsafe when code may read the packed value's own order: its `.data`, `.batch_sizes` or sort
+    indices (in the function that packs it, or anywhere in the file when the function hands it on),
+    or a `PackedSequence(...)` rebuilt from those fields, which drops the sort indices. There rows
+    come out in the sorted order instead of the batch's, and an unsorted batch goes from a
+    `RuntimeError` to silently misordered results. Unsafe as well where the function changes
+    layouts (a transpose) and the batch is not a padded batch seen in the layout the call says:
+    the sorting error may be the only sign of a transposed batch, which would then run silently
+    wrong when its size equals its length.
     """
 
     code = "PKL107"
@@ -68,9 +78,11 @@ class ImplicitEnforceSorted(Rule):
             if parameter is None:
                 continue
             position = 3 if call.function == "pack_padded_sequence" else 1
-            fix = self.safe_fix(
-                "Pass `enforce_sorted=False`", set_keyword(ctx.source, call.node, "enforce_sorted", "False", position)
-            )
+            keyword = set_keyword(ctx.source, call.node, "enforce_sorted", "False", position)
+            # The sort indices live in the PackedSequence: code that reads its `.data` or
+            # `.batch_sizes`, or rebuilds it, sees rows in the new sorted order (or loses the indices).
+            unsafe = reads_packed_internals(facts, call) or layout_doubtful(facts, call)
+            fix = (self.unsafe_fix if unsafe else self.safe_fix)("Pass `enforce_sorted=False`", keyword)
             node = argument(call.node, 0, "sequences") if call.function == "pack_sequence" else call.lengths_node
             written = text_of(ctx.source, node) if node is not None else parameter
             what = "sequences" if call.function == "pack_sequence" else "lengths"

@@ -7,7 +7,8 @@ from collections.abc import Iterator
 
 from packlint.diagnostics import Diagnostic
 from packlint.facts import Device, dotted
-from packlint.fixes.edits import replace_node, text_of
+from packlint.fixes.changes import wrap_expression
+from packlint.fixes.edits import text_of
 from packlint.rules.base import Context, Rule
 from packlint.rules.triggers import PACKING
 
@@ -70,7 +71,8 @@ class LengthsOnAccelerator(Rule):
                 fixed = f"{written}.cpu()"
             else:
                 fixed = f"({written}).cpu()"
-            fix = self.safe_fix(f"Pass `{fixed}`", replace_node(ctx.source, node, fixed))
+            change = wrap_expression(ctx.source, node, "{}.cpu()", inner=moved, parenthesize=True)
+            fix = self.safe_fix(f"Pass `{fixed}`", change)
             yield self.diagnostic(
                 ctx,
                 call.node,

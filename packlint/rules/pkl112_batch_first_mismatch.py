@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import ast
 from collections.abc import Iterator
 
 from packlint.diagnostics import Diagnostic
 from packlint.facts import FileFacts, Kind, PackCall, UnpackCall
-from packlint.fixes.edits import set_keyword
+from packlint.fixes.changes import set_keyword
+from packlint.fixes.safety import reads_packed_internals, swaps_axes
 from packlint.rules.base import Context, Rule
 from packlint.rules.triggers import PACKING
 
@@ -51,10 +51,18 @@ class BatchFirstMismatch(Rule):
     ```
 
     ## Fix safety
-    Safe: the fix sets `batch_first` to the layout the batch was made with. It is offered only
-    where every layout involved is a literal seen in the same function or class; when the pack
-    call, the unpack call and the RNN disagree two against one in a way the data cannot settle,
-    nothing is reported.
+    The fix sets `batch_first` to the layout the batch has. It is safe only when that layout is
+    proven by a producer in sight: `pad_sequence(..., batch_first=...)` in the same function for a
+    pack call, with no `PackedSequence(...)` rebuilt and no `.data` read after it (those hide how
+    the rest of the code reads the packed value). The RNN's `batch_first` alone proves nothing about
+    a PackedSequence, which the RNN reads the same either way: a fix resting on it is unsafe. An
+    unpack call's fix is always unsafe: unpacking in either layout is valid, and which one the code
+    after it wants is a reading of that code (a value returned batch-first from a time-first RNN is
+    a choice, not a slip). Where the function, or a helper of the same file it calls, may change the
+    layout unseen (`transpose`, `permute`, `einops.rearrange`, `torch.stack(x.unbind(1))`,
+    `einsum`), a layout known only from the RNN is not trusted and nothing is reported. When the
+    pack call, the unpack call and the RNN disagree two against one in a way the data cannot settle,
+    nothing is reported either.
     """
 
     code = "PKL112"
@@ -71,10 +79,12 @@ class BatchFirstMismatch(Rule):
             expected, why = pack_layout(facts, call, rnn_flags.get(call.index))
             if expected is None or expected == call.batch_first:
                 continue
-            fix = self.safe_fix(
-                f"Pass `batch_first={expected}`",
-                set_keyword(ctx.source, call.node, "batch_first", str(expected), 2),
-            )
+            keyword = set_keyword(ctx.source, call.node, "batch_first", str(expected), 2)
+            # Only a padded batch made in sight proves the layout; the RNN's flag is a guess.
+            # A rebuilt PackedSequence (or one whose `.data` is read) hides what follows the packing.
+            proven = call.input.kind is Kind.BATCH and call.input.batch_first is not None
+            proven = proven and not reads_packed_internals(facts, call)
+            fix = (self.safe_fix if proven else self.unsafe_fix)(f"Pass `batch_first={expected}`", keyword)
             yield self.diagnostic(
                 ctx,
                 call.node,
@@ -87,10 +97,10 @@ class BatchFirstMismatch(Rule):
             expected = unpack_layout(facts, unpack)
             if expected is None or expected == unpack.batch_first:
                 continue
-            fix = self.safe_fix(
-                f"Pass `batch_first={expected}`",
-                set_keyword(ctx.source, unpack.node, "batch_first", str(expected), 1),
-            )
+            # Unpacking in either layout is valid: which one the code after it wants is a reading of
+            # that code, never proven by the RNN or the pack call. The fix is always unsafe.
+            keyword = set_keyword(ctx.source, unpack.node, "batch_first", str(expected), 1)
+            fix = self.unsafe_fix(f"Pass `batch_first={expected}`", keyword)
             yield self.diagnostic(
                 ctx,
                 unpack.node,
@@ -98,9 +108,6 @@ class BatchFirstMismatch(Rule):
                 f"`batch_first={unpack.batch_first}`; pass `batch_first={expected}`",
                 fix,
             )
-
-
-_AXIS_SWAPS = frozenset("transpose permute t swapaxes swapdims movedim moveaxis T mT".split())
 
 
 def consumer_flags(facts: FileFacts) -> dict[int, bool | None]:
@@ -119,16 +126,6 @@ def unpack_flags(facts: FileFacts, pack_index: int) -> set[bool | None]:
         for u in facts.unpack_calls
         if u.packed.kind is Kind.PACKED and u.packed.from_rnn and u.packed.origin == pack_index
     }
-
-
-def swaps_axes(facts: FileFacts, node: ast.AST) -> bool:
-    """Whether the function around `node` transposes anything: then a layout may change unseen."""
-    scope: ast.AST | None = node
-    while scope is not None and not isinstance(scope, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Module)):
-        scope = facts.parent(scope)
-    if scope is None:
-        return True
-    return any(isinstance(n, ast.Attribute) and n.attr in _AXIS_SWAPS for n in ast.walk(scope))
 
 
 def pack_layout(facts: FileFacts, call: PackCall, rnn_flag: bool | None) -> tuple[bool | None, str]:

@@ -7,7 +7,8 @@ from collections.abc import Iterator
 
 from packlint.diagnostics import Diagnostic
 from packlint.facts import FileFacts, Kind, SubscriptRead, index_pattern
-from packlint.fixes.edits import replace_node, text_of
+from packlint.fixes.changes import replace_expression
+from packlint.fixes.edits import text_of
 from packlint.rules.base import Context, Rule
 from packlint.rules.triggers import PACKING, RECURRENT
 
@@ -88,7 +89,7 @@ class LastPaddedTimestep(Rule):
             gather = gather_last(ctx, read)
             if gather is not None:
                 fix = self.unsafe_fix(
-                    f"Gather at `{read.lengths_name} - 1`", replace_node(ctx.source, read.node, gather)
+                    f"Gather at `{read.lengths_name} - 1`", replace_expression(ctx.source, read.node, gather)
                 )
             yield self.diagnostic(
                 ctx,

@@ -7,7 +7,8 @@ from collections.abc import Iterator
 
 from packlint.diagnostics import Diagnostic
 from packlint.facts import FileFacts, Kind, SubscriptRead, index_pattern
-from packlint.fixes.edits import replace_node, text_of
+from packlint.fixes.changes import replace_expression
+from packlint.fixes.edits import text_of
 from packlint.rules.base import Context, Rule
 from packlint.rules.pkl201_last_padded_timestep import last_step
 from packlint.rules.triggers import RECURRENT
@@ -87,7 +88,7 @@ class BidirectionalLastHidden(Rule):
                 if isinstance(base, ast.Name) and read.torch_name is not None:
                     both = f"{read.torch_name}.cat(({base.id}[-2], {base.id}[-1]), dim=-1)"
                     fix = self.unsafe_fix(
-                        f"Concatenate both directions: `{both}`", replace_node(ctx.source, read.node, both)
+                        f"Concatenate both directions: `{both}`", replace_expression(ctx.source, read.node, both)
                     )
                 yield self.diagnostic(
                     ctx,

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Iterator
+from dataclasses import replace
 
-from packlint.diagnostics import Diagnostic, Fix
-from packlint.facts import TrainingLoop, dotted, training_loops
-from packlint.fixes.edits import edit, indentation, short_text_of, text_of
+from packlint.diagnostics import Applicability, Diagnostic, Fix
+from packlint.facts import dotted
+from packlint.facts.loops import LOOPS, LoopFacts, TrainingLoop, is_reset, resetting_functions, training_loops
+from packlint.fixes.changes import insert_first, insert_statement
+from packlint.fixes.edits import short_text_of, text_of
 from packlint.rules.base import Context, Rule
 from packlint.rules.triggers import BACKWARD_AND_STEP
 from packlint.source import Source
@@ -47,10 +50,14 @@ class MissingZeroGrad(Rule):
     ```
 
     ## Fix safety
-    Safe: the fix inserts `<optimizer>.zero_grad()` as the first statement of the loop, and is offered
-    only when the loop steps exactly one optimizer on every iteration. With several optimizers,
-    or a step taken only on some iterations (gradient accumulation), where the reset belongs is a
-    decision for the reader, and no fix is offered.
+    Safe when the loop steps exactly one optimizer, on every iteration, and no loop around it
+    resets gradients. The reset goes where the step's gradients are used up: as the first statement
+    of the loop when the backward pass comes before the step (forward, backward, step), and right
+    after the step when the step comes first (step, forward, backward), where a reset at the top
+    would run between each backward and its step and stop training. With several optimizers, or a
+    step taken only on some iterations (gradient accumulation), where the reset belongs is a
+    decision for the reader, and no fix is offered. When an outer loop already resets (once per
+    epoch, say), the inner loop may accumulate on purpose: the fix is unsafe.
     """
 
     code = "PKL301"
@@ -68,7 +75,10 @@ class MissingZeroGrad(Rule):
                 f"This loop calls `{backward}` and `{step}` but never resets the gradients; "
                 "call `zero_grad()` on the optimizer once per iteration"
             )
-            yield self.diagnostic(ctx, loop.node, message, self._fix(ctx.source, loop))
+            fix = self._fix(ctx.source, loop)
+            if fix is not None and outer_loop_resets(ctx.loops, loop.node):
+                fix = replace(fix, applicability=Applicability.UNSAFE)  # the inner loop may accumulate on purpose
+            yield self.diagnostic(ctx, loop.node, message, fix)
 
     def _fix(self, source: Source, loop: TrainingLoop) -> Fix | None:
         keys = {step.key for step in loop.steps}
@@ -77,21 +87,61 @@ class MissingZeroGrad(Rule):
         optimizer = loop.steps[0].optimizer
         if dotted(optimizer) is None or _names(optimizer) & loop.bound:
             return None  # `opt` made inside the loop, or `opts[i]`: no single object to reset up front
-        first = loop.node.body[0]
-        decorators = getattr(first, "decorator_list", [])
-        row = min([first.lineno, *(d.lineno for d in decorators)])
-        start = source.line_starts[row - 1]
-        own_line = (
-            source.line(row).lstrip().startswith("@")
-            if decorators
-            else not source.text[start : source.offset(row, first.col_offset)].strip()
-        )
-        if not own_line:
-            return None  # `for x in xs: loss.backward(); opt.step()` on one line
+        if step_precedes_backward(loop):
+            return self._fix_after_step(source, loop)
         text = f"{text_of(source, optimizer)}.zero_grad()"
-        insert = f"{indentation(source, first)}{text}{source.newline}"
-        return self.safe_fix(f"Insert `{text}` at the start of the loop", edit(source, start, start, insert))
+        return self.safe_fix(f"Insert `{text}` at the start of the loop", insert_first(source, loop.node, text))
+
+    def _fix_after_step(self, source: Source, loop: TrainingLoop) -> Fix | None:
+        """`step; forward; backward`: the reset right after the step statement."""
+        step = loop.steps[0]
+        statement = step_statement(loop, step.call)
+        if statement is None:
+            return None
+        text = f"{text_of(source, step.optimizer)}.zero_grad()"
+        message = f"Insert `{text}` after `{short_text_of(source, step.call)}`"
+        return self.safe_fix(message, insert_statement(source, statement, text, after=True))
+
+
+def outer_loop_resets(facts: LoopFacts, loop: ast.AST) -> bool:
+    """Whether a loop around `loop` (in the same function) resets gradients somewhere."""
+    parents = facts.index.parents
+    helpers = resetting_functions(facts.tree)
+    node = parents.get(id(loop))
+    while node is not None and not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
+        if isinstance(node, LOOPS) and any(is_reset(n) or called_name(n) in helpers for n in ast.walk(node)):
+            return True
+        node = parents.get(id(node))
+    return False
+
+
+def step_precedes_backward(loop: TrainingLoop) -> bool:
+    """Whether the step comes before the first backward pass in the loop's text."""
+    step = loop.steps[0].call
+    return (step.lineno, step.col_offset) < (loop.backward.lineno, loop.backward.col_offset)
+
+
+def step_statement(loop: TrainingLoop, call: ast.Call) -> ast.stmt | None:
+    """The statement `opt.step()` that is the step call itself, in a block of the loop."""
+    for node in ast.walk(loop.node):
+        for field in ("body", "orelse", "finalbody"):
+            block = getattr(node, field, None)
+            if isinstance(block, list):
+                for stmt in block:
+                    if isinstance(stmt, ast.Expr) and stmt.value is call:
+                        return stmt
+    return None
 
 
 def _names(node: ast.expr) -> set[str]:
     return {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
+
+
+def called_name(node: ast.AST) -> str | None:
+    """The last name of what a call calls: `reset_grads` for `self.reset_grads()`."""
+    if isinstance(node, ast.Call):
+        if isinstance(node.func, ast.Name):
+            return node.func.id
+        if isinstance(node.func, ast.Attribute):
+            return node.func.attr
+    return None

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Iterator
 
 from packlint.diagnostics import Diagnostic, Fix
-from packlint.facts import ResetBeforeStep, resets_before_step
-from packlint.fixes.edits import edit, indentation, short_text_of, statement_lines
+from packlint.facts.loops import LoopFacts, ResetBeforeStep, is_backward, key_of, resets_before_step, step_of
+from packlint.fixes.changes import move_statement
+from packlint.fixes.edits import short_text_of
 from packlint.rules.base import Context, Rule
 from packlint.rules.triggers import BACKWARD_RESET_STEP
-from packlint.source import Source
 
 
 class ZeroGradBeforeStep(Rule):
@@ -44,9 +45,12 @@ class ZeroGradBeforeStep(Rule):
     ```
 
     ## Fix safety
-    Safe: the fix moves the reset to just after the step, where it clears the gradients the step
-    has used, before the next `backward()`. No fix is offered when the reset or the step shares its
-    line with another statement.
+    Safe: the fix moves the reset (with its comment) to just after the step, where it clears the
+    gradients the step has used, before the next `backward()`; a reset and step that share a line
+    trade places on it. Another optimizer's step between them is passed over (`opt_a.zero_grad()`
+    moves behind `opt_a.step()`). When the reset is not the stepped optimizer's own
+    (`model.zero_grad()`) and another step follows in the same block, that step may need the same
+    gradients: no fix is offered.
     """
 
     code = "PKL302"
@@ -63,24 +67,35 @@ class ZeroGradBeforeStep(Rule):
                 f"`{reset}` runs between `{backward}` and `{step}`: the step sees no gradients; "
                 f"move it after `{step}` or before `{backward}`"
             )
-            yield self.diagnostic(ctx, found.reset.value, message, self._fix(ctx.source, found))
+            yield self.diagnostic(ctx, found.reset.value, message, self._fix(ctx, found))
 
-    def _fix(self, source: Source, found: ResetBeforeStep) -> Fix | None:
-        reset_lines = statement_lines(source, found.reset)
-        step_lines = statement_lines(source, found.step)
-        if reset_lines is None or step_lines is None:
-            return None
-        start, end = reset_lines
-        # The same line, re-indented like the step, ending with the file's own newline.
-        line = source.text[start:end].rstrip("\r\n")
-        line = indentation(source, found.step) + line[len(indentation(source, found.reset)) :]
-        at = step_lines[1]
-        if source.text[:at].endswith(("\n", "\r")):
-            moved = line + source.newline
-        else:
-            moved = source.newline + line  # the step ends the file without a newline
+    def _fix(self, ctx: Context, found: ResetBeforeStep) -> Fix | None:
+        source = ctx.source
+        if not resets_only(found) and steps_follow(ctx.loops, found):
+            return None  # `model.zero_grad()` may empty what a later `opt_b.step()` needs as well
         reset = short_text_of(source, found.reset.value)
         step = short_text_of(source, found.step.value)
-        return self.safe_fix(
-            f"Move `{reset}` after `{step}`", edit(source, start, end, ""), edit(source, at, at, moved)
-        )
+        return self.safe_fix(f"Move `{reset}` after `{step}`", move_statement(source, found.reset, found.step))
+
+
+def resets_only(found: ResetBeforeStep) -> bool:
+    """Whether the reset is the stepped optimizer's own (`opt.zero_grad()` before `opt.step()`)."""
+    call = found.reset.value
+    if not isinstance(call, ast.Call) or not isinstance(call.func, ast.Attribute):
+        return False
+    return key_of(call.func.value) == found.optimizer.key
+
+
+def steps_follow(facts: LoopFacts, found: ResetBeforeStep) -> bool:
+    """Whether another optimizer step follows the step in its block before the next backward."""
+    parent = facts.index.parents.get(id(found.step))
+    for field in ("body", "orelse", "finalbody"):
+        block = getattr(parent, field, None)
+        if isinstance(block, list) and found.step in block:
+            for stmt in block[block.index(found.step) + 1 :]:
+                nodes = list(ast.walk(stmt))
+                if any(is_backward(n) for n in nodes):
+                    return False
+                if any(step_of(n, facts.optimizers) is not None for n in nodes):
+                    return True
+    return False

@@ -26,20 +26,108 @@ class Gap:
     note: str = ""
 
 
-def compare(pattern: Result, value: object, expected: Expected, batch_first: bool) -> Gap:
+def compare(pattern: Result, value: object, expected: Expected, batch_first: bool, packed_order: str = "batch") -> Gap:
     """The gap between `value` and the expectation for `pattern`; StructureError on a contract mismatch."""
     pairs = list(_pairs(pattern, value, "result"))
     order = None
+    perm: Tensor | None = None
     for kind, item, _ in pairs:
         if kind == "perm":
             order, problem = _inverse(item, len(expected.lengths))
             if problem:
                 return Gap(math.inf, problem)
+            perm = _as_tensor(item, "perm").long()
+    order, gap = _packed_order(pattern, pairs, expected, perm, order, packed_order == "any")
+    if gap is not None:
+        return gap
     found = [_compare_kind(kind, item, where, expected, batch_first, order) for kind, item, where in pairs]
     gaps = [g for g in found if g is not None]
     if not gaps:
         return Gap(0.0)
     return max(gaps, key=lambda g: g.error)
+
+
+_PACKED = ("packed", "packed_out")
+_ORDER_FREE = ("perm", "loss", *_PACKED)  # kinds that carry no batch order of their own to compare with
+
+
+def _packed_order(
+    pattern: Result,
+    pairs: list[tuple[str, object, str]],
+    expected: Expected,
+    perm: Tensor | None,
+    order: Tensor | None,
+    any_order: bool,
+) -> tuple[Tensor | None, Gap | None]:
+    """The order of the rows inside returned PackedSequences, checked, not only their set.
+
+    Row j of a PackedSequence (after its own unsort) must be: sequence `perm[j]` when a perm is
+    returned; in one order shared with every other batch-ordered value returned (which are then
+    compared after undoing it); free only when a value the header ignores may carry that order, or
+    the header says `packed_order=any` (a collate that hands its caller a sorted batch on purpose);
+    and otherwise the caller's batch order. A PackedSequence rebuilt without its sort indices fails
+    here: its rows come back in sorted order."""
+    rows: list[tuple[str, list[int]]] = []
+    for kind, item, _ in pairs:
+        if kind in _PACKED and isinstance(item, PackedSequence):
+            wanted = expected.inputs if kind == "packed" else expected.outputs
+            if wanted is None:
+                continue
+            sigma = _row_sources(_unpacked(item), wanted)
+            if sigma is None:
+                return order, None  # not the same sequences: the set comparison says why
+            rows.append((kind, sigma))
+    if not rows:
+        return order, None
+    size = len(expected.lengths)
+    if perm is not None:
+        target = perm.tolist()
+    elif any(kind not in _ORDER_FREE for kind, _, _ in pairs):
+        target = rows[0][1]
+        order = torch.tensor(target).argsort()
+    elif any_order or _ignores_something(pattern):
+        target = rows[0][1]
+    else:
+        target = list(range(size))
+    for kind, sigma in rows:
+        if not _same_rows(sigma, target, expected):
+            return order, Gap(math.inf, f"{kind}: rows hold sequences {sigma}, expected {target}")
+    return order, None
+
+
+def _row_sources(actual: list[Tensor], wanted: Sequence[Tensor]) -> list[int] | None:
+    """For each row, the index of the wanted sequence it holds (closest of the same length)."""
+    if len(actual) != len(wanted):
+        return None
+    left = list(range(len(wanted)))
+    sources = []
+    for row in actual:
+        candidates = [i for i in left if wanted[i].shape == row.shape]
+        if not candidates:
+            return None
+        best = min(candidates, key=lambda i: _distance(row, wanted[i]))
+        left.remove(best)
+        sources.append(best)
+    return sources
+
+
+def _distance(a: Tensor, b: Tensor) -> float:
+    return float((a - b.to("cpu", torch.float64)).abs().max()) if a.numel() else 0.0
+
+
+def _same_rows(sigma: list[int], target: list[int], expected: Expected) -> bool:
+    """Whether two row orders hold equal sequences row by row (equal sequences may trade places)."""
+    inputs = expected.inputs
+    return len(sigma) == len(target) and all(
+        a == b or (inputs[a].shape == inputs[b].shape and _distance(inputs[a].double(), inputs[b]) == 0.0)
+        for a, b in zip(sigma, target)
+    )
+
+
+def _ignores_something(pattern: Result) -> bool:
+    if isinstance(pattern, str):
+        return pattern == IGNORED
+    return any(_ignores_something(p) for p in pattern)
 
 
 def _pairs(pattern: Result, value: object, where: str) -> Iterator[tuple[str, object, str]]:

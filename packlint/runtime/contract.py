@@ -74,6 +74,7 @@ _OPTION_VALUES: dict[str, dict[str, object]] = {
     "sorted": dict(_BOOLS),
     "devices": {"cpu": "cpu", "cuda": "cuda"},
     "amp": dict(_BOOLS),
+    "packed_order": {"batch": "batch", "any": "any"},
 }
 
 
@@ -129,6 +130,7 @@ class Options:
     devices: tuple[str, ...]
     clip: float | None  # training: the reference loop clips the gradient norm to this
     amp: bool  # training: on CUDA the reference loop runs under autocast with a GradScaler
+    packed_order: str = "batch"  # "any": a returned PackedSequence may hold the batch in another order
 
 
 @dataclass(frozen=True)
@@ -340,7 +342,7 @@ def _parse_options(text: str, entry: Entry) -> Options:
         values[key] = tuple(dict.fromkeys(chosen))
     rnn_types = [t for b in entry.arguments if b.kind in RNN_KINDS for t in RNN_KINDS[b.kind]]
     default_types = tuple(dict.fromkeys(rnn_types)) or RNN_KINDS["rnn"]
-    for key in ("sorted", "amp"):
+    for key in ("sorted", "amp", "packed_order"):
         if len(values.get(key, ())) > 1:
             raise ContractError(f"`{key}` takes one value")
     return Options(
@@ -352,6 +354,7 @@ def _parse_options(text: str, entry: Entry) -> Options:
         devices=tuple(str(v) for v in values.get("devices", ("cpu",) if entry.is_module else ("cpu", "cuda"))),
         clip=clip,
         amp=bool(values.get("amp", (False,))[0]),
+        packed_order=str(values.get("packed_order", ("batch",))[0]),
     )
 
 

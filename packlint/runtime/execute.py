@@ -65,12 +65,14 @@ class Runner:
     """Runs fixtures on one device and dtype, sharing batches and per-sequence references."""
 
     def __init__(self, env: Env) -> None:
+        self._packed_order = "batch"  # the header's `packed_order`, for the file being run
         self.env = env
         self._batches: dict[tuple[bool, bool], Batch] = {}
         self._references: dict[tuple[Config, bool, bool], Expected] = {}
 
     def run(self, text: str, filename: str, contract: Contract) -> list[Outcome]:
         """An outcome per configuration the header asks for (one SKIP when not on this device)."""
+        self._packed_order = contract.options.packed_order
         if self.env.kind not in contract.options.devices:
             return [Outcome("-", SKIP, detail=f"the header runs it on {', '.join(contract.options.devices)} only")]
         if contract.options.amp and self.env.kind == "cpu" and torch.cuda.is_available():
@@ -185,7 +187,7 @@ class Runner:
         except Exception as exc:
             return Outcome(label, RAISE, detail=exception_text(exc))
         try:
-            gap = compare(result, value, expected, config.batch_first)
+            gap = compare(result, value, expected, config.batch_first, self._packed_order)
         except StructureError as exc:
             return Outcome(label, ERROR, detail=str(exc))
         except Exception as exc:  # a corrupt result (a PackedSequence that cannot be unpacked)

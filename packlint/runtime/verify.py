@@ -13,6 +13,7 @@ from packlint.runtime.devices import Env, describe, one_thread
 from packlint.runtime.execute import DEVIATE, ERROR, MATCH, RAISE, SKIP, Outcome, Runner
 
 BAD, FIXED, GOOD = "bad", "fixed", "good"
+GOOD_FIX = "good-fix"  # packlint --fix on a good file: there must be nothing to apply
 
 
 @dataclass(frozen=True)
@@ -135,6 +136,10 @@ def _verify(paths: Sequence[str], env: Env) -> VerifyRun:
         data = path.read_bytes()
         role = role_of(path)
         name = display(path)
+        if role == GOOD:
+            unfixed = _check_good_unfixed(env, path, data)
+            if unfixed is not None:
+                reports.append(unfixed)
         report = _run_file(runner, env, name, role, data)
         if report is None:
             static_only.append(name)
@@ -161,6 +166,16 @@ def _run_file(runner: Runner, env: Env, name: str, role: str, data: bytes, probl
     seconds = time.perf_counter() - start
     problem = problem or required(role, outcomes)
     return FileReport(name, role, env.kind, env.dtype_name, env.tolerance, outcomes, seconds, problem)
+
+
+def _check_good_unfixed(env: Env, path: Path, data: bytes) -> FileReport | None:
+    """A good file must get no fix at all (safe or unsafe): a report only when it does."""
+    fixed, problem = packlint_fix(path, data)
+    if fixed is None and not problem:
+        return None
+    problem = problem or "packlint changes a good file: a fix on correct code"
+    outcome = Outcome("-", ERROR, detail=problem)
+    return FileReport(display(path), GOOD_FIX, env.kind, env.dtype_name, env.tolerance, (outcome,), 0.0, problem)
 
 
 def _run_fix(runner: Runner, env: Env, path: Path, data: bytes) -> FileReport | None:

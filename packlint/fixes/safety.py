@@ -1,0 +1,107 @@
+"""Conditions shared by several fixes' safety: what else reads a value a fix would change."""
+
+from __future__ import annotations
+
+import ast
+
+from packlint.facts import FileFacts, Kind, PackCall
+
+# A PackedSequence's fields that show its internal (sorted) order: a fix that changes that order
+# (`enforce_sorted=False` sorts inside the call) changes what code reading them sees.
+PACKED_FIELDS = frozenset(("data", "batch_sizes", "sorted_indices", "unsorted_indices"))
+_FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)
+_AXIS_SWAPS = frozenset("transpose permute t swapaxes swapdims movedim moveaxis T mT".split())
+# Calls that may rebuild a tensor in another layout: `einops.rearrange(x, "b t d -> t b d")`,
+# `torch.stack(x.unbind(1))`, `torch.einsum("btd->tbd", x)`.
+_LAYOUT_CALLS = frozenset("rearrange einsum unbind stack".split())
+
+
+def enclosing_scope(facts: FileFacts, node: ast.AST) -> ast.AST:
+    """The innermost function around `node`, or the module."""
+    current = facts.parent(node)
+    while current is not None and not isinstance(current, _FUNCTIONS):
+        current = facts.parent(current)
+    return current if current is not None else facts.tree
+
+
+def reads_packed_internals(facts: FileFacts, call: PackCall) -> bool:
+    """Whether code may read the packed value's own order: `.data`, `.batch_sizes` and the indices
+    in the function that packs (or, when it hands the value on, anywhere in the file), or a
+    `PackedSequence(...)` rebuilt anywhere in the file, which drops the sort indices."""
+    scope = enclosing_scope(facts, call.node)
+    for node in ast.walk(facts.tree):
+        if isinstance(node, ast.Call) and _name(node.func) == "PackedSequence":
+            return True
+        if isinstance(node, ast.Attribute) and node.attr in ("batch_sizes", "sorted_indices", "unsorted_indices"):
+            return True
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "_replace":
+            return True  # `packed._replace(data=...)`: a rebuild by namedtuple
+    handed_on = scope is facts.tree or any(isinstance(n, (ast.Return, ast.Yield)) for n in ast.walk(scope))
+    where = facts.tree if handed_on else scope
+    return any(isinstance(n, ast.Attribute) and n.attr in PACKED_FIELDS for n in ast.walk(where))
+
+
+def _name(node: ast.expr) -> str | None:
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        return node.attr
+    return None
+
+
+def swaps_axes(facts: FileFacts, node: ast.AST) -> bool:
+    """Whether the function around `node`, or a same-file helper it calls, may change a layout
+    (a transpose, `rearrange`, `stack(x.unbind(1))`): then a layout may change unseen."""
+    scope: ast.AST | None = node
+    while scope is not None and not isinstance(scope, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Module)):
+        scope = facts.parent(scope)
+    if scope is None:
+        return True
+    helpers = layout_changing_functions(facts.tree)
+    return any(changes_layout(n) or _called(n) in helpers for n in ast.walk(scope))
+
+
+def changes_layout(node: ast.AST) -> bool:
+    """`x.transpose(0, 1)`, `x.T`, `rearrange(...)`, `x.unbind(1)`, `torch.stack(...)`."""
+    if isinstance(node, ast.Attribute) and node.attr in _AXIS_SWAPS:
+        return True
+    return _called(node) in _LAYOUT_CALLS
+
+
+def layout_changing_functions(tree: ast.Module) -> set[str]:
+    """Names of this file's functions (and methods) that may change a layout, directly or through
+    another such function (to a fixed point)."""
+    functions = [n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
+    found: set[str] = set()
+    changed = True
+    while changed:
+        changed = False
+        for function in functions:
+            if function.name in found:
+                continue
+            if any(changes_layout(n) or _called(n) in found for n in ast.walk(function)):
+                found.add(function.name)
+                changed = True
+    return found
+
+
+def _called(node: ast.AST) -> str | None:
+    if isinstance(node, ast.Call):
+        if isinstance(node.func, ast.Name):
+            return node.func.id
+        if isinstance(node.func, ast.Attribute):
+            return node.func.attr
+    return None
+
+
+def layout_doubtful(facts: FileFacts, call: PackCall) -> bool:
+    """Whether a `pack_padded_sequence` call's batch may not be in the layout its `batch_first`
+    says: not a padded batch seen with that layout, in a function that changes layouts. There a
+    crash on sorting can be the only sign of a transposed batch; `enforce_sorted=False` would make
+    it run, silently wrong when batch size and length agree."""
+    if call.function != "pack_padded_sequence":
+        return False
+    batch = call.input
+    if batch.kind is Kind.BATCH and batch.batch_first is not None and batch.batch_first == call.batch_first:
+        return False
+    return swaps_axes(facts, call.node)
