@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 
 from packlint.config import Settings, matches_selector
 from packlint.diagnostics import Applicability, Diagnostic, FileError, FileResult, Fix
+from packlint.invisible import Repair, repair
 from packlint.noqa import noqa_rows, skips_file, suppressed
 from packlint.prefilter import Needle, may_match, needles
 from packlint.source import Source, SourceError
@@ -20,6 +21,7 @@ MAX_FIX_PASSES = 10
 # prefilter): starting two workers costs 20-50 ms, and the analysis runs at about 0.5 MB/s per core
 # (measured on 2 cores; docs/performance.md).
 POOL_THRESHOLD = 256 * 1024
+PASTED = "PKL001"  # pasted-invisible-whitespace: the one rule that runs on a file that did not parse
 
 
 @dataclass(frozen=True)
@@ -67,11 +69,17 @@ def lint_text(
     from packlint.rules import REGISTRY
     from packlint.rules.base import Context
 
+    pasted: Repair | None = None
     try:
         tree = ast.parse(text)
     except SyntaxError as exc:
-        where = f"{exc.lineno}:{(exc.offset or 0)}" if exc.lineno else "?"
-        return [], [FileError(f"syntax error at {where}: {exc.msg}")]
+        repaired = repair_pasted(text, codes)
+        if repaired is None:
+            where = f"{exc.lineno}:{(exc.offset or 0)}" if exc.lineno else "?"
+            return [], [FileError(f"syntax error at {where}: {exc.msg}")]
+        # Analyse the text as it will be once PKL001 is fixed: same offsets, so every position holds.
+        text, tree, pasted = repaired.text, repaired.tree, repaired
+        source = source.but(text=text)
     except (ValueError, RecursionError, MemoryError) as exc:
         return [], [FileError(f"cannot parse: {type(exc).__name__}: {exc}")]
     try:
@@ -82,7 +90,7 @@ def lint_text(
         if strict:
             raise
         return [], [FileError(f"internal error in the analysis: {type(exc).__name__}: {exc}")]
-    ctx = Context(source, facts)
+    ctx = Context(source, facts, pasted)
     found: list[Diagnostic] = []
     errors: list[FileError] = []
     for rule in REGISTRY:
@@ -94,9 +102,20 @@ def lint_text(
             if strict:
                 raise
             errors.append(FileError(f"internal error in {rule.code}: {type(exc).__name__}: {exc}"))
+    if pasted:
+        # The other fixes wait for the next pass, on text that parses: applied together with PKL001's
+        # they could overlap one of its edits, and a skipped PKL001 edit leaves a file that cannot parse.
+        found = [d if d.code == PASTED else replace(d, fix=None) for d in found]
     rows = noqa_rows(text) if found else {}  # tokenizing costs as much as parsing: only when needed
     kept = sorted((d for d in found if not suppressed(d.code, d.noqa_row, rows)), key=lambda d: d.sort_key)
     return kept, errors
+
+
+def repair_pasted(text: str, codes: frozenset[str]) -> Repair | None:
+    """The repair of a file that only pasted invisible spaces stop from parsing, when PKL001 is selected."""
+    if PASTED not in codes or text.isascii():
+        return None
+    return repair(text)
 
 
 def apply_edits(text: str, fixes: Sequence[Fix]) -> tuple[str, int]:

@@ -20,6 +20,8 @@ class Needle:
     @classmethod
     def of(cls, trigger: str) -> Needle:
         """A trigger is a word (`pack_sequence`) or a regular expression that starts with one."""
+        if re.escape(trigger) == trigger and not trigger.isascii():
+            return cls(trigger.encode())  # a literal character such as U+00A0 (PKL001), matched in UTF-8
         head = _HEAD.match(trigger).group()  # type: ignore[union-attr]
         rest = trigger[len(head) :]
         if not rest:

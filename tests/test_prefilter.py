@@ -48,6 +48,10 @@ def test_each_rule_alone_gives_the_same_result_with_the_prefilter_off(code: str)
     # One rule selected: the needles shrink to that rule's triggers, the sharpest test of them.
     settings = ALL.but(select=(code,))
     for path in FIXTURE_FILES:
+        if path.parent.name == "PKL001" and code != "PKL001":
+            # These parse only once PKL001 repairs them: with another rule alone they are a syntax
+            # error, which the prefilter, as for any file without that rule's words, does not parse.
+            continue
         on, off = _same(path, settings)
         assert on == off, path
 

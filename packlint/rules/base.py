@@ -13,6 +13,7 @@ from typing import ClassVar
 from packlint.diagnostics import Applicability, Diagnostic, Edit, Fix, Location
 from packlint.facts import FileFacts
 from packlint.facts.loops import LoopFacts
+from packlint.invisible import Repair
 from packlint.source import Source
 
 SECTIONS = ("What it does", "Why is this bad?", "Example", "Use instead", "Fix safety")
@@ -24,6 +25,7 @@ class Context:
 
     source: Source
     facts: FileFacts
+    pasted: Repair | None = None  # the invisible spaces replaced so that the file parses (PKL001)
 
     @cached_property
     def loops(self) -> LoopFacts:

@@ -12,6 +12,7 @@ from types import CodeType
 import torch
 from torch import Tensor, nn
 
+from packlint.invisible import repair
 from packlint.runtime.batch import SEED, SETTINGS, Batch, argument, build_head, build_rnn, make_batch
 from packlint.runtime.compare import Gap, StructureError, compare
 from packlint.runtime.contract import RNN_KINDS, Config, Contract, Result
@@ -78,6 +79,9 @@ class Runner:
         try:
             code = compile(text, filename, "exec")
         except SyntaxError as exc:
+            if repair(text) is not None:
+                # Pasted invisible spaces (PKL001): Python itself refuses the program, the bug's symptom.
+                return [Outcome(config.label(), RAISE, detail=f"SyntaxError: {exc}") for config in contract.configs()]
             return [Outcome("-", ERROR, detail=f"does not compile: {exc}")]
         return [self._run_config(code, filename, contract, config) for config in contract.configs()]
 
