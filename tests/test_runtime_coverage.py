@@ -8,6 +8,8 @@ from tests.fixture_marks import FIXTURES
 # Fixtures of rules with a runtime effect that stay static-only, and why. Anything else in those
 # directories without a header fails `test_executable_fixtures_have_headers`: nothing is skipped silently.
 STATIC_ONLY: dict[str, str] = {
+    "PKL108/bad_data_field.py": "returns the packed rows themselves, which no result kind of the contract describes",
+    "PKL108/bad_data_field.fixed.py": "the fix of the static-only bad_data_field.py",
     "PKL201/good_step_decoder.py": "a greedy decoder stepping from an initial state: no packed batch to compare with",
     "PKL203/good_step_decoder.py": "a decoder fed one step at a time from an initial state: no packed batch",
     "PKL203/good_single_sequence.py": "takes one sequence, not a batch: there is no padding to get wrong",
