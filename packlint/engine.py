@@ -103,9 +103,10 @@ def lint_text(
                 raise
             errors.append(FileError(f"internal error in {rule.code}: {type(exc).__name__}: {exc}"))
     if pasted:
-        # The other fixes wait for the next pass, on text that parses: applied together with PKL001's
-        # they could overlap one of its edits, and a skipped PKL001 edit leaves a file that cannot parse.
-        found = [d if d.code == PASTED else replace(d, fix=None) for d in found]
+        # A fix that overlaps one of PKL001's waits for the next pass, on text that parses: applied in the
+        # same pass it could push that PKL001 fix out, and the file would not parse.
+        spans = [d.fix.span for d in found if d.code == PASTED and d.fix is not None]
+        found = [d if d.code == PASTED or not overlaps(d.fix, spans) else replace(d, fix=None) for d in found]
     rows = noqa_rows(text) if found else {}  # tokenizing costs as much as parsing: only when needed
     kept = sorted((d for d in found if not suppressed(d.code, d.noqa_row, rows)), key=lambda d: d.sort_key)
     return kept, errors
@@ -116,6 +117,14 @@ def repair_pasted(text: str, codes: frozenset[str]) -> Repair | None:
     if PASTED not in codes or text.isascii():
         return None
     return repair(text)
+
+
+def overlaps(fix: Fix | None, spans: list[tuple[int, int]]) -> bool:
+    """Whether `fix` touches one of `spans`."""
+    if fix is None:
+        return False
+    lo, hi = fix.span
+    return any(lo <= t_hi and t_lo <= hi for t_lo, t_hi in spans)
 
 
 def apply_edits(text: str, fixes: Sequence[Fix]) -> tuple[str, int]:

@@ -68,3 +68,18 @@ def test_crlf_line_endings_survive_the_fix() -> None:
     assert _check(text, select=("PKL001",))[0] == [("PKL001", 2)]
     _, _, fixed = _check(text, select=("PKL001",), fix=True)
     assert fixed == b"if True:\r\n  x = 1\r\n"
+
+
+def test_a_fix_touching_a_pasted_space_waits_for_the_next_pass() -> None:
+    text = TUTORIAL.replace("padded[order], lengths[order]", f"padded[order],{NB}lengths[order]")
+    result = check_source(text.encode(), "pasted.py", Settings(strict=True))
+    fixes = {d.code: d.fix for d in result.diagnostics if d.location.row == 8}
+    assert fixes["PKL001"] is not None and fixes["PKL101"] is None  # it touches the space before `lengths`
+    _, errors, fixed = _check(text, fix=True)
+    assert errors == [] and fixed is not None
+    assert fixed.decode() == TUTORIAL.replace(NB, " ").replace("lengths[order]", "torch.as_tensor(lengths)[order]")
+
+
+def test_a_fix_elsewhere_on_the_line_is_offered_at_once() -> None:
+    result = check_source(TUTORIAL.encode(), "pasted.py", Settings(strict=True))
+    assert [d.fix is not None for d in result.diagnostics if d.code == "PKL101"] == [True]

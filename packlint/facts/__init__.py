@@ -11,6 +11,7 @@ from packlint.facts.events import (
     index_pattern,
 )
 from packlint.facts.flow import FileFacts, analyse
+from packlint.facts.tensors import RnnInput, Shape, rnn_inputs
 from packlint.facts.values import IDENTITY, Device, Kind, Order, Value
 
 __all__ = [
@@ -23,10 +24,13 @@ __all__ = [
     "PackCall",
     "Reorder",
     "RnnCall",
+    "RnnInput",
+    "Shape",
     "SortSite",
     "SubscriptRead",
     "UnpackCall",
     "Value",
     "analyse",
     "index_pattern",
+    "rnn_inputs",
 ]

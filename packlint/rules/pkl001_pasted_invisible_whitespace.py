@@ -41,8 +41,8 @@ class PastedInvisibleWhitespace(Rule):
     ## Fix safety
     Safe: each character becomes one ordinary space, so the code reads and indents as it was shown.
     Characters inside strings and comments are data and stay; the rule fires only when the file
-    parses with that replacement, so no program that ran before changes. The other rules' fixes for
-    the same file are applied in the next fix pass, on the text that parses.
+    parses with that replacement, so no program that ran before changes. Another rule's fix that
+    touches one of these characters waits for the next fix pass, on the text that parses.
     """
 
     code = "PKL001"

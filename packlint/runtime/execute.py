@@ -274,5 +274,10 @@ def _module_expectation(namespace: dict[str, object], contract: Contract) -> Exp
         raise ContractMismatch("a module entry names its input sequences: `<module>(seqs)`")
     rnn = next((values[k] for k in RNN_KINDS if k in values), None)
     if isinstance(rnn, nn.RNNBase):
-        return run_alone(rnn, seqs, seqs, None)
+        # 1-D sequences of numbers into an RNN with input_size=1 (PKL113/PKL114): alone, each sequence
+        # is what the RNN must see, T×1 floating-point values.
+        scalar = rnn.input_size == 1 and all(s.dim() == 1 for s in seqs)
+        dtype = rnn.weight_ih_l0.dtype
+        features = [(s.unsqueeze(-1) if scalar else s).to(dtype) for s in seqs]
+        return run_alone(rnn, features, seqs, None)
     return data_only(seqs, None)
