@@ -12,10 +12,10 @@ from typing import Any
 
 from packlint import __version__
 from packlint.config import Settings
-from packlint.diagnostics import Applicability, Diagnostic, Edit, FileError, FileResult, Fix, Location
+from packlint.diagnostics import Applicability, Cell, Diagnostic, Edit, FileError, FileResult, Fix, Location
 
 CACHE_DIR = ".packlint_cache"
-LAYOUT = 1  # bump when the layout of the cache file or of an entry changes
+LAYOUT = 2  # bump when the layout of the cache file or of an entry changes
 MAGIC = b"PKLCACHE"
 CHECKSUM = 16
 # Git's "racily clean" rule: file times are coarse (a jiffy on Linux, 2 s on FAT), so a change made just
@@ -201,11 +201,15 @@ def _encode_diagnostic(d: Diagnostic) -> tuple[object, ...]:
         )
         fix = (d.fix.applicability.value, d.fix.message, edits)
     where = (d.location.row, d.location.column, d.end_location.row, d.end_location.column)
-    return (d.code, d.name, d.message, *where, d.noqa_row, fix)
+    cell = None
+    if d.cell is not None:
+        start, end = d.cell.file_location, d.cell.file_end_location
+        cell = (d.cell.number, start.row, start.column, end.row, end.column)
+    return (d.code, d.name, d.message, *where, d.noqa_row, fix, cell)
 
 
 def _decode_diagnostic(raw: Any) -> Diagnostic:
-    code, name, message, row, column, end_row, end_column, noqa_row, raw_fix = raw
+    code, name, message, row, column, end_row, end_column, noqa_row, raw_fix, raw_cell = raw
     fix = None
     if raw_fix is not None:
         applicability, title, raw_edits = raw_fix
@@ -214,4 +218,9 @@ def _decode_diagnostic(raw: Any) -> Diagnostic:
             for start, end, content, r, c, er, ec in raw_edits
         )
         fix = Fix(Applicability(applicability), title, edits)
-    return Diagnostic(code, name, message, Location(row, column), Location(end_row, end_column), fix, noqa_row)
+    cell = None
+    if raw_cell is not None:
+        number, cell_row, cell_column, cell_end_row, cell_end_column = raw_cell
+        cell = Cell(number, Location(cell_row, cell_column), Location(cell_end_row, cell_end_column))
+    where, end = Location(row, column), Location(end_row, end_column)
+    return Diagnostic(code, name, message, where, end, fix, noqa_row, cell)

@@ -12,7 +12,7 @@ import click
 from packlint import __version__
 from packlint.config import ConfigError, Settings, load_settings, validate_selectors
 from packlint.diagnostics import FileError, FileResult
-from packlint.report import FORMATS, Run, render
+from packlint.report import FORMATS, Run, position, render
 
 EXIT_CLEAN, EXIT_DIAGNOSTICS, EXIT_ERROR = 0, 1, 2
 
@@ -59,6 +59,7 @@ def _fail(message: str) -> None:
 @click.option("--quiet", "-q", is_flag=True, help="Print diagnostics only, no summary.")
 @click.option("--no-cache", is_flag=True, help="Neither read nor write .packlint_cache/.")
 @click.option("--force-exclude", is_flag=True, help="Apply exclusions to files named on the command line too.")
+@click.option("--stdin-filename", help="Read the source from standard input and report it as this path.")
 def check(
     paths: tuple[str, ...],
     fix: bool,
@@ -75,37 +76,48 @@ def check(
     quiet: bool,
     no_cache: bool,
     force_exclude: bool,
+    stdin_filename: str | None,
 ) -> None:
     """Check PATHS (default: the current directory)."""
     from packlint.discover import discover
 
+    stdin = stdin_filename is not None or paths == ("-",)
+    if stdin and paths not in ((), ("-",)):
+        _fail("standard input (`-` or --stdin-filename) cannot be checked together with other paths")
     start = Path(paths[0]) if paths else Path.cwd()
+    if stdin:
+        start = Path(stdin_filename).resolve().parent if stdin_filename else Path.cwd()
     try:
         settings = load_settings(config, start if start.exists() else Path.cwd())
         settings = _with_options(settings, select, extend_select, ignore)
     except ConfigError as exc:
         _fail(str(exc))
     settings = settings.but(fix=fix or diff, unsafe_fixes=unsafe_fixes)
-    files, missing = discover(paths, settings, force_exclude=force_exclude)
-    results = _check(files, settings, jobs, use_cache=not no_cache and not (fix or diff))
-    results.extend(FileResult(path, errors=(FileError(reason),)) for path, reason in missing)
+    if stdin:
+        results = [_check_stdin(stdin_filename or "-", settings, fix and not diff, force_exclude)]
+    else:
+        files, missing = discover(paths, settings, force_exclude=force_exclude)
+        results = _check(files, settings, jobs, use_cache=not no_cache and not (fix or diff))
+        results.extend(FileResult(path, errors=(FileError(reason),)) for path, reason in missing)
     if diff:
         sys.exit(_print_diff(results))
-    if fix:
+    if fix and not stdin:
         results = [_write(result) for result in results]
+    # With --fix on standard input, standard output carries the fixed source: reports go to stderr (as ruff).
+    to_stderr = stdin and fix
     results.sort(key=lambda r: r.path)
     run = Run(tuple(results), fix=fix, unsafe_fixes=unsafe_fixes, root=settings.root)
     _print_errors(results)
     if statistics:
         from packlint.report import statistics as stats
 
-        click.echo(stats.render(run), nl=False)
+        click.echo(stats.render(run), nl=False, err=to_stderr)
     elif output_format == "text" and quiet:
         for result, d in run.diagnostics():
             mark = "[*] " if run.fixable(d) else ""
-            click.echo(f"{result.path}:{d.location.row}:{d.location.column}: {d.code} {mark}{d.message}")
+            click.echo(f"{result.path}:{position(d)}: {d.code} {mark}{d.message}", err=to_stderr)
     else:
-        click.echo(render(run, output_format), nl=False)
+        click.echo(render(run, output_format), nl=False, err=to_stderr)
     if any(r.errors for r in results):
         sys.exit(EXIT_ERROR)
     sys.exit(EXIT_DIAGNOSTICS if run.count and not exit_zero else EXIT_CLEAN)
@@ -134,6 +146,27 @@ def _check(files: list[str], settings: Settings, jobs: int | None, use_cache: bo
     from packlint.engine import check_paths
 
     return check_paths(files, settings, jobs)
+
+
+def _check_stdin(path: str, settings: Settings, fix: bool, force_exclude: bool) -> FileResult:
+    """Check standard input as the file `path` (its config and per-file-ignores); with `fix`, write the
+    fixed source, or the source unchanged, to standard output, so that an editor can replace its buffer."""
+    from dataclasses import replace
+
+    from packlint.discover import excluded_by_name
+    from packlint.engine import check_source
+
+    data = sys.stdin.buffer.read()
+    if force_exclude and path != "-" and excluded_by_name(path, settings):
+        result = FileResult(path)
+    else:
+        result = check_source(data, path, settings)
+    if result.new_source is not None:
+        result = replace(result, old_source=data)
+    if fix:
+        sys.stdout.buffer.write(result.new_source if result.new_source is not None else data)
+        sys.stdout.buffer.flush()
+    return result
 
 
 def _write(result: FileResult) -> FileResult:
@@ -165,6 +198,11 @@ def _print_diff(results: list[FileResult]) -> int:
             continue
         changed += 1
         fixed += result.fixed
+        if result.path.endswith(".ipynb"):
+            from packlint.notebook import notebook_diff
+
+            click.echo(notebook_diff(result.path, result.old_source, result.new_source), nl=False)
+            continue
         old = result.old_source.decode("utf-8", "replace").splitlines(keepends=True)
         new = result.new_source.decode("utf-8", "replace").splitlines(keepends=True)
         click.echo("".join(difflib.unified_diff(old, new, result.path, result.path)), nl=False)
@@ -194,6 +232,17 @@ def rule(rule: str | None, show_all: bool) -> None:
         _fail(f"unknown rule `{rule}`")
     else:
         click.echo(render_page(found), nl=False)
+
+
+@main.command()
+def server() -> None:
+    """Run the language server on standard input and output (needs `packlint[server]`)."""
+    try:
+        from packlint.server import main as serve
+    except ImportError:
+        _fail("`packlint server` needs pygls: pip install 'packlint[server]'")
+        return
+    serve()
 
 
 def _need_torch(command: str) -> None:

@@ -24,6 +24,11 @@ DEFAULT_EXCLUDE = (
 )  # fmt: skip
 
 
+# Which files discovery picks up when walking directories (ruff's `include`): notebooks too, as ruff
+# does since 0.6. `extend-exclude = ["*.ipynb"]` (or `include = ["*.py"]`) turns notebooks off.
+DEFAULT_INCLUDE = ("*.py", "*.ipynb")
+
+
 class ConfigError(Exception):
     """The configuration cannot be used; the message says where and why."""
 
@@ -37,6 +42,8 @@ class Settings:
     ignore: tuple[str, ...] = ()
     exclude: tuple[str, ...] = DEFAULT_EXCLUDE
     extend_exclude: tuple[str, ...] = ()
+    include: tuple[str, ...] = DEFAULT_INCLUDE
+    extend_include: tuple[str, ...] = ()
     per_file_ignores: tuple[tuple[str, tuple[str, ...]], ...] = ()
     fix: bool = False
     unsafe_fixes: bool = False
@@ -73,6 +80,24 @@ class Settings:
         inside = not relative.startswith("../")
         patterns = _any_of((*self.exclude, *self.extend_exclude))
         return patterns.match(name) is not None or (inside and patterns.match(relative) is not None)
+
+    def included(self, path: str) -> bool:
+        """Whether discovery takes a file met while walking (by its name, or its path relative to the root)."""
+        patterns = (*self.include, *self.extend_include)
+        suffixes = _suffixes(patterns)
+        if suffixes is not None:
+            return path.endswith(suffixes)
+        relative = relative_to_root(path, self.root)
+        matcher = _any_of(patterns)
+        return matcher.match(os.path.basename(path)) is not None or matcher.match(relative) is not None
+
+
+@functools.lru_cache(maxsize=16)
+def _suffixes(patterns: tuple[str, ...]) -> tuple[str, ...] | None:
+    # `*.py`-style patterns (all there usually are) need only a suffix test, the cheapest walk.
+    if all(p.startswith("*.") and not any(c in p[1:] for c in "*?[/") for p in patterns):
+        return tuple(p[1:] for p in patterns)
+    return None
 
 
 @functools.lru_cache(maxsize=16)
@@ -189,7 +214,10 @@ def _strings(table: Mapping[str, object], key: str, where: str) -> tuple[str, ..
 
 def settings_from_table(table: Mapping[str, object], where: str, root: str) -> Settings:
     """Settings from a `[tool.packlint]` table."""
-    known = {"select", "extend-select", "ignore", "exclude", "extend-exclude", "per-file-ignores"}
+    known = {
+        "select", "extend-select", "ignore", "exclude", "extend-exclude", "include", "extend-include",
+        "per-file-ignores",
+    }  # fmt: skip
     for key in table:
         if key not in known:
             raise ConfigError(f"{where}: unknown option `{key}` in [tool.packlint]")
@@ -208,12 +236,15 @@ def settings_from_table(table: Mapping[str, object], where: str, root: str) -> S
         validate_selectors(value, codes, where)
         pfi.append((pattern, tuple(value)))
     exclude = _strings(table, "exclude", where)
+    include = _strings(table, "include", where)
     return Settings(
         select=select,
         extend_select=extend,
         ignore=ignore,
         exclude=DEFAULT_EXCLUDE if exclude is None else exclude,
         extend_exclude=_strings(table, "extend-exclude", where) or (),
+        include=DEFAULT_INCLUDE if include is None else include,
+        extend_include=_strings(table, "extend-include", where) or (),
         per_file_ignores=tuple(pfi),
         root=root,
     )

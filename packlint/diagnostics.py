@@ -48,6 +48,16 @@ class Fix:
 
 
 @dataclass(frozen=True)
+class Cell:
+    """Where a notebook's diagnostic lies: its cell (1-based among all cells, markdown too, as ruff
+    counts) and its place in the `.ipynb` file's own lines (for reports that point into the file)."""
+
+    number: int
+    file_location: Location
+    file_end_location: Location
+
+
+@dataclass(frozen=True)
 class Diagnostic:
     """One finding: what rule, where, what was seen, and how to fix it if we know."""
 
@@ -58,6 +68,7 @@ class Diagnostic:
     end_location: Location
     fix: Fix | None = None
     noqa_row: int = 0
+    cell: Cell | None = None  # set for notebooks, where rows and columns are relative to the cell
 
     @property
     def sort_key(self) -> tuple[int, int, str]:

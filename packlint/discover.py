@@ -1,4 +1,4 @@
-"""From the paths on the command line to the Python files to check."""
+"""From the paths on the command line to the files to check: Python files and Jupyter notebooks."""
 
 from __future__ import annotations
 
@@ -56,7 +56,7 @@ def discover(
     missing: list[tuple[str, str]] = []
     for path in paths or ["."]:
         if os.path.isfile(path):
-            if not (force_exclude and _excluded_by_name(path, settings)):
+            if not (force_exclude and excluded_by_name(path, settings)):
                 files.append(os.path.normpath(path))
         elif os.path.isdir(path):
             files.extend(_walk(path, settings, []))
@@ -65,7 +65,7 @@ def discover(
     return sorted(set(files)), missing
 
 
-def _excluded_by_name(path: str, settings: Settings) -> bool:
+def excluded_by_name(path: str, settings: Settings) -> bool:
     """Whether a file, or a directory above it inside the project, is excluded."""
     from packlint.config import matches_pattern, relative_to_root
 
@@ -84,12 +84,12 @@ def _walk(directory: str, settings: Settings, ignores: list[GitIgnore]) -> Itera
         return
     for entry in entries:
         is_dir = entry.is_dir(follow_symlinks=False)
-        if not is_dir and not entry.name.endswith(".py"):
+        if not is_dir and not settings.included(entry.path):
             continue  # before the exclusion test: most entries of a package tree are not Python files
         path = os.path.normpath(entry.path)
         if settings.excluded(path) or any(g.ignores(path, is_dir) for g in ignores):
             continue
         if is_dir:
             yield from _walk(path, settings, ignores)
-        elif entry.name.endswith(".py") and entry.is_file():
+        elif entry.is_file():
             yield path

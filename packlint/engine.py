@@ -144,7 +144,16 @@ def apply_edits(text: str, fixes: Sequence[Fix]) -> tuple[str, int]:
 
 
 def check_source(data: bytes, path: str, settings: Settings, plan: Plan | None = None) -> FileResult:
-    """Check one file's bytes; with fixes on, also compute the fixed bytes (not written here)."""
+    """Check one file's bytes (a notebook's code cells for `.ipynb`); with fixes on, also the fixed bytes."""
+    if path.endswith(".ipynb"):
+        from packlint.notebook import check_notebook
+
+        return check_notebook(data, path, settings, plan or Plan.from_settings(settings, path))
+    return check_python(data, path, settings, plan)
+
+
+def check_python(data: bytes, path: str, settings: Settings, plan: Plan | None = None) -> FileResult:
+    """Check one Python file's bytes; with fixes on, also compute the fixed bytes (not written here)."""
     plan = plan or Plan.from_settings(settings, path)
     if plan.prefilter and not may_match(data, trigger_words(plan.codes)):
         if not data.isascii():

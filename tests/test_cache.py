@@ -16,7 +16,7 @@ import pytest
 
 from packlint import cache, engine
 from packlint.config import Settings, known_codes
-from packlint.diagnostics import Applicability, Diagnostic, Edit, FileError, FileResult, Fix, Location
+from packlint.diagnostics import Applicability, Cell, Diagnostic, Edit, FileError, FileResult, Fix, Location
 from packlint.engine import check_paths
 from tests.conftest import run_packlint
 from tests.fixture_marks import FIXTURES
@@ -175,14 +175,16 @@ def test_result_encoding_keeps_every_field(tmp_path: Path) -> None:
         "PKL104", "name", "`x` message", Location(2, 3), Location(3, 9), Fix(Applicability.UNSAFE, "Do it", edits), 2
     )
     plain = dataclasses.replace(diagnostic, fix=None, noqa_row=7)
-    result = FileResult("a.py", (diagnostic, plain), (FileError("internal error in PKL101: boom"),))
+    in_cell = dataclasses.replace(diagnostic, cell=Cell(5, Location(75, 23), Location(75, 90)))
+    result = FileResult("a.py", (diagnostic, plain, in_cell), (FileError("internal error in PKL101: boom"),))
     payload = marshal.loads(marshal.dumps(cache.encode_result(result)))
     assert cache.decode_result("a.py", payload) == result
     assert cache.decode_result("a.py", cache.encode_result(FileResult("a.py"))) == FileResult("a.py")
     # A new field must be added to the encoding as well: this list is the reminder.
     assert [f.name for f in dataclasses.fields(Diagnostic)] == [
-        "code", "name", "message", "location", "end_location", "fix", "noqa_row"
+        "code", "name", "message", "location", "end_location", "fix", "noqa_row", "cell"
     ]  # fmt: skip
+    assert [f.name for f in dataclasses.fields(Cell)] == ["number", "file_location", "file_end_location"]
     assert [f.name for f in dataclasses.fields(Fix)] == ["applicability", "message", "edits"]
     assert [f.name for f in dataclasses.fields(Edit)] == ["start", "end", "content", "location", "end_location"]
     assert [f.name for f in dataclasses.fields(Location)] == ["row", "column"]

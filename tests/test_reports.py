@@ -46,16 +46,20 @@ def test_sarif_meets_github_code_scanning_requirements(sarif: dict) -> None:  # 
 def test_sarif_results_match_text_output(sarif: dict) -> None:  # type: ignore[type-arg]
     text = run_packlint("--select", "ALL", "-q", "fixtures").stdout.splitlines()
     from_text = sorted((*line.split(": ")[0].split(":"), line.split(": ")[1].split()[0]) for line in text)
-    from_sarif = sorted(
-        (
-            r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
-            str(r["locations"][0]["physicalLocation"]["region"]["startLine"]),
-            str(r["locations"][0]["physicalLocation"]["region"]["startColumn"]),
-            r["ruleId"],
-        )
-        for r in sarif["runs"][0]["results"]
-    )
+    from_sarif = sorted(_text_position(r) for r in sarif["runs"][0]["results"])
     assert from_sarif == from_text
+
+
+def _text_position(result: dict) -> tuple[str, ...]:  # type: ignore[type-arg]
+    """What the text report prints for a SARIF result: a notebook's region is in the .ipynb file's own
+    lines, and its cell position is in the result's properties."""
+    uri = result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+    if "properties" in result and "notebookCell" in result["properties"]:
+        cell = result["properties"]["cellLocation"]
+        where = (f"cell {result['properties']['notebookCell']}", str(cell["row"]), str(cell["column"]))
+        return (uri, *where, result["ruleId"])
+    region = result["locations"][0]["physicalLocation"]["region"]
+    return (uri, str(region["startLine"]), str(region["startColumn"]), result["ruleId"])
 
 
 def test_json_lists_the_same_diagnostics_as_text() -> None:
@@ -65,6 +69,7 @@ def test_json_lists_the_same_diagnostics_as_text() -> None:
     for record in records:
         path = Path(record["filename"]).relative_to(ROOT)
         row, col = record["location"]["row"], record["location"]["column"]
-        assert any(line.startswith(f"{path}:{row}:{col}: {record['code']} ") for line in text)
+        cell = f"cell {record['cell']}:" if record["cell"] is not None else ""
+        assert any(line.startswith(f"{path}:{cell}{row}:{col}: {record['code']} ") for line in text)
         if record["fix"] is not None:
             assert record["fix"]["applicability"] in ("safe", "unsafe", "displayonly")

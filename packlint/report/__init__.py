@@ -43,6 +43,12 @@ class Run:
         return sum(r.fixed for r in self.results)
 
 
+def position(diagnostic: Diagnostic) -> str:
+    """`row:col`, or `cell N:row:col` in a notebook (ruff's spelling)."""
+    where = f"{diagnostic.location.row}:{diagnostic.location.column}"
+    return f"cell {diagnostic.cell.number}:{where}" if diagnostic.cell is not None else where
+
+
 FORMATS = ("text", "json", "sarif", "github")
 
 

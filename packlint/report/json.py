@@ -31,7 +31,7 @@ def records(run: Run) -> list[dict[str, Any]]:
             }
         out.append(
             {
-                "cell": None,
+                "cell": d.cell.number if d.cell is not None else None,
                 "code": d.code,
                 "end_location": _location(d.end_location),
                 "filename": os.path.abspath(result.path),

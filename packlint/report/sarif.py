@@ -55,6 +55,15 @@ def render(run: Run) -> str:
         location: dict[str, Any] = {"uri": uri}
         if base:
             location["uriBaseId"] = base
+        # In a notebook the region is in the .ipynb file's own lines; the cell position goes in properties.
+        start, end = (d.cell.file_location, d.cell.file_end_location) if d.cell else (d.location, d.end_location)
+        extra: dict[str, Any] = {}
+        if d.cell is not None:
+            extra["properties"] = {
+                "notebookCell": d.cell.number,
+                "cellLocation": {"row": d.location.row, "column": d.location.column},
+                "cellEndLocation": {"row": d.end_location.row, "column": d.end_location.column},
+            }
         results.append(
             {
                 "ruleId": d.code,
@@ -66,15 +75,16 @@ def render(run: Run) -> str:
                         "physicalLocation": {
                             "artifactLocation": location,
                             "region": {
-                                "startLine": d.location.row,
-                                "startColumn": d.location.column,
-                                "endLine": d.end_location.row,
-                                "endColumn": d.end_location.column,
+                                "startLine": start.row,
+                                "startColumn": start.column,
+                                "endLine": end.row,
+                                "endColumn": end.column,
                             },
                         }
                     }
                 ],
                 "partialFingerprints": {"packlint/v1": fingerprint},
+                **extra,
             }
         )
     log = {

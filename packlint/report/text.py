@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from packlint.diagnostics import Applicability
-from packlint.report import Run
+from packlint.report import Run, position
 
 
 def render(run: Run) -> str:
@@ -11,7 +11,7 @@ def render(run: Run) -> str:
     lines = []
     for result, d in run.diagnostics():
         mark = "[*] " if run.fixable(d) else ""
-        lines.append(f"{result.path}:{d.location.row}:{d.location.column}: {d.code} {mark}{d.message}")
+        lines.append(f"{result.path}:{position(d)}: {d.code} {mark}{d.message}")
     lines.extend(summary(run))
     return "\n".join(lines) + "\n"
 

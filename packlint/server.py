@@ -1,0 +1,404 @@
+"""`packlint server`: diagnostics and code actions over the Language Server Protocol on stdio (pygls 2)."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+from lsprotocol import types as lsp
+from pygls.lsp.server import LanguageServer
+
+from packlint import DOCS_URL, __version__
+from packlint.config import ConfigError, Settings, load_settings
+from packlint.diagnostics import Applicability, Diagnostic, FileError, FileResult, Fix, Location
+from packlint.engine import Plan, apply_edits, check_source
+from packlint.notebook import CellIndex, CellModule, NotebookCell, is_python_cell, lint_cells, split_cells
+
+SOURCE = "packlint"
+FIX_ALL = "source.fixAll.packlint"
+_NEWLINE = re.compile(r"\r\n|\r|\n")
+_NOQA_CODES = re.compile(r"#\s*noqa:\s*[A-Z]+[0-9]+(?:[,\s]+[A-Z]+[0-9]+)*", re.I)
+
+
+def uri_to_path(uri: str) -> str:
+    """The file system path of a `file:` URI (a notebook cell's URI gives its notebook's path)."""
+    parsed = urlparse(uri)
+    path = unquote(parsed.path)
+    if os.name == "nt" and re.match(r"^/[A-Za-z]:", path):
+        path = path[1:]
+    return path
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One packlint diagnostic as the editor sees it: in which document, and the engine's diagnostic
+    with document-relative rows (for a notebook cell, relative to the cell)."""
+
+    uri: str
+    diagnostic: Diagnostic
+    module_row: int  # the row in the text the fix and noqa edits are made on (a notebook's joined cells)
+
+
+@dataclass(frozen=True)
+class Checked:
+    """A document checked: its findings, failures, and the text edits are made on."""
+
+    findings: tuple[Finding, ...]
+    errors: tuple[FileError, ...]
+    text: str  # the document's text, or a notebook's joined (masked) cells
+    module: CellModule | None  # set for notebook documents
+    cell_uris: dict[int, str]  # notebook cell index -> cell document URI
+
+
+class PacklintServer(LanguageServer):
+    """A pygls server that remembers each directory's settings until a pyproject.toml changes."""
+
+    def __init__(self) -> None:
+        sync = lsp.NotebookDocumentSyncOptions(
+            notebook_selector=[
+                lsp.NotebookDocumentFilterWithCells(
+                    cells=[lsp.NotebookCellLanguage(language="python")], notebook="jupyter-notebook"
+                )
+            ],
+            save=True,
+        )
+        super().__init__("packlint", __version__, notebook_document_sync=sync)
+        self.settings_cache: dict[str, Settings] = {}
+        # The last check of each document, keyed by its text: a code action right after a change
+        # reuses the check that published the diagnostics instead of running the rules again.
+        self.checked: dict[str, tuple[tuple[str, ...], Checked]] = {}
+
+    def settings_for(self, path: str) -> Settings:
+        """`[tool.packlint]` of the nearest pyproject.toml above `path`, as the command line finds it."""
+        directory = os.path.dirname(os.path.abspath(path))
+        if directory not in self.settings_cache:
+            try:
+                settings = load_settings(None, Path(directory))
+            except ConfigError as exc:
+                self.window_show_message(lsp.ShowMessageParams(lsp.MessageType.Error, f"packlint: {exc}"))
+                settings = Settings(root=directory)
+            self.settings_cache[directory] = settings
+        return self.settings_cache[directory]
+
+    def units(self, text: str) -> int:
+        """Length of `text` in the position encoding agreed with the client (UTF-16 unless told otherwise)."""
+        return int(self.workspace.position_codec.client_num_units(text))
+
+
+def check_text(text: str, path: str, settings: Settings, fix: bool = False) -> FileResult:
+    """What the server runs on each change: the engine on the editor's text, reported as `path`."""
+    return check_source(text.encode("utf-8"), path, settings.but(fix=fix, unsafe_fixes=False))
+
+
+def check_document(server: PacklintServer, uri: str) -> Checked:
+    """Check a text document, or the notebook a cell URI belongs to (reusing the last check of the same text)."""
+    notebook = server.workspace.get_notebook_document(cell_uri=uri) or server.workspace.get_notebook_document(
+        notebook_uri=uri
+    )
+    if notebook is not None:
+        key = notebook.uri
+        documents = [(c, server.workspace.get_text_document(c.document)) for c in notebook.cells]
+        texts = tuple(f"{c.kind}:{d.language_id}:{d.source}" for c, d in documents)
+    else:
+        key, texts = uri, (server.workspace.get_text_document(uri).source,)
+    cached = server.checked.get(key)
+    if cached is not None and cached[0] == texts:
+        return cached[1]
+    checked = check_notebook_document(server, notebook) if notebook is not None else check_text_document(server, uri)
+    server.checked[key] = (texts, checked)
+    return checked
+
+
+def check_text_document(server: PacklintServer, uri: str) -> Checked:
+    """Check a text document (a `.ipynb` opened as JSON text is read as a notebook)."""
+    document = server.workspace.get_text_document(uri)
+    path = uri_to_path(uri)
+    result = check_text(document.source, path, server.settings_for(path))
+    raw_notebook = path.endswith(".ipynb")  # a notebook opened as JSON text: point into its JSON lines
+    findings = []
+    for d in result.diagnostics:
+        if raw_notebook and d.cell is not None:
+            d = Diagnostic(d.code, d.name, d.message, d.cell.file_location, d.cell.file_end_location)
+        findings.append(Finding(uri, d, d.noqa_row or d.location.row))
+    return Checked(tuple(findings), result.errors, document.source, None, {})
+
+
+def check_notebook_document(server: PacklintServer, notebook: lsp.NotebookDocument) -> Checked:
+    """Check a notebook's code cells as one module; findings are placed in their cells."""
+    path = uri_to_path(notebook.uri)
+    settings = server.settings_for(path)
+    cells, uris = [], {}
+    for index, cell in enumerate(notebook.cells):
+        document = server.workspace.get_text_document(cell.document)
+        kind = "code" if cell.kind == lsp.NotebookCellKind.Code and document.language_id == "python" else "markdown"
+        cells.append(NotebookCell(index, kind, document.source, (0, 0), None))
+        uris[index] = cell.document
+    python = [c for c in cells if is_python_cell(c)]
+    checked = lint_cells(python, path, settings, Plan.from_settings(settings, path))
+    rows = CellIndex.of(checked.module.text)
+    findings = []
+    for d in checked.result.diagnostics:
+        cell_index, start = rows.place(d.location)
+        _, end = rows.place(d.end_location)
+        placed = Diagnostic(d.code, d.name, d.message, start, end if end.row >= start.row else start, d.fix)
+        findings.append(Finding(uris[cell_index], placed, d.noqa_row or d.location.row))
+    errors = (*checked.errors, *checked.result.errors)
+    return Checked(tuple(findings), errors, checked.module.text, checked.module, uris)
+
+
+def to_lsp(server: PacklintServer, finding: Finding, lines: Sequence[str]) -> lsp.Diagnostic:
+    """The LSP form of a finding: code, link to the rule's page, message and the rule's summary."""
+    from packlint.rules import BY_CODE
+
+    d = finding.diagnostic
+    rule = BY_CODE.get(d.code)
+    summary = f"\n{d.code} ({rule.name}): {rule.summary()}" if rule is not None else ""
+    return lsp.Diagnostic(
+        range=lsp.Range(position(server, lines, d.location), position(server, lines, d.end_location)),
+        message=d.message + summary,
+        severity=lsp.DiagnosticSeverity.Warning,
+        code=d.code,
+        code_description=lsp.CodeDescription(href=DOCS_URL.format(code=d.code)),
+        source=SOURCE,
+    )
+
+
+def position(server: PacklintServer, lines: Sequence[str], location: Location) -> lsp.Position:
+    """An LSP position (0-based line, client units) of a 1-based row and character column."""
+    row = max(location.row - 1, 0)
+    line = lines[row] if row < len(lines) else ""
+    return lsp.Position(row, server.units(line[: max(location.column - 1, 0)]))
+
+
+def error_diagnostic(error: FileError) -> lsp.Diagnostic:
+    """A file that could not be checked, shown at its top: never a silent pass."""
+    return lsp.Diagnostic(
+        range=lsp.Range(lsp.Position(0, 0), lsp.Position(0, 0)),
+        message=f"packlint could not check this file: {error.reason}",
+        severity=lsp.DiagnosticSeverity.Error,
+        source=SOURCE,
+    )
+
+
+def publish(server: PacklintServer, uri: str) -> None:
+    """Check a document (or its whole notebook) and publish the diagnostics of each document involved."""
+    checked = check_document(server, uri)
+    targets = [checked.cell_uris[c.index] for c in checked.module.cells] if checked.module is not None else [uri]
+    by_uri: dict[str, list[lsp.Diagnostic]] = {target: [] for target in targets}
+    for finding in checked.findings:
+        text = server.workspace.get_text_document(finding.uri).source
+        by_uri.setdefault(finding.uri, []).append(to_lsp(server, finding, _NEWLINE.split(text)))
+    if checked.errors and targets:
+        by_uri[targets[0]].extend(error_diagnostic(e) for e in checked.errors)
+    for target, diagnostics in by_uri.items():
+        server.text_document_publish_diagnostics(lsp.PublishDiagnosticsParams(uri=target, diagnostics=diagnostics))
+
+
+def edits_for(
+    server: PacklintServer, checked: Checked, new_text: str, uri: str
+) -> dict[str, list[lsp.TextEdit]] | None:
+    """The text edits that turn the checked text into `new_text`, per document (a notebook's cells);
+    None when a notebook's cells cannot be told apart in it any more."""
+    if checked.module is None:
+        return {uri: [minimal_edit(server, checked.text, new_text)]} if new_text != checked.text else {}
+    sources = split_cells(checked.module, new_text)
+    if sources is None:
+        return None
+    changes: dict[str, list[lsp.TextEdit]] = {}
+    for cell in checked.module.cells:
+        if sources[cell.index] != cell.source:
+            changes[checked.cell_uris[cell.index]] = [minimal_edit(server, cell.source, sources[cell.index])]
+    return changes
+
+
+def minimal_edit(server: PacklintServer, old: str, new: str) -> lsp.TextEdit:
+    """One edit replacing only the stretch between the common prefix and suffix of `old` and `new`."""
+    start = 0
+    limit = min(len(old), len(new))
+    while start < limit and old[start] == new[start]:
+        start += 1
+    end_old, end_new = len(old), len(new)
+    while end_old > start and end_new > start and old[end_old - 1] == new[end_new - 1]:
+        end_old, end_new = end_old - 1, end_new - 1
+    return lsp.TextEdit(lsp.Range(_offset(server, old, start), _offset(server, old, end_old)), new[start:end_new])
+
+
+def _offset(server: PacklintServer, text: str, offset: int) -> lsp.Position:
+    before = text[:offset]
+    lines = _NEWLINE.split(before)
+    return lsp.Position(len(lines) - 1, server.units(lines[-1]))
+
+
+def with_noqa(text: str, row: int, code: str) -> str:
+    """`text` with `# noqa: CODE` on 1-based `row` (added to the codes of a noqa comment already there)."""
+    lines = text.splitlines(keepends=True)
+    if row > len(lines):
+        return text
+    line = lines[row - 1]
+    body = line.rstrip("\r\n")
+    ending = line[len(body) :]
+    existing = _NOQA_CODES.search(body)
+    if existing is not None:
+        body = body[: existing.end()] + f", {code}" + body[existing.end() :]
+    else:
+        body = body.rstrip() + f"  # noqa: {code}"
+    lines[row - 1] = body + ending
+    return "".join(lines)
+
+
+def code_actions(server: PacklintServer, params: lsp.CodeActionParams) -> list[lsp.CodeAction]:
+    """Quick fixes and noqa comments for the diagnostics in range, and fix-all for the document."""
+    uri = params.text_document.uri
+    checked = check_document(server, uri)
+    only = params.context.only
+    actions: list[lsp.CodeAction] = []
+    text = server.workspace.get_text_document(uri).source
+    lines = _NEWLINE.split(text)
+
+    def wanted(kind: str) -> bool:
+        return only is None or any(kind == k or kind.startswith(f"{k}.") for k in only)
+
+    raw_notebook = checked.module is None and uri_to_path(uri).endswith(".ipynb")
+    for finding in checked.findings:
+        if finding.uri != uri:
+            continue
+        shown = to_lsp(server, finding, lines)
+        if not _overlaps(shown.range, params.range):
+            continue
+        d = finding.diagnostic
+        if wanted(lsp.CodeActionKind.QuickFix) and not raw_notebook:
+            if d.fix is not None and d.fix.applicability is not Applicability.DISPLAY_ONLY:
+                action = _fix_action(server, checked, d.fix, d.code, shown, uri)
+                if action is not None:
+                    actions.append(action)
+            changes = edits_for(server, checked, with_noqa(checked.text, finding.module_row, d.code), uri)
+            if changes:
+                actions.append(
+                    lsp.CodeAction(
+                        title=f"packlint ({d.code}): Ignore {d.code} on this line",
+                        kind=lsp.CodeActionKind.QuickFix,
+                        diagnostics=[shown],
+                        edit=lsp.WorkspaceEdit(changes=changes),
+                    )
+                )
+    if wanted(FIX_ALL):
+        fix_all = fix_all_action(server, checked, uri)
+        if fix_all is not None:
+            actions.append(fix_all)
+    return actions
+
+
+def _fix_action(
+    server: PacklintServer, checked: Checked, fix: Fix, code: str, shown: lsp.Diagnostic, uri: str
+) -> lsp.CodeAction | None:
+    new_text, applied = apply_edits(checked.text, [fix])
+    changes = edits_for(server, checked, new_text, uri) if applied else None
+    if not changes:
+        return None
+    safe = fix.applicability is Applicability.SAFE
+    return lsp.CodeAction(
+        title=f"packlint ({code}): {fix.message}" + ("" if safe else " (unsafe fix: review the change)"),
+        kind=lsp.CodeActionKind.QuickFix,
+        diagnostics=[shown],
+        is_preferred=safe,
+        edit=lsp.WorkspaceEdit(changes=changes),
+    )
+
+
+def fix_all_action(server: PacklintServer, checked: Checked, uri: str) -> lsp.CodeAction | None:
+    """Every safe fix at once, as `packlint check --fix` applies them (re-checked until they settle)."""
+    if not any(f.diagnostic.fix and f.diagnostic.fix.applicability is Applicability.SAFE for f in checked.findings):
+        return None
+    if checked.module is not None:
+        notebook = server.workspace.get_notebook_document(cell_uri=uri) or server.workspace.get_notebook_document(
+            notebook_uri=uri
+        )
+        assert notebook is not None
+        path = uri_to_path(notebook.uri)
+        settings = server.settings_for(path).but(fix=True, unsafe_fixes=False)
+        result = lint_cells(checked.module.cells, path, settings, Plan.from_settings(settings, path)).result
+    else:
+        path = uri_to_path(uri)
+        result = check_text(checked.text, path, server.settings_for(path), fix=True)
+    if result.new_source is None or result.errors:
+        return None
+    new_text = result.new_source.decode("utf-8")
+    changes = edits_for(server, checked, new_text, uri)
+    if not changes:
+        return None
+    return lsp.CodeAction(
+        title="packlint: Fix all auto-fixable problems", kind=FIX_ALL, edit=lsp.WorkspaceEdit(changes=changes)
+    )
+
+
+def _overlaps(a: lsp.Range, b: lsp.Range) -> bool:
+    def key(p: lsp.Position) -> tuple[int, int]:
+        return (p.line, p.character)
+
+    return key(a.start) <= key(b.end) and key(b.start) <= key(a.end)
+
+
+def build_server() -> PacklintServer:
+    """The server with its features registered."""
+    server = PacklintServer()
+
+    @server.feature(lsp.TEXT_DOCUMENT_DID_OPEN)
+    def did_open(ls: PacklintServer, params: lsp.DidOpenTextDocumentParams) -> None:
+        publish(ls, params.text_document.uri)
+
+    @server.feature(lsp.TEXT_DOCUMENT_DID_CHANGE)
+    def did_change(ls: PacklintServer, params: lsp.DidChangeTextDocumentParams) -> None:
+        publish(ls, params.text_document.uri)
+
+    @server.feature(lsp.TEXT_DOCUMENT_DID_SAVE)
+    def did_save(ls: PacklintServer, params: lsp.DidSaveTextDocumentParams) -> None:
+        if params.text_document.uri.endswith("pyproject.toml"):
+            ls.settings_cache.clear()
+            ls.checked.clear()
+        publish(ls, params.text_document.uri)
+
+    @server.feature(lsp.TEXT_DOCUMENT_DID_CLOSE)
+    def did_close(ls: PacklintServer, params: lsp.DidCloseTextDocumentParams) -> None:
+        ls.checked.pop(params.text_document.uri, None)
+        ls.text_document_publish_diagnostics(lsp.PublishDiagnosticsParams(uri=params.text_document.uri, diagnostics=[]))
+
+    @server.feature(lsp.NOTEBOOK_DOCUMENT_DID_OPEN)
+    def notebook_open(ls: PacklintServer, params: lsp.DidOpenNotebookDocumentParams) -> None:
+        publish(ls, params.notebook_document.uri)
+
+    @server.feature(lsp.NOTEBOOK_DOCUMENT_DID_CHANGE)
+    def notebook_change(ls: PacklintServer, params: lsp.DidChangeNotebookDocumentParams) -> None:
+        publish(ls, params.notebook_document.uri)
+
+    @server.feature(lsp.NOTEBOOK_DOCUMENT_DID_SAVE)
+    def notebook_save(ls: PacklintServer, params: lsp.DidSaveNotebookDocumentParams) -> None:
+        publish(ls, params.notebook_document.uri)
+
+    @server.feature(lsp.NOTEBOOK_DOCUMENT_DID_CLOSE)
+    def notebook_close(ls: PacklintServer, params: lsp.DidCloseNotebookDocumentParams) -> None:
+        ls.checked.pop(params.notebook_document.uri, None)
+        for cell in params.cell_text_documents:
+            ls.text_document_publish_diagnostics(lsp.PublishDiagnosticsParams(uri=cell.uri, diagnostics=[]))
+
+    @server.feature(lsp.WORKSPACE_DID_CHANGE_WATCHED_FILES)
+    def watched(ls: PacklintServer, params: lsp.DidChangeWatchedFilesParams) -> None:
+        ls.settings_cache.clear()
+        ls.checked.clear()
+
+    @server.feature(
+        lsp.TEXT_DOCUMENT_CODE_ACTION,
+        lsp.CodeActionOptions(code_action_kinds=[lsp.CodeActionKind.QuickFix, FIX_ALL]),
+    )
+    def code_action(ls: PacklintServer, params: lsp.CodeActionParams) -> list[lsp.CodeAction]:
+        return code_actions(ls, params)
+
+    return server
+
+
+def main() -> None:
+    """Serve on standard input and output until the client says exit."""
+    build_server().start_io()
