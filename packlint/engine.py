@@ -24,6 +24,7 @@ from packlint.diagnostics import (
     Fix,
     Location,
 )
+from packlint.invisible import Repair, repair
 from packlint.noqa import noqa_rows, skips_file, suppressed
 from packlint.prefilter import Needle, may_match, needles
 from packlint.source import Source, SourceError
@@ -35,6 +36,7 @@ PYTHON = f"{sys.version_info[0]}.{sys.version_info[1]}"
 # prefilter): starting two workers costs 20-50 ms, and the analysis runs at about 0.5 MB/s per core
 # (measured on 2 cores; docs/performance.md).
 POOL_THRESHOLD = 256 * 1024
+PASTED = "PKL010"  # pasted-invisible-whitespace: the one rule that runs on a file that did not parse
 
 
 @dataclass(frozen=True)
@@ -83,11 +85,19 @@ def lint_text(
     from packlint.rules import REGISTRY
     from packlint.rules.base import Context
 
+    pasted: Repair | None = None
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # a SyntaxWarning (an invalid escape) is not packlint's to print
             tree = ast.parse(text)
-    except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
+    except SyntaxError as exc:
+        repaired = repair_pasted(text, codes)
+        if repaired is None:
+            return [], [parse_failure(exc)]
+        # Analyse the text as it will be once PASTED is fixed: same offsets, so every position holds.
+        text, tree, pasted = repaired.text, repaired.tree, repaired
+        source = source.but(text=text)
+    except (ValueError, RecursionError, MemoryError) as exc:
         return [], [parse_failure(exc)]
     try:
         facts = analyse(tree)
@@ -97,7 +107,7 @@ def lint_text(
         if strict:
             raise
         return [], [FileError(f"internal error in the analysis: {type(exc).__name__}: {exc}", INTERNAL_ERROR)]
-    ctx = Context(source, facts)
+    ctx = Context(source, facts, pasted)
     found: list[Diagnostic] = []
     errors: list[FileError] = []
     for rule in REGISTRY:
@@ -109,6 +119,11 @@ def lint_text(
             if strict:
                 raise
             errors.append(FileError(f"internal error in {rule.code}: {type(exc).__name__}: {exc}", INTERNAL_ERROR))
+    if pasted:
+        # A fix that overlaps one of PASTED's waits for the next pass, on text that parses: applied in the
+        # same pass it could push that fix out, and the file would not parse.
+        spans = [d.fix.span for d in found if d.code == PASTED and d.fix is not None]
+        found = [d if d.code == PASTED or not overlaps(d.fix, spans) else replace(d, fix=None) for d in found]
     if UNUSED_NOQA in codes:
         found.extend(_unused_noqa(ctx, found, codes))
     rows = noqa_rows(text) if found else {}  # tokenizing costs as much as parsing: only when needed
@@ -172,6 +187,21 @@ def _unused_noqa(ctx: object, found: list[Diagnostic], codes: frozenset[str]) ->
 
     rule = BY_CODE[UNUSED_NOQA]()
     return list(rule.after_rules(ctx, list(found), codes))  # type: ignore[attr-defined]
+
+
+def repair_pasted(text: str, codes: frozenset[str]) -> Repair | None:
+    """The repair of a file that only pasted invisible spaces stop from parsing, when PKL010 is selected."""
+    if PASTED not in codes or text.isascii():
+        return None
+    return repair(text)
+
+
+def overlaps(fix: Fix | None, spans: list[tuple[int, int]]) -> bool:
+    """Whether `fix` touches one of `spans`."""
+    if fix is None:
+        return False
+    lo, hi = fix.span
+    return any(lo <= t_hi and t_lo <= hi for t_lo, t_hi in spans)
 
 
 def apply_edits(text: str, fixes: Sequence[Fix]) -> tuple[str, int]:

@@ -30,7 +30,7 @@ class Needle:
         """A trigger is a word (`pack_sequence`), or a regular expression that starts with one, optionally
         after lookbehind guards (`(?<!def )backward\\s*\\(`)."""
         if re.escape(trigger) == trigger and not trigger.isascii():
-            return cls(trigger.encode())  # a literal character such as U+00A0 (PKL001), matched in UTF-8
+            return cls(trigger.encode())  # a literal character such as U+00A0 (PKL010), matched in UTF-8
         guards = _GUARDS.match(trigger).group()  # type: ignore[union-attr]
         head = _HEAD.match(trigger, len(guards)).group()  # type: ignore[union-attr]
         rest = trigger[len(guards) + len(head) :]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import os
 from pathlib import Path
 
@@ -48,8 +49,22 @@ def test_each_rule_alone_gives_the_same_result_with_the_prefilter_off(code: str)
     # One rule selected: the needles shrink to that rule's triggers, the sharpest test of them.
     settings = ALL.but(select=(code,))
     for path in FIXTURE_FILES:
+        if code != "PKL010" and not parses(path):
+            # Pasted invisible spaces: these parse only once PKL010 repairs them. With another rule alone
+            # they are a syntax error, which the prefilter, as for any file without that rule's words,
+            # does not parse.
+            continue
         on, off = _same(path, settings)
         assert on == off, path
+
+
+def parses(path: Path) -> bool:
+    """Whether Python itself can parse the file."""
+    try:
+        ast.parse(path.read_bytes())
+    except SyntaxError:
+        return False
+    return True
 
 
 def test_real_files_give_the_same_result_with_the_prefilter_off() -> None:

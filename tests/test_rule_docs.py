@@ -7,6 +7,7 @@ import re
 import pytest
 
 from packlint.config import Settings
+from packlint.diagnostics import FAILURE_NAMES
 from packlint.engine import check_source
 from packlint.rules import REGISTRY
 from packlint.rules.base import SECTIONS, Rule
@@ -52,6 +53,13 @@ def test_codes_and_names_are_unique() -> None:
     assert len({r.code for r in REGISTRY}) == len(REGISTRY)
     assert len({r.name for r in REGISTRY}) == len(REGISTRY)
     assert [r.code for r in REGISTRY] == sorted(r.code for r in REGISTRY)
+
+
+def test_rule_codes_never_reuse_a_failure_code() -> None:
+    # PKL001-PKL005 name files that could not be checked (docs/errors.md); a rule with one of them
+    # would make JSON, SARIF and noqa ambiguous.
+    assert not set(FAILURE_NAMES) & {r.code for r in REGISTRY}
+    assert not set(FAILURE_NAMES.values()) & {r.name for r in REGISTRY}
 
 
 def test_no_stale_pages() -> None:

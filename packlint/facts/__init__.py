@@ -18,6 +18,7 @@ from packlint.facts.loops import LoopFacts, ResetBeforeStep, TrainingLoop, reset
 from packlint.facts.perms import IDENTITY, Perm
 from packlint.facts.scopes import Binding
 from packlint.facts.syntax import argument, dotted, index_pattern
+from packlint.facts.tensors import RnnInput, Shape, rnn_inputs
 from packlint.facts.values import Device, Kind, Order, Value
 
 __all__ = [
@@ -34,6 +35,8 @@ __all__ = [
     "Reorder",
     "ResetBeforeStep",
     "RnnCall",
+    "RnnInput",
+    "Shape",
     "SortSite",
     "SubscriptRead",
     "TrainingLoop",
@@ -44,5 +47,6 @@ __all__ = [
     "dotted",
     "index_pattern",
     "resets_before_step",
+    "rnn_inputs",
     "training_loops",
 ]

@@ -13,6 +13,7 @@ from typing import ClassVar
 from packlint.diagnostics import Applicability, Diagnostic, Edit, Fix, Location
 from packlint.facts import FileFacts, LoopFacts
 from packlint.fixes.changes import Change, drops_comment
+from packlint.invisible import Repair
 from packlint.prefilter import Trigger
 from packlint.source import Source
 
@@ -25,6 +26,7 @@ class Context:
 
     source: Source
     facts: FileFacts
+    pasted: Repair | None = None  # the invisible spaces replaced so that the file parses (PKL010)
 
     @cached_property
     def loops(self) -> LoopFacts:

@@ -12,6 +12,7 @@ from types import CodeType
 import torch
 from torch import Tensor, nn
 
+from packlint.invisible import repair
 from packlint.runtime.batch import SEED, SETTINGS, Batch, argument, build_head, build_rnn, make_batch
 from packlint.runtime.compare import Gap, StructureError, compare
 from packlint.runtime.contract import RNN_KINDS, Config, Contract, Result
@@ -80,6 +81,9 @@ class Runner:
         try:
             code = compile(text, filename, "exec")
         except SyntaxError as exc:
+            if repair(text) is not None:
+                # Pasted invisible spaces (PKL010): Python itself refuses the program, the bug's symptom.
+                return [Outcome(config.label(), RAISE, detail=f"SyntaxError: {exc}") for config in contract.configs()]
             return [Outcome("-", ERROR, detail=f"does not compile: {exc}")]
         return [self._run_config(code, filename, contract, config) for config in contract.configs()]
 
@@ -272,5 +276,10 @@ def _module_expectation(namespace: dict[str, object], contract: Contract) -> Exp
         raise ContractMismatch("a module entry names its input sequences: `<module>(seqs)`")
     rnn = next((values[k] for k in RNN_KINDS if k in values), None)
     if isinstance(rnn, nn.RNNBase):
-        return run_alone(rnn, seqs, seqs, None)
+        # 1-D sequences of numbers into an RNN with input_size=1 (PKL113/PKL114): alone, each sequence
+        # is what the RNN must see, T×1 floating-point values.
+        scalar = rnn.input_size == 1 and all(s.dim() == 1 for s in seqs)
+        dtype = rnn.weight_ih_l0.dtype
+        features = [(s.unsqueeze(-1) if scalar else s).to(dtype) for s in seqs]
+        return run_alone(rnn, features, seqs, None)
     return data_only(seqs, None)

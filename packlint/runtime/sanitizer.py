@@ -93,6 +93,7 @@ class Sanitizer:
         self.strict = strict
         self.violations: list[Violation] = []
         self._patched: list[tuple[object, str, object]] = []
+        self._rnn_hook: Any = None
         self._inside = threading.local()
 
     def __enter__(self) -> Sanitizer:
@@ -105,11 +106,11 @@ class Sanitizer:
     @property
     def installed(self) -> bool:
         """Whether torch's functions are currently wrapped by this sanitizer."""
-        return bool(self._patched)
+        return bool(self._patched) or self._rnn_hook is not None
 
     def install(self) -> None:
         """Wrap the pack functions in torch.nn.utils.rnn and wherever a module already imported them."""
-        if self._patched:
+        if self.installed:
             return
         originals = {name: getattr(rnn_utils, name) for name in WRAPPED}
         wrappers = {id(fn): self._wrap(name, fn) for name, fn in originals.items()}
@@ -126,12 +127,45 @@ class Sanitizer:
                 except (AttributeError, TypeError):  # a module that refuses assignment keeps the original
                     continue
                 self._patched.append((module, attr, value))
+        # Every module's forward passes through this hook; it looks only at RNNs.
+        self._rnn_hook = torch.nn.modules.module.register_module_forward_pre_hook(self._check_rnn_input)
 
     def uninstall(self) -> None:
         """Put the original functions back where they were."""
         for module, attr, original in reversed(self._patched):
             setattr(module, attr, original)
         self._patched.clear()
+        if self._rnn_hook is not None:
+            self._rnn_hook.remove()
+            self._rnn_hook = None
+
+    def _check_rnn_input(self, module: torch.nn.Module, args: tuple[Any, ...]) -> None:
+        """PKL113/PKL114 at run time: what reaches an RNN must be floating point and carry features."""
+        __tracebackhide__ = True
+        if not isinstance(module, torch.nn.RNNBase) or not args:
+            return
+        x = args[0]
+        packed = isinstance(x, PackedSequence)
+        data = x.data if packed else x
+        if not isinstance(data, Tensor):
+            return
+        name = type(module).__name__
+        if not data.is_floating_point():
+            what = "a PackedSequence of" if packed else "a tensor of"
+            self._fail(
+                "PKL113",
+                "integer-rnn-input",
+                f"{name} got {what} {data.dtype}: it needs floating-point input (an embedding for ids)",
+                name,
+            )
+        if packed and data.dim() == 1:
+            self._fail(
+                "PKL114",
+                "missing-feature-dimension",
+                f"{name} got a PackedSequence of 1-D data (shape {tuple(data.shape)}): the padded batch had no "
+                "feature dimension (`unsqueeze(-1)` before packing)",
+                name,
+            )
 
     def _wrap(self, name: str, original: Callable[..., PackedSequence]) -> Callable[..., PackedSequence]:
         check = self._check_padded if name == "pack_padded_sequence" else self._check_sequences
