@@ -150,7 +150,7 @@ def check(
     stdin_text: dict[str, str] = {}
     if stdin:
         result, data = _check_stdin(stdin_filename or "-", settings, fix and not diff, force_exclude)
-        results = [named_syntax_check(result, data)]
+        results = [named_syntax_check(result, settings, data)]
         if (text := _decoded(data)) is not None:
             stdin_text[result.path] = text
     else:
@@ -159,7 +159,7 @@ def check(
             _warn("No Python files found under the given path(s)")
         results = _check(files, settings, jobs, use_cache=not no_cache and not (fix or diff), cache_dir=cache_dir)
         results.extend(FileResult(path, errors=(FileError(reason, IO_ERROR),)) for path, reason in missing)
-        results = _syntax_check_named(results, paths)
+        results = _syntax_check_named(results, paths, settings)
     results.sort(key=lambda r: r.path)
     if known is not None:
         results = apply_baseline(results, known, lambda r: stdin_text.get(r.path) or _source_text(r))
@@ -234,12 +234,12 @@ def _check(
     return check_paths(files, settings, jobs)
 
 
-def _syntax_check_named(results: list[FileResult], paths: tuple[str, ...]) -> list[FileResult]:
+def _syntax_check_named(results: list[FileResult], paths: tuple[str, ...], settings: Settings) -> list[FileResult]:
     """Files named on the command line must not pass silently when they do not parse (docs/errors.md)."""
     from packlint.engine import named_syntax_check
 
     named = {os.path.normpath(p) for p in paths if os.path.isfile(p)}
-    return [named_syntax_check(r) if os.path.normpath(r.path) in named else r for r in results]
+    return [named_syntax_check(r, settings) if os.path.normpath(r.path) in named else r for r in results]
 
 
 def _check_stdin(path: str, settings: Settings, fix: bool, force_exclude: bool) -> tuple[FileResult, bytes]:

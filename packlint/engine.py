@@ -123,7 +123,7 @@ def lint_text(
         # A fix that overlaps one of PASTED's waits for the next pass, on text that parses: applied in the
         # same pass it could push that fix out, and the file would not parse.
         spans = [d.fix.span for d in found if d.code == PASTED and d.fix is not None]
-        found = [d if d.code == PASTED or not overlaps(d.fix, spans) else replace(d, fix=None) for d in found]
+        found = [d if d.code == PASTED or not overlaps(d.fix, spans, source) else replace(d, fix=None) for d in found]
     if UNUSED_NOQA in codes:
         found.extend(_unused_noqa(ctx, found, codes))
     rows = noqa_rows(text) if found else {}  # tokenizing costs as much as parsing: only when needed
@@ -162,11 +162,12 @@ def syntax_failure(text: str) -> FileError | None:
     return None
 
 
-def named_syntax_check(result: FileResult, data: bytes | None = None) -> FileResult:
+def named_syntax_check(result: FileResult, settings: Settings, data: bytes | None = None) -> FileResult:
     """`result` for a file named on the command line, with its syntax error if the prefilter skipped the parse.
 
-    A file that was analysed was parsed already; only a result with nothing to say can hide a syntax error."""
-    if result.errors or result.diagnostics or result.path.endswith(".ipynb"):
+    A file that the prefilter let through was parsed by the check itself; only one it turned away can
+    hide a syntax error."""
+    if result.errors or result.diagnostics or result.new_source is not None or result.path.endswith(".ipynb"):
         return result
     try:
         if data is None:
@@ -175,7 +176,8 @@ def named_syntax_check(result: FileResult, data: bytes | None = None) -> FileRes
         text = Source.decode(data).text
     except (OSError, SourceError):
         return result  # reading and decoding failures were reported by the check itself
-    if skips_file(text):
+    plan = Plan.from_settings(settings, result.path)
+    if skips_file(text) or (plan.prefilter and may_match(data, trigger_words(plan.codes))):
         return result
     failure = syntax_failure(text)
     return replace(result, errors=(failure,)) if failure is not None else result
@@ -196,12 +198,18 @@ def repair_pasted(text: str, codes: frozenset[str]) -> Repair | None:
     return repair(text)
 
 
-def overlaps(fix: Fix | None, spans: list[tuple[int, int]]) -> bool:
-    """Whether `fix` touches one of `spans`."""
+def overlaps(fix: Fix | None, spans: list[tuple[int, int]], source: Source) -> bool:
+    """Whether `fix` touches one of `spans` (character ranges): its edits, or the nodes its changes rewrite."""
     if fix is None:
         return False
-    lo, hi = fix.span
-    return any(lo <= t_hi and t_lo <= hi for t_lo, t_hi in spans)
+    touched = [(e.start, e.end) for e in fix.edits]
+    for change in fix.changes:
+        for name in change.__dataclass_fields__:
+            where = getattr(change, name)
+            if hasattr(where, "end_row"):
+                start = source.line_starts[where.row - 1] + where.column
+                touched.append((start, source.line_starts[where.end_row - 1] + where.end_column))
+    return any(lo <= t_hi and t_lo <= hi for lo, hi in touched for t_lo, t_hi in spans)
 
 
 def apply_edits(text: str, fixes: Sequence[Fix]) -> tuple[str, int]:
@@ -281,13 +289,24 @@ def turned_away(data: bytes, path: str) -> FileResult:
     return FileResult(path)
 
 
+def fix_basis(source: Source) -> Source:
+    """The source that libcst rewrites: with pasted invisible spaces repaired (PASTED), same offsets.
+
+    libcst, like Python, cannot parse a file holding them; the other rules' fixes, which never touch
+    them (`overlaps`), are computed on the repaired text and land on the original at the same offsets."""
+    if source.text.isascii() or _parses(source.text):
+        return source
+    repaired = repair(source.text)
+    return source.but(text=repaired.text) if repaired is not None else source
+
+
 def with_edits(source: Source, diagnostics: list[Diagnostic]) -> tuple[list[Diagnostic], list[FileError]]:
     """Diagnostics whose fixes carry their text edits (through libcst); a fix that cannot be made
     real is dropped from its diagnostic and named in an error."""
     from packlint.fixes.apply import materialise
 
     fixes = [d.fix for d in diagnostics if d.fix is not None]
-    made = iter(materialise(source, fixes))
+    made = iter(materialise(fix_basis(source), fixes))
     out: list[Diagnostic] = []
     errors: list[FileError] = []
     for d in diagnostics:
@@ -333,7 +352,7 @@ def fix_source(path: str, source: Source, diagnostics: list[Diagnostic], plan: P
         ]
         if not wanted:
             break
-        made = materialise(current, [d.fix for d in wanted if d.fix is not None])
+        made = materialise(fix_basis(current), [d.fix for d in wanted if d.fix is not None])
         ready: list[Fix] = []
         owner: dict[int, Diagnostic] = {}
         for d, result in zip(wanted, made):

@@ -3,7 +3,9 @@
 Rules import only the names listed here; the modules behind them are the analysis' own.
 """
 
+from packlint.facts.accumulation import accumulations
 from packlint.facts.analysis import analyse
+from packlint.facts.evaluation import EvalLoop, eval_loops
 from packlint.facts.events import (
     Exit,
     PackCall,
@@ -14,17 +16,32 @@ from packlint.facts.events import (
     UnpackCall,
 )
 from packlint.facts.file_facts import FileFacts
-from packlint.facts.loops import LoopFacts, ResetBeforeStep, TrainingLoop, resets_before_step, training_loops
+from packlint.facts.loops import (
+    LOOPS,
+    LoopFacts,
+    ResetBeforeStep,
+    TrainingLoop,
+    is_backward,
+    is_reset,
+    key_of,
+    resets_before_step,
+    resetting_functions,
+    step_of,
+    training_loops,
+)
 from packlint.facts.perms import IDENTITY, Perm
+from packlint.facts.queries import last_step
 from packlint.facts.scopes import Binding
-from packlint.facts.syntax import argument, dotted, index_pattern
-from packlint.facts.tensors import RnnInput, Shape, rnn_inputs
+from packlint.facts.syntax import argument, dotted, index_pattern, parameter_names
+from packlint.facts.tensors import RnnInput, Shape, import_names, rnn_inputs
 from packlint.facts.values import Device, Kind, Order, Value
 
 __all__ = [
     "IDENTITY",
+    "LOOPS",
     "Binding",
     "Device",
+    "EvalLoop",
     "Exit",
     "FileFacts",
     "Kind",
@@ -42,11 +59,21 @@ __all__ = [
     "TrainingLoop",
     "UnpackCall",
     "Value",
+    "accumulations",
     "analyse",
     "argument",
     "dotted",
+    "eval_loops",
+    "import_names",
     "index_pattern",
+    "is_backward",
+    "is_reset",
+    "key_of",
+    "last_step",
+    "parameter_names",
     "resets_before_step",
+    "resetting_functions",
     "rnn_inputs",
+    "step_of",
     "training_loops",
 ]

@@ -75,6 +75,13 @@ class FileFacts:
             current = self.parent(current)
         return False
 
+    def enclosing_function(self, node: ast.AST) -> ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda | None:
+        """The innermost function around `node`."""
+        current = self.parent(node)
+        while current is not None and not isinstance(current, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+            current = self.parent(current)
+        return current
+
     def within(self, node: ast.AST, targets: set[int]) -> bool:
         """Whether `node` lies inside (or is) one of the expressions whose ids are `targets`,
         without leaving its statement."""

@@ -118,3 +118,9 @@ def index_pattern(node: ast.Subscript) -> tuple[int | str | None, ...]:
         else:
             pattern.append(None)
     return tuple(pattern)
+
+
+def parameter_names(function: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda) -> list[str]:
+    """The names of a function's parameters, in order (not `*args` or `**kwargs`)."""
+    arguments = function.args
+    return [a.arg for a in (*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs)]

@@ -6,10 +6,9 @@ import ast
 from collections.abc import Iterator
 
 from packlint.diagnostics import Diagnostic
-from packlint.facts import IDENTITY, Exit, FileFacts, Kind, Order, Perm, Value
+from packlint.facts import IDENTITY, Exit, FileFacts, Kind, Order, Perm, Value, parameter_names
 from packlint.fixes.edits import text_of
 from packlint.rules.base import Context, Rule
-from packlint.rules.pkl107_implicit_enforce_sorted import enclosing_function, parameter_names
 from packlint.rules.triggers import PACKING
 
 _ADVICE = "undo it with `{perm}.argsort()`, or pack with `enforce_sorted=False` instead of sorting"
@@ -114,7 +113,7 @@ def sorted_for_packing(facts: FileFacts, token: Perm) -> bool:
         site = facts.sorts[lengths.sort_site]
         receiver = site.node.func.value if isinstance(site.node.func, ast.Attribute) else None
         if isinstance(site.statement, ast.Expr) and isinstance(receiver, ast.Name):
-            function = enclosing_function(facts, site.node)
+            function = facts.enclosing_function(site.node)
             if function is None or receiver.id in parameter_names(function):
                 continue
         return True

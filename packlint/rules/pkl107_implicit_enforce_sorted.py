@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import ast
 from collections.abc import Iterator
 
 from packlint.diagnostics import Diagnostic
-from packlint.facts import IDENTITY, FileFacts, Order, PackCall, argument
+from packlint.facts import IDENTITY, FileFacts, Order, PackCall, argument, parameter_names
 from packlint.fixes.changes import set_keyword
 from packlint.fixes.edits import text_of
 from packlint.fixes.safety import layout_doubtful, reads_packed_internals
 from packlint.rules.base import Context, Rule
 from packlint.rules.triggers import PACKING
-
-_FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)
 
 
 class ImplicitEnforceSorted(Rule):
@@ -102,24 +99,10 @@ def lengths_parameter(facts: FileFacts, call: PackCall) -> str | None:
     root = call.input.root if call.function == "pack_sequence" else lengths.root
     if lengths.order is not Order.UNKNOWN or lengths.perm != IDENTITY or root is None:
         return None  # sorted, built here (PKL104), reordered, or merged from paths that disagree
-    function = enclosing_function(facts, call.node)
+    function = facts.enclosing_function(call.node)
     if function is None:
         return None
     names = parameter_names(function)
     if root not in names or (names[:1] == [root] and root in ("self", "cls")):
         return None
     return root
-
-
-def parameter_names(function: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda) -> list[str]:
-    """The names of a function's parameters, in order (not `*args` or `**kwargs`)."""
-    arguments = function.args
-    return [a.arg for a in (*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs)]
-
-
-def enclosing_function(facts: FileFacts, node: ast.AST) -> ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda | None:
-    """The innermost function around `node`."""
-    current = facts.parent(node)
-    while current is not None and not isinstance(current, _FUNCTIONS):
-        current = facts.parent(current)
-    return current

@@ -6,14 +6,11 @@ import ast
 from collections.abc import Iterator
 
 from packlint.diagnostics import Diagnostic
-from packlint.facts import FileFacts, Kind, SubscriptRead, index_pattern
+from packlint.facts import FileFacts, SubscriptRead, last_step
 from packlint.fixes.changes import replace_expression
 from packlint.fixes.edits import text_of
 from packlint.rules.base import Context, Rule
 from packlint.rules.triggers import PACKING, RECURRENT
-
-BATCH_FIRST_LAST = frozenset({(":", -1), (":", -1, ":")})
-TIME_FIRST_LAST = frozenset({(-1,), (-1, ":"), (-1, ":", ":")})
 
 
 class LastPaddedTimestep(Rule):
@@ -98,20 +95,6 @@ class LastPaddedTimestep(Rule):
                 "padding, not its last state; gather each sequence's step at `lengths - 1`",
                 fix,
             )
-
-
-def last_step(facts: FileFacts, read: SubscriptRead) -> bool:
-    """Whether `read` takes the last time step of a RNN output of known layout."""
-    base = read.base
-    if base.kind is not Kind.OUTPUT or base.batch_first is None:
-        return False
-    if base.call is not None and facts.in_loop(base.call):
-        # A step-by-step decoder: each call sees one step (a whole padded batch is another matter).
-        inputs = [c.input.kind for c in facts.rnn_calls if c.node is base.call]
-        if not inputs or inputs[0] not in (Kind.BATCH, Kind.OUTPUT):
-            return False
-    pattern = index_pattern(read.node)
-    return pattern in (BATCH_FIRST_LAST if base.batch_first else TIME_FIRST_LAST)
 
 
 def reads_last_padded_step(facts: FileFacts, read: SubscriptRead) -> bool:

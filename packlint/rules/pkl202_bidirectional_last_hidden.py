@@ -6,11 +6,10 @@ import ast
 from collections.abc import Iterator
 
 from packlint.diagnostics import Diagnostic
-from packlint.facts import FileFacts, Kind, SubscriptRead, index_pattern
+from packlint.facts import FileFacts, Kind, SubscriptRead, index_pattern, last_step
 from packlint.fixes.changes import replace_expression
 from packlint.fixes.edits import text_of
 from packlint.rules.base import Context, Rule
-from packlint.rules.pkl201_last_padded_timestep import last_step
 from packlint.rules.triggers import RECURRENT
 
 LAST_LAYER = frozenset({(-1,), (-1, ":"), (-1, ":", ":")})

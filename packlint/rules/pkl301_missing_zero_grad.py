@@ -7,8 +7,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 
 from packlint.diagnostics import Applicability, Diagnostic, Fix
-from packlint.facts import dotted
-from packlint.facts.loops import LOOPS, LoopFacts, TrainingLoop, is_reset, resetting_functions, training_loops
+from packlint.facts import LOOPS, LoopFacts, TrainingLoop, dotted, is_reset, resetting_functions, training_loops
 from packlint.fixes.changes import insert_first, insert_statement
 from packlint.fixes.edits import short_text_of, text_of
 from packlint.rules.base import Context, Rule

@@ -6,7 +6,7 @@ import ast
 from collections.abc import Iterator
 
 from packlint.diagnostics import Diagnostic, Fix
-from packlint.facts.loops import LoopFacts, ResetBeforeStep, is_backward, key_of, resets_before_step, step_of
+from packlint.facts import LoopFacts, ResetBeforeStep, is_backward, key_of, resets_before_step, step_of
 from packlint.fixes.changes import move_statement
 from packlint.fixes.edits import short_text_of
 from packlint.rules.base import Context, Rule

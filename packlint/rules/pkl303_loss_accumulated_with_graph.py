@@ -6,7 +6,7 @@ import ast
 from collections.abc import Iterator
 
 from packlint.diagnostics import Diagnostic
-from packlint.facts.accumulation import accumulations
+from packlint.facts import accumulations
 from packlint.fixes.edits import replace_node, short_text_of
 from packlint.rules.base import Context, Rule
 from packlint.rules.triggers import TRAINING
