@@ -65,5 +65,8 @@ class PastedInvisibleWhitespace(Rule):
             fix = self.safe_fix("Replace with ordinary spaces", *edits)
             first, last = src.location(spans[0][0]), src.location(spans[-1][1])
             plural = "s" if count > 1 else ""
-            message = f"{count} invisible space{plural} ({', '.join(names)}) where Python expects ordinary spaces"
+            message = (
+                f"{count} invisible space{plural} ({', '.join(names)}) where Python expects ordinary spaces; "
+                "replace them with spaces"
+            )
             yield Diagnostic(self.code, self.name, message, first, last, fix, row)

@@ -80,7 +80,7 @@ class PackedSequenceUnpacked(Rule):
                 ctx,
                 call.node,
                 f"`{call.function}` returns a `PackedSequence` of 4 fields, unpacked here into "
-                f"{len(target.elts)} names",
+                f"{len(target.elts)} names; assign it to one name, or read `.data` / `.batch_sizes`",
                 fix,
             )
 

@@ -76,6 +76,6 @@ class IntegerRnnInput(Rule):
                 ctx,
                 rnn_input.call,
                 f"`{short_text_of(ctx.source, rnn_input.call.func)}` is given {what}{origin}: "
-                "it needs floating-point input (an embedding for token ids, `.float()` for values)",
+                "it needs floating-point input; pass token ids through an `nn.Embedding`, values through `.float()`",
                 fix,
             )

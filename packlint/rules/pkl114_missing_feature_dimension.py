@@ -74,7 +74,8 @@ class MissingFeatureDimension(Rule):
                 ctx,
                 rnn_input.call,
                 f"`{short_text_of(ctx.source, rnn_input.call.func)}` is given "
-                f"`{short_text_of(ctx.source, rnn_input.arg)}`, {what} of 1-D sequences, but needs a feature dimension",
+                f"`{short_text_of(ctx.source, rnn_input.arg)}`, {what} of 1-D sequences, but needs a "
+                "feature dimension; add one with `.unsqueeze(-1)`",
                 self.fix(ctx, rnn_input),
             )
 

@@ -78,6 +78,7 @@ class LossAccumulatedWithGraph(Rule):
             yield self.diagnostic(
                 ctx,
                 hit.node,
-                f"`{holder}` {verb} `{loss}` with its autograd graph: every step's graph stays alive",
+                f"`{holder}` {verb} `{loss}` with its autograd graph: every step's graph stays alive; "
+                f"accumulate `{loss}.item()` or `{loss}.detach()`",
                 fix,
             )

@@ -69,7 +69,7 @@ class EvalWithoutNoGrad(Rule):
                 ctx,
                 found.loop,
                 f"This loop runs `{found.model}` after `{found.model}.eval()` with autograd on: "
-                "every batch records a graph (use `torch.no_grad()` or `torch.inference_mode()`)",
+                "every batch records a graph; run it under `torch.no_grad()` or `torch.inference_mode()`",
                 fix,
             )
 
