@@ -27,7 +27,7 @@ def accumulations(facts: LoopFacts) -> list[Accumulation]:
     """Each place a training loop keeps the tensor it calls `.backward()` on, graph attached."""
     found: list[Accumulation] = []
     seen: set[int] = set()
-    backward_texts = {ast.unparse(n) for n in ast.walk(facts.tree) if is_backward(n) or is_grad_call(n)}
+    backward_texts: set[str] | None = None  # computed once, for the first accumulation found
     for loop in training_loops(facts):
         losses = {name for call in backward_calls(loop.node) if (name := loss_name(call)) is not None}
         if not losses:
@@ -51,6 +51,8 @@ def accumulations(facts: LoopFacts) -> list[Accumulation]:
                 and assigned.get(hit.holder.id, 0) > (1 if isinstance(stmt, ast.Assign) else 0)
             ):
                 continue  # reset inside the loop: `running = 0` every so many steps
+            if backward_texts is None:
+                backward_texts = {ast.unparse(n) for n in ast.walk(facts.tree) if is_backward(n) or is_grad_call(n)}
             if any(holder_text in text for text in backward_texts):
                 continue  # the sum is backwarded later: keeping the graph is the point
             seen.add(id(stmt))

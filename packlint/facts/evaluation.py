@@ -27,13 +27,24 @@ class EvalLoop:
 
 def eval_loops(tree: ast.Module) -> list[EvalLoop]:
     """Evaluation loops that build an autograd graph on every batch for nothing."""
+    if not any(is_eval_call(node) for node in ast.walk(tree)):
+        return []  # most files that say `eval(` call the builtin, or no model at all
+    found = [loop for scope in scopes(tree) for loop in scope_loops(scope)]
+    if not found:
+        return []
     guarded = guarded_functions(tree)
-    found = []
-    for scope in scopes(tree):
-        if isinstance(scope, (ast.FunctionDef, ast.AsyncFunctionDef)) and scope.name in guarded:
-            continue
-        found.extend(scope_loops(scope))
-    return found
+    return [loop for loop in found if loop.function is None or loop.function.name not in guarded]
+
+
+def is_eval_call(node: ast.AST) -> bool:
+    """`model.eval()`: an attribute called `eval` with no arguments."""
+    return (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == "eval"
+        and not node.args
+        and not node.keywords
+    )
 
 
 def scopes(tree: ast.Module) -> Iterator[Scope]:

@@ -62,8 +62,11 @@ class EvalWithoutNoGrad(Rule):
     fix_availability = "sometimes"
 
     def check(self, ctx: Context) -> Iterator[Diagnostic]:
+        loops = eval_loops(ctx.facts.tree)
+        if not loops:
+            return
         torch_names = [local for local, full in import_names(ctx.facts.tree).items() if full == "torch"]
-        for found in eval_loops(ctx.facts.tree):
+        for found in loops:
             fix = self.fix(ctx, found, torch_names[0] if torch_names else None)
             yield self.diagnostic(
                 ctx,

@@ -17,10 +17,6 @@ from packlint.prefilter import Trigger
 PACKING = ("pack_padded_sequence", "pack_sequence", "pad_packed_sequence", "pad_sequence")
 # RNN-output rules need an `nn.LSTM`/`nn.GRU`/`nn.RNN` built in the file.
 RECURRENT = ("LSTM", "GRU", "RNN")
-# Any call of something named `backward` (the word alone also matches "backward pass" in every docstring
-# of autograd). Kept for rules that count any backward pass.
-TRAINING = (r"backward\s*\(",)
-
 # Between a called name and its `(`: spaces, newlines, line continuations, comments, and the `)` of
 # `(loss.backward)()`. Generous on purpose: the analysis decides, the prefilter only turns away.
 _CALLED = r"(?:\s|\\|#[^\r\n]*|\))*\("
