@@ -32,7 +32,7 @@ from packlint.facts.loops import (
 from packlint.facts.perms import IDENTITY, Perm
 from packlint.facts.queries import last_step
 from packlint.facts.scopes import Binding
-from packlint.facts.syntax import argument, dotted, index_pattern, parameter_names
+from packlint.facts.syntax import argument, called_name, dotted, index_pattern, parameter_names
 from packlint.facts.tensors import RnnInput, Shape, import_names, rnn_inputs
 from packlint.facts.values import Device, Kind, Order, Value
 
@@ -62,6 +62,7 @@ __all__ = [
     "accumulations",
     "analyse",
     "argument",
+    "called_name",
     "dotted",
     "eval_loops",
     "import_names",

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Union
 
+from packlint.facts.syntax import called_name
 from packlint.source import Source
 
 LOOPS = (ast.For, ast.AsyncFor, ast.While)
@@ -191,15 +192,6 @@ def step_of(node: ast.AST, optimizers: dict[str, str | None]) -> Step | None:
     return None
 
 
-def _called_name(node: ast.AST) -> str | None:
-    if isinstance(node, ast.Call):
-        if isinstance(node.func, ast.Name):
-            return node.func.id
-        if isinstance(node.func, ast.Attribute):
-            return node.func.attr
-    return None
-
-
 def _functions_that(tree: ast.Module, test: Callable[[ast.AST], bool]) -> set[str]:
     """Names of same-file functions (and names bound to lambdas or bound methods) whose code
     passes `test` somewhere, directly or through a call of another such name. A function that
@@ -212,7 +204,7 @@ def _functions_that(tree: ast.Module, test: Callable[[ast.AST], bool]) -> set[st
         if owner is not None:
             if test(node):
                 direct.add(owner)
-            name = _called_name(node)
+            name = called_name(node)
             if name is not None:
                 calls.setdefault(owner, set()).add(name)
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
@@ -406,7 +398,7 @@ def training_loops(facts: LoopFacts) -> list[TrainingLoop]:
     for loop, backward in sorted(loops.values(), key=lambda pair: (pair[0].lineno, pair[0].col_offset)):
         inside = [step for step, chain in steps if any(s is loop for s in chain)]
         resets = any(
-            is_reset(n) or _called_name(n) in helpers or (any_call_resets and isinstance(n, ast.Call))
+            is_reset(n) or called_name(n) in helpers or (any_call_resets and isinstance(n, ast.Call))
             for n in ast.walk(loop)
         ) or (bool(inside) and all(_fresh_each_iteration(loop, step) for step in inside))
         found.append(
@@ -473,7 +465,7 @@ class _BlockScan:
     def may_backward(self, stmt: ast.stmt) -> bool:
         """Whether `stmt` may compute gradients: a backward, or a call of a helper that runs one."""
         for node in [stmt, *_in_code(stmt)]:
-            name = _called_name(node)
+            name = called_name(node)
             if name is None:
                 continue
             if is_backward(node) or re.search("backward|closure", name, re.I):

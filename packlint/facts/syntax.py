@@ -124,3 +124,13 @@ def parameter_names(function: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambd
     """The names of a function's parameters, in order (not `*args` or `**kwargs`)."""
     arguments = function.args
     return [a.arg for a in (*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs)]
+
+
+def called_name(node: ast.AST) -> str | None:
+    """The last name of what a call calls: `reset_grads` for `self.reset_grads()`."""
+    if isinstance(node, ast.Call):
+        if isinstance(node.func, ast.Name):
+            return node.func.id
+        if isinstance(node.func, ast.Attribute):
+            return node.func.attr
+    return None

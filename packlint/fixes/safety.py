@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ast
 
-from packlint.facts import FileFacts, Kind, PackCall
+from packlint.facts import FileFacts, Kind, PackCall, called_name
 
 # A PackedSequence's fields that show its internal (sorted) order: a fix that changes that order
 # (`enforce_sorted=False` sorts inside the call) changes what code reading them sees.
@@ -58,14 +58,14 @@ def swaps_axes(facts: FileFacts, node: ast.AST) -> bool:
     if scope is None:
         return True
     helpers = layout_changing_functions(facts.tree)
-    return any(changes_layout(n) or _called(n) in helpers for n in ast.walk(scope))
+    return any(changes_layout(n) or called_name(n) in helpers for n in ast.walk(scope))
 
 
 def changes_layout(node: ast.AST) -> bool:
     """`x.transpose(0, 1)`, `x.T`, `rearrange(...)`, `x.unbind(1)`, `torch.stack(...)`."""
     if isinstance(node, ast.Attribute) and node.attr in _AXIS_SWAPS:
         return True
-    return _called(node) in _LAYOUT_CALLS
+    return called_name(node) in _LAYOUT_CALLS
 
 
 def layout_changing_functions(tree: ast.Module) -> set[str]:
@@ -79,19 +79,10 @@ def layout_changing_functions(tree: ast.Module) -> set[str]:
         for function in functions:
             if function.name in found:
                 continue
-            if any(changes_layout(n) or _called(n) in found for n in ast.walk(function)):
+            if any(changes_layout(n) or called_name(n) in found for n in ast.walk(function)):
                 found.add(function.name)
                 changed = True
     return found
-
-
-def _called(node: ast.AST) -> str | None:
-    if isinstance(node, ast.Call):
-        if isinstance(node.func, ast.Name):
-            return node.func.id
-        if isinstance(node.func, ast.Attribute):
-            return node.func.attr
-    return None
 
 
 def layout_doubtful(facts: FileFacts, call: PackCall) -> bool:

@@ -7,7 +7,16 @@ from collections.abc import Iterator
 from dataclasses import replace
 
 from packlint.diagnostics import Applicability, Diagnostic, Fix
-from packlint.facts import LOOPS, LoopFacts, TrainingLoop, dotted, is_reset, resetting_functions, training_loops
+from packlint.facts import (
+    LOOPS,
+    LoopFacts,
+    TrainingLoop,
+    called_name,
+    dotted,
+    is_reset,
+    resetting_functions,
+    training_loops,
+)
 from packlint.fixes.changes import insert_first, insert_statement
 from packlint.fixes.edits import short_text_of, text_of
 from packlint.rules.base import Context, Rule
@@ -134,13 +143,3 @@ def step_statement(loop: TrainingLoop, call: ast.Call) -> ast.stmt | None:
 
 def _names(node: ast.expr) -> set[str]:
     return {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
-
-
-def called_name(node: ast.AST) -> str | None:
-    """The last name of what a call calls: `reset_grads` for `self.reset_grads()`."""
-    if isinstance(node, ast.Call):
-        if isinstance(node.func, ast.Name):
-            return node.func.id
-        if isinstance(node.func, ast.Attribute):
-            return node.func.attr
-    return None
