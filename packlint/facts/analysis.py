@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterator
 
 from packlint.facts.file_facts import FileFacts
 from packlint.facts.perms import IDENTITY
 from packlint.facts.summaries import Helper
+from packlint.facts.syntax import statements
 from packlint.facts.values import UNKNOWN, Kind, Value, join
 from packlint.facts.walker import Walker
 
@@ -191,16 +191,6 @@ def constructor_params(
         if value is not None and (value.is_constant or value.kind is Kind.DEVICE):
             known[name] = value
     return known
-
-
-def statements(node: ast.AST) -> Iterator[ast.stmt]:
-    """Every statement inside `node`, nested blocks included; expressions are not entered, since
-    an assignment statement never sits inside one (ast.walk over them cost most of walk_class)."""
-    for name in ("body", "orelse", "finalbody", "handlers", "cases"):
-        for child in getattr(node, name, ()):
-            if isinstance(child, ast.stmt):
-                yield child
-            yield from statements(child)
 
 
 def attr_value(node: ast.expr, env: dict[str, Value]) -> Value:

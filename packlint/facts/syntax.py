@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+from collections.abc import Iterator
 
 
 def bool_literal(node: ast.expr | None) -> bool | None:
@@ -134,3 +135,13 @@ def called_name(node: ast.AST) -> str | None:
         if isinstance(node.func, ast.Attribute):
             return node.func.attr
     return None
+
+
+def statements(node: ast.AST) -> Iterator[ast.stmt]:
+    """Every statement inside `node`, nested blocks included; expressions are not entered, since
+    an assignment statement never sits inside one (ast.walk over them cost most of walk_class)."""
+    for name in ("body", "orelse", "finalbody", "handlers", "cases"):
+        for child in getattr(node, name, ()):
+            if isinstance(child, ast.stmt):
+                yield child
+            yield from statements(child)

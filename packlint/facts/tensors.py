@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from packlint.facts.file_facts import FileFacts
-from packlint.facts.syntax import argument
+from packlint.facts.syntax import argument, statements
 
 INTEGER_DTYPES = frozenset({"long", "int64", "int", "int32", "int16", "short", "int8", "uint8"})
 FLOAT_DTYPES = frozenset({"float", "float32", "double", "float64", "half", "float16", "bfloat16"})
@@ -82,7 +82,7 @@ def scopes(tree: ast.Module) -> Iterator[ast.Module | ast.FunctionDef | ast.Asyn
 def import_names(tree: ast.Module) -> dict[str, str]:
     """Local name -> dotted name it was imported as, for torch names (`nn` -> `torch.nn`)."""
     names: dict[str, str] = {}
-    for node in _statements(tree.body):
+    for node in statements(tree):
         if isinstance(node, ast.Import):
             for alias in node.names:
                 if alias.name.split(".")[0] == "torch":
@@ -94,20 +94,6 @@ def import_names(tree: ast.Module) -> dict[str, str]:
             for alias in node.names:
                 names[alias.asname or alias.name] = f"{node.module}.{alias.name}"
     return names
-
-
-def _statements(body: list[ast.stmt]) -> Iterator[ast.stmt]:
-    """Every statement, nested ones included; imports are statements, so expressions need no walk."""
-    for stmt in body:
-        yield stmt
-        for name in ("body", "orelse", "finalbody"):
-            inner = getattr(stmt, name, None)
-            if isinstance(inner, list):
-                yield from _statements(inner)
-        for handler in getattr(stmt, "handlers", ()):
-            yield from _statements(handler.body)
-        for case in getattr(stmt, "cases", ()):
-            yield from _statements(case.body)
 
 
 def qualified(node: ast.expr, names: dict[str, str]) -> str | None:
