@@ -21,7 +21,7 @@ from packlint.diagnostics import Applicability, Cell, Diagnostic, Edit, FileErro
 
 CACHE_DIR = ".packlint_cache"
 CACHE_DIR_ENV = "PACKLINT_CACHE_DIR"
-LAYOUT = 3  # bump when the layout of the cache file or of an entry changes
+LAYOUT = 4  # bump when the layout of the cache file or of an entry changes
 MAGIC = b"PKLCACHE"
 CHECKSUM = 16
 # Git's "racily clean" rule: file times are coarse (a jiffy on Linux, 2 s on FAT), so a change made just
@@ -33,13 +33,15 @@ KEEP_NS = 30 * DAY_NS  # entries of files not seen for this long are dropped
 
 # One cache file maps each file's key (its path relative to the project root, or its absolute path if it lies
 # outside the root; see `entry_key`) to an entry, a tuple that marshal can store:
-#   (stat, trusted, digest, seen_ns, payload)
+#   (stat, trusted, digest, seen_ns, payload, depends)
 # stat: (size, mtime_ns, ctime_ns, inode, device) when the file was read (a copied tree has other inodes and
 # ctimes, so there the stat never serves and the digest decides: a moved cache costs a read and a hash);
 # trusted: whether that stat alone proves the content unchanged (see RACY_NS);
 # digest: SHA-256 of the content, which decides when the stat cannot;
-# seen_ns: when a run last asked for it; payload: None for a clean file, else (diagnostics, errors).
-Entry = tuple[tuple[int, int, int, int, int], bool, bytes, int, Any]
+# seen_ns: when a run last asked for it; payload: None for a clean file, else (diagnostics, errors);
+# depends (project mode): (path, digest, stat) of each other file the result used, digest "" and stat ()
+# for a path looked for and absent: the entry serves only while every one of them is as it was.
+Entry = tuple[tuple[int, int, int, int, int], bool, bytes, int, Any, tuple[tuple[str, str, tuple[int, ...]], ...]]
 
 
 def check_cached(
@@ -57,20 +59,21 @@ def check_cached(
     results: list[FileResult] = []
     read: dict[str, tuple[str, tuple[int, int, int, int, int], bool, bytes]] = {}
     touched: list[str] = []  # entries served or refreshed: the file must be saved
+    deps = Dependencies(started)
 
     def misses() -> Iterator[tuple[str, bytes]]:
         # Files are read one at a time as the engine asks for them (see engine.check_paths).
         for path in paths:
             key = entry_key(path, settings.root)
             entry = entries.get(key)
-            if type(entry) is not tuple or len(entry) != 5:
-                entry = None  # none stored, or damaged: read and check the file
+            if type(entry) is not tuple or len(entry) != 6 or not deps.unchanged(entry[5]):
+                entry = None  # none stored, damaged, or another file it used has changed: check the file
             else:
                 try:
                     if entry[1] and entry[0] == stat_key(os.stat(path)):
                         results.append(decode_result(path, entry[4]))
                         if entry[3] < started - DAY_NS:
-                            entries[key] = (*entry[:3], started, entry[4])
+                            entries[key] = (*entry[:3], started, entry[4], entry[5])
                             touched.append(key)
                         continue
                 except (OSError, ValueError, TypeError, IndexError, KeyError):
@@ -89,7 +92,7 @@ def check_cached(
             if entry is not None and entry[2] == digest:  # the same content: at another path, or touched
                 try:
                     results.append(decode_result(path, entry[4]))
-                    entries[key] = (stat, trusted, digest, started, entry[4])
+                    entries[key] = (stat, trusted, digest, started, entry[4], entry[5])
                     touched.append(key)
                     continue
                 except (ValueError, TypeError, IndexError, KeyError):
@@ -104,13 +107,59 @@ def check_cached(
 
         for result, _ in check_items(itertools.chain([first], pending), settings, jobs):
             key, stat, trusted, digest = read[result.path]
-            entries[key] = (stat, trusted, digest, started, encode_result(result))
+            entries[key] = (stat, trusted, digest, started, encode_result(result), deps.record(result.depends))
             results.append(result)
     dirty = bool(read or touched)
     if dirty:
         kept = {k: e for k, e in entries.items() if e[3] >= started - KEEP_NS}
         save(location, header, kept)
     return sorted(results, key=lambda r: r.path)
+
+
+class Dependencies:
+    """Checks of the other files that cached results used (project mode), each file looked at once per run."""
+
+    def __init__(self, started: int) -> None:
+        self.started = started
+        self.known: dict[str, tuple[str, tuple[int, ...]]] = {}  # path -> (digest or "", stat or ())
+
+    def current(self, path: str) -> tuple[str, tuple[int, ...]]:
+        """The file's digest and stat now ("" and () when it is absent or unreadable)."""
+        if path not in self.known:
+            try:
+                with open(path, "rb") as handle:
+                    stat = stat_key(os.fstat(handle.fileno()))
+                    data = handle.read()
+                self.known[path] = (hashlib.sha256(data).hexdigest(), stat)
+            except OSError:
+                self.known[path] = ("", ())
+        return self.known[path]
+
+    def unchanged(self, stored: Any) -> bool:
+        """Whether every file a result used is as it was (a damaged record counts as changed)."""
+        try:
+            for path, digest, stat in stored:
+                if stat and max(stat[1], stat[2]) < self.started - RACY_NS and path not in self.known:
+                    try:
+                        if stat_key(os.stat(path)) == tuple(stat):
+                            continue  # the same stat, taken long enough after the last change: the same file
+                    except OSError:
+                        return False
+                if self.current(path)[0] != digest:
+                    return False
+        except (TypeError, ValueError):
+            return False
+        return True
+
+    def record(self, depends: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str, tuple[int, ...]], ...]:
+        """What to store for a fresh result's dependencies: digest as the check saw it, stat as now."""
+        stored: list[tuple[str, str, tuple[int, ...]]] = []
+        for path, digest in depends:
+            now, stat = self.current(path)
+            # A file that changed between the check and now keeps the check's digest and no stat: the next
+            # run compares contents and re-checks.
+            stored.append((path, digest, stat if now == digest else ()))
+        return tuple(stored)
 
 
 def cache_directory(settings: Settings, cache_dir: str | None = None) -> str:
@@ -130,7 +179,14 @@ def settings_key(settings: Settings) -> tuple[Any, ...]:
 
     Not the root: entries are keyed relative to it, so the same project at another path finds its cache."""
     # fix_edits: entries stored for JSON/SARIF hold every fix's edits; text-only entries hold none.
-    return (settings.select, settings.extend_select, settings.ignore, settings.per_file_ignores, settings.fix_edits)
+    return (
+        settings.select,
+        settings.extend_select,
+        settings.ignore,
+        settings.per_file_ignores,
+        settings.fix_edits,
+        settings.project,
+    )
 
 
 def entry_key(path: str, root: str) -> str:

@@ -102,6 +102,12 @@ def use_color(no_color: bool, stream: TextIO) -> bool:
 )
 @click.option("--force-exclude", is_flag=True, help="Apply exclusions to files named on the command line too.")
 @click.option("--stdin-filename", help="Read the source from standard input and report it as this path.")
+@click.option(
+    "--project/--no-project",
+    "project",
+    default=None,
+    help="Follow calls into the project's other files (default: `project` in [tool.packlint], else off).",
+)
 def check(
     paths: tuple[str, ...],
     fix: bool,
@@ -125,6 +131,7 @@ def check(
     cache_dir: str | None,
     force_exclude: bool,
     stdin_filename: str | None,
+    project: bool | None,
 ) -> None:
     """Check PATHS (default: the current directory)."""
     from packlint.discover import discover
@@ -145,6 +152,8 @@ def check(
         _fail(str(exc))
     # JSON and SARIF carry each fix's text edits: only they need fixes made real (through libcst).
     settings = settings.but(fix=fix or diff, unsafe_fixes=unsafe_fixes, fix_edits=output_format in ("json", "sarif"))
+    if project is not None:
+        settings = settings.but(project=project)
     from packlint.engine import named_syntax_check
 
     stdin_text: dict[str, str] = {}

@@ -51,6 +51,7 @@ class Settings:
     strict: bool = False  # tests: let a rule's exception propagate instead of reporting it
     prefilter: bool = True  # tests: False parses every file, to prove the prefilter changes nothing
     fix_edits: bool = False  # JSON and SARIF: every fix's text edits, made through libcst
+    project: bool = False  # project mode: rules follow calls into the project's other files (docs/project-mode.md)
 
     def but(self, **changes: object) -> Settings:
         """A copy with some fields changed."""
@@ -278,7 +279,7 @@ def settings_from_table(table: Mapping[str, object], where: str, root: str) -> S
     """Settings from a `[tool.packlint]` table."""
     known = {
         "select", "extend-select", "ignore", "exclude", "extend-exclude", "include", "extend-include",
-        "per-file-ignores",
+        "per-file-ignores", "project",
     }  # fmt: skip
     for key in table:
         if key not in known:
@@ -301,6 +302,9 @@ def settings_from_table(table: Mapping[str, object], where: str, root: str) -> S
         pfi.append((pattern, tuple(value)))
     exclude = _strings(table, "exclude", where)
     include = _strings(table, "include", where)
+    project = table.get("project", False)
+    if not isinstance(project, bool):
+        raise ConfigError(f"{where}: `project` must be true or false")
     return Settings(
         select=select,
         extend_select=extend,
@@ -311,4 +315,5 @@ def settings_from_table(table: Mapping[str, object], where: str, root: str) -> S
         extend_include=_strings(table, "extend-include", where) or (),
         per_file_ignores=tuple(pfi),
         root=root,
+        project=project,
     )

@@ -130,3 +130,6 @@ class FileResult:
     fixed: int = 0
     new_source: bytes | None = None
     old_source: bytes | None = field(default=None, repr=False)
+    # Project mode: (path, content digest) of the other files whose summaries the result used, and
+    # (path, "") for each looked for and absent; the cache re-checks the file when one changes.
+    depends: tuple[tuple[str, str], ...] = field(default=(), repr=False, compare=False)

@@ -49,6 +49,7 @@ class Plan:
     strict: bool
     prefilter: bool = True  # tests turn it off to prove it never changes a result
     fix_edits: bool = False  # compute every fix's text edits (JSON, SARIF) even when nothing is applied
+    project: bool = False  # project mode: rules may read the summaries of the project's other files
 
     @classmethod
     def from_settings(cls, settings: Settings, path: str | None = None) -> Plan:
@@ -57,7 +58,15 @@ class Plan:
         if path is not None:
             ignored = settings.ignored_for(path)
             codes = frozenset(c for c in codes if not any(matches_selector(c, s) for s in ignored))
-        return cls(codes, settings.fix, settings.unsafe_fixes, settings.strict, settings.prefilter, settings.fix_edits)
+        return cls(
+            codes,
+            settings.fix,
+            settings.unsafe_fixes,
+            settings.strict,
+            settings.prefilter,
+            settings.fix_edits,
+            settings.project,
+        )
 
     @property
     def applicable(self) -> frozenset[Applicability]:
@@ -70,17 +79,27 @@ class Plan:
 
 
 @functools.lru_cache(maxsize=32)
-def trigger_words(codes: frozenset[str]) -> tuple[tuple[Needle, ...], ...]:
-    """The prefilter's needles for these rules."""
+def trigger_words(codes: frozenset[str], project: bool = False) -> tuple[tuple[Needle, ...], ...]:
+    """The prefilter's needles for these rules (in project mode, with what their cross-file checks need)."""
     from packlint.rules import BY_CODE
 
-    return needles(BY_CODE[code].triggers for code in codes if code in BY_CODE)
+    rules = [BY_CODE[code] for code in codes if code in BY_CODE]
+    return needles([*(r.triggers for r in rules), *(r.project_triggers for r in rules if project)])
 
 
 def lint_text(
-    text: str, source: Source, codes: frozenset[str], strict: bool
+    text: str, source: Source, codes: frozenset[str], strict: bool, path: str | None = None
 ) -> tuple[list[Diagnostic], list[FileError]]:
-    """Parse once, analyse once, run the selected rules, drop what noqa suppresses."""
+    """Parse once, analyse once, run the selected rules, drop what noqa suppresses (with `path`, in project
+    mode: rules may follow calls into the other files of the file's project)."""
+    found, errors, _ = lint_project(text, source, codes, strict, path)
+    return found, errors
+
+
+def lint_project(
+    text: str, source: Source, codes: frozenset[str], strict: bool, path: str | None
+) -> tuple[list[Diagnostic], list[FileError], tuple[tuple[str, str], ...]]:
+    """`lint_text`, with the other files the result depends on (project mode, when `path` is given)."""
     from packlint.facts import analyse
     from packlint.rules import REGISTRY
     from packlint.rules.base import Context
@@ -93,21 +112,27 @@ def lint_text(
     except SyntaxError as exc:
         repaired = repair_pasted(text, codes)
         if repaired is None:
-            return [], [parse_failure(exc)]
+            return [], [parse_failure(exc)], ()
         # Analyse the text as it will be once PASTED is fixed: same offsets, so every position holds.
         text, tree, pasted = repaired.text, repaired.tree, repaired
         source = source.but(text=text)
     except (ValueError, RecursionError, MemoryError) as exc:
-        return [], [parse_failure(exc)]
+        return [], [parse_failure(exc)], ()
     try:
         facts = analyse(tree)
     except RecursionError:
-        return [], [FileError("internal error: analysis ran too deep (nesting too deep)", INTERNAL_ERROR)]
+        return [], [FileError("internal error: analysis ran too deep (nesting too deep)", INTERNAL_ERROR)], ()
     except Exception as exc:
         if strict:
             raise
-        return [], [FileError(f"internal error in the analysis: {type(exc).__name__}: {exc}", INTERNAL_ERROR)]
-    ctx = Context(source, facts, pasted)
+        failure = FileError(f"internal error in the analysis: {type(exc).__name__}: {exc}", INTERNAL_ERROR)
+        return [], [failure], ()
+    view = None
+    if path is not None:
+        from packlint.project import ProjectView  # only in project mode
+
+        view = ProjectView(path, tree)
+    ctx = Context(source, facts, pasted, view)
     found: list[Diagnostic] = []
     errors: list[FileError] = []
     for rule in REGISTRY:
@@ -128,7 +153,7 @@ def lint_text(
         found.extend(_unused_noqa(ctx, found, codes))
     rows = noqa_rows(text) if found else {}  # tokenizing costs as much as parsing: only when needed
     kept = sorted((d for d in found if not suppressed(d.code, d.noqa_row, rows)), key=lambda d: d.sort_key)
-    return kept, errors
+    return kept, errors, view.dependencies() if view is not None else ()
 
 
 def parse_failure(exc: BaseException) -> FileError:
@@ -177,7 +202,7 @@ def named_syntax_check(result: FileResult, settings: Settings, data: bytes | Non
     except (OSError, SourceError):
         return result  # reading and decoding failures were reported by the check itself
     plan = Plan.from_settings(settings, result.path)
-    if skips_file(text) or (plan.prefilter and may_match(data, trigger_words(plan.codes))):
+    if skips_file(text) or (plan.prefilter and may_match(data, trigger_words(plan.codes, plan.project))):
         return result
     failure = syntax_failure(text)
     return replace(result, errors=(failure,)) if failure is not None else result
@@ -251,7 +276,7 @@ def check_source(data: bytes, path: str, settings: Settings, plan: Plan | None =
 def check_python(data: bytes, path: str, settings: Settings, plan: Plan | None = None) -> FileResult:
     """Check one Python file's bytes; with fixes on, also compute the fixed bytes (not written here)."""
     plan = plan or Plan.from_settings(settings, path)
-    if plan.prefilter and not may_match(data, trigger_words(plan.codes)):
+    if plan.prefilter and not may_match(data, trigger_words(plan.codes, plan.project)):
         # No rule can fire: packlint is not a syntax checker, and compiling every such file would cost a
         # third of a cold run on torch's sources. Files named on the command line are still syntax-checked
         # (`named_syntax_check`); docs/errors.md says so.
@@ -262,12 +287,13 @@ def check_python(data: bytes, path: str, settings: Settings, plan: Plan | None =
         return FileResult(path, errors=(FileError(str(exc), DECODE_ERROR),))
     if skips_file(source.text):
         return FileResult(path)
-    diagnostics, errors = lint_text(source.text, source, plan.codes, plan.strict)
+    where = path if plan.project and path not in ("-", "<stdin>") else None
+    diagnostics, errors, depends = lint_project(source.text, source, plan.codes, plan.strict, where)
     if errors or not plan.applicable:
         if plan.fix_edits and any(d.fix is not None for d in diagnostics):
             diagnostics, failures = with_edits(source, diagnostics)
             errors = [*errors, *failures]
-        return FileResult(path, tuple(diagnostics), tuple(errors))
+        return FileResult(path, tuple(diagnostics), tuple(errors), depends=depends)
     return _as_fix_failure(fix_source(path, source, diagnostics, plan))
 
 
@@ -379,7 +405,7 @@ def fix_source(path: str, source: Source, diagnostics: list[Diagnostic], plan: P
         seen.add(new_text)
         text, fixed = new_text, fixed + applied
         current = Source.decode(source.encode(text))
-        diagnostics, errors = lint_text(text, current, plan.codes, plan.strict)
+        diagnostics, errors = lint_text(text, current, plan.codes, plan.strict, path if plan.project else None)
         if errors:
             return FileResult(path, tuple(diagnostics), tuple(errors))
     else:
@@ -459,7 +485,7 @@ def check_items(
             # A notebook's code is JSON-escaped in its bytes (a line break inside a call is `\n`, two
             # characters): its prefilter runs on the decoded cells, in check_notebook.
             pending.append((path, data, plan))
-        elif not plan.prefilter or may_match(data, trigger_words(plan.codes)):
+        elif not plan.prefilter or may_match(data, trigger_words(plan.codes, plan.project)):
             # Known to pass: check_source need not scan the bytes a second time.
             pending.append((path, data, replace(plan, prefilter=False)))
         else:

@@ -41,7 +41,7 @@ class Plugin:
         settings = _settings_for(directory)
         plan = Plan.from_settings(settings, self.filename)
         data = text.encode("utf-8", "surrogatepass")
-        if not may_match(data, trigger_words(plan.codes)):
+        if not may_match(data, trigger_words(plan.codes, plan.project)):
             return
         from packlint.engine import lint_text
         from packlint.noqa import skips_file
@@ -50,6 +50,8 @@ class Plugin:
         if skips_file(text):
             return
         source = Source.from_text(text.lstrip("\ufeff"))
-        diagnostics, _ = lint_text(source.text, source, plan.codes, strict=False)
+        # Project mode resolves imports from the file's own path, as the CLI does.
+        where = self.filename if plan.project and self.filename not in ("stdin", "-") else None
+        diagnostics, _ = lint_text(source.text, source, plan.codes, strict=False, path=where)
         for d in diagnostics:
             yield d.location.row, d.location.column - 1, f"{d.code} {d.message}", type(self)

@@ -82,7 +82,7 @@ def test_every_rule_has_fixtures() -> None:
 
 def test_fixture_directories_are_rule_codes() -> None:
     for directory in FIXTURES.iterdir():
-        if directory.is_dir():
+        if directory.is_dir() and directory.name != "project":  # project mode's multi-file fixtures
             assert directory.name in BY_CODE, f"fixtures/{directory.name} names no rule"
 
 

@@ -8,7 +8,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from packlint.diagnostics import Applicability, Diagnostic, Edit, Fix, Location
 from packlint.facts import FileFacts, LoopFacts
@@ -16,6 +16,9 @@ from packlint.fixes.changes import Change, drops_comment
 from packlint.invisible import Repair
 from packlint.prefilter import Trigger
 from packlint.source import Source
+
+if TYPE_CHECKING:
+    from packlint.project import ProjectView
 
 SECTIONS = ("What it does", "Why is this bad?", "Example", "Use instead", "Fix safety")
 
@@ -27,6 +30,7 @@ class Context:
     source: Source
     facts: FileFacts
     pasted: Repair | None = None  # the invisible spaces replaced so that the file parses (PKL010)
+    project: ProjectView | None = None  # project mode: the file's view of its project's other files
 
     @cached_property
     def loops(self) -> LoopFacts:
@@ -40,6 +44,8 @@ class Rule:
     code: ClassVar[str]
     name: ClassVar[str]
     triggers: ClassVar[tuple[Trigger, ...]]  # text one of which a file must contain for the rule to fire
+    # ... and, in project mode, the text of the rule's cross-file check (a call that moves lengths, say)
+    project_triggers: ClassVar[tuple[Trigger, ...]] = ()
     default: ClassVar[bool] = True  # False: opt-in, only with --select
     fix_availability: ClassVar[str] = "none"  # "always", "sometimes" or "none"
 

@@ -9,6 +9,7 @@ from packlint.diagnostics import Diagnostic
 from packlint.facts import Device, dotted
 from packlint.fixes.changes import wrap_expression
 from packlint.fixes.edits import text_of
+from packlint.project import moved_into_pack
 from packlint.rules.base import Context, Rule
 from packlint.rules.triggers import PACKING
 
@@ -18,6 +19,9 @@ class LengthsOnAccelerator(Rule):
     ## What it does
     Reports `pack_padded_sequence` calls whose lengths were moved to an accelerator, with
     `.cuda()`, `.to(device)`, `.to("cuda")`, `.to(x.device)` or `torch.tensor(..., device=...)`.
+    In project mode (`--project`) it also reports a call that passes moved lengths
+    (`model(x, lengths.cuda())`) to project code in another file that packs that parameter as it is
+    given, naming the file and line of the pack call.
 
     ## Why is this bad?
     Since torch 1.7 the lengths must be a 1-D CPU int64 tensor (or a list): packing reads them on
@@ -48,13 +52,16 @@ class LengthsOnAccelerator(Rule):
     ## Fix safety
     Safe: packing copies the lengths to the CPU anyway; passing `lengths.cpu()` gives it the same
     values where it accepts them. Where the call's argument is itself `x.cuda()` or `x.to(device)`,
-    the fix passes `x.cpu()` instead.
+    the fix passes `x.cpu()` instead. A report across files has no fix: the moved value may have
+    other uses on the accelerator, so where to move it back is the reader's choice.
     """
 
     code = "PKL111"
     name = "lengths-on-accelerator"
     triggers = PACKING
-    fix_availability = "always"
+    # The cross-file check: a call here that passes a moved value (`lengths.cuda()`, `x.to(device)`).
+    project_triggers = ("cuda", "device")
+    fix_availability = "sometimes"
 
     def check(self, ctx: Context) -> Iterator[Diagnostic]:
         for call in ctx.facts.pack_calls:
@@ -79,6 +86,20 @@ class LengthsOnAccelerator(Rule):
                 f"`{written}` is on an accelerator but `pack_padded_sequence` needs lengths on the CPU; "
                 "pass them with `.cpu()`",
                 fix,
+            )
+        if ctx.project is not None:
+            yield from self.check_project(ctx)
+
+    def check_project(self, ctx: Context) -> Iterator[Diagnostic]:
+        """Lengths moved here and packed by the project's code in another file."""
+        assert ctx.project is not None
+        for hit in moved_into_pack(ctx.project, ctx.facts.tree):
+            written = text_of(ctx.source, hit.argument)
+            yield self.diagnostic(
+                ctx,
+                hit.argument,
+                f"`{written}` is on an accelerator but `{hit.function}` packs it as `{hit.parameter}` "
+                f"(`pack_padded_sequence` at `{hit.where}`), which needs lengths on the CPU; pass them on the CPU",
             )
 
 

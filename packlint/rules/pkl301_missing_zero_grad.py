@@ -19,6 +19,7 @@ from packlint.facts import (
 )
 from packlint.fixes.changes import insert_first, insert_statement
 from packlint.fixes.edits import short_text_of, text_of
+from packlint.project import reset_elsewhere
 from packlint.rules.base import Context, Rule
 from packlint.rules.triggers import BACKWARD_AND_STEP
 from packlint.source import Source
@@ -31,6 +32,8 @@ class MissingZeroGrad(Rule):
     `scaler.step(opt)`) but never resets the gradients: no `opt.zero_grad()`, `model.zero_grad()`,
     `p.grad = None` or `p.grad.zero_()` anywhere in the loop, nor in a helper of the same file
     that the loop calls. The loop reported is the innermost one holding both the backward and the step.
+    In project mode (`--project`) a reset in another file of the project also counts: a helper the
+    loop calls, or the `forward` of a model class imported from the project (`self.zero_grad()`).
 
     ## Why is this bad?
     `backward()` adds to `.grad`; it does not overwrite it. Without a reset every step applies
@@ -77,6 +80,8 @@ class MissingZeroGrad(Rule):
         for loop in training_loops(ctx.loops):
             if loop.resets or any(step.closure for step in loop.steps):
                 continue  # `opt.step(closure)`: the closure is where LBFGS-style code resets
+            if ctx.project is not None and reset_elsewhere(ctx.project, loop.node) is not None:
+                continue  # a helper, or the model's `forward`, in another file of the project resets
             backward = short_text_of(ctx.source, loop.backward)
             step = short_text_of(ctx.source, loop.steps[0].call)
             message = (

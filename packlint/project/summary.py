@@ -1,0 +1,291 @@
+"""Per-file summaries: what each top-level function, class and method of a project file does, in the
+analysis' vocabulary, read off its syntax alone (nothing is imported or run).
+
+A summary is plain data (strings, numbers, tuples), so that it can be cached by the file's content.
+"""
+
+from __future__ import annotations
+
+import ast
+import functools
+import warnings
+from dataclasses import dataclass
+
+from packlint.facts import argument, called_name, dotted, is_reset, parameter_names, resetting_functions
+
+_RNN_CLASSES = ("LSTM", "GRU", "RNN")
+_NO_GRAD = ("no_grad", "inference_mode")
+_DEFS = (ast.FunctionDef, ast.AsyncFunctionDef)
+
+
+@dataclass(frozen=True)
+class FunctionSummary:
+    """What one function or method does, where it matters to a caller in another file."""
+
+    name: str  # `forward`, or `Net.forward` for a method
+    line: int
+    params: tuple[str, ...]  # parameters in order, `self` included for a method (keyword-only ones last)
+    positional: int  # how many of them a call can pass by position
+    resets: int  # line of a gradient reset in it (or in a same-file function it calls); 0: none
+    packs: tuple[tuple[str, int], ...]  # (parameter, line): the parameter reaches a pack call's lengths as given
+    pads: tuple[tuple[str, int], ...]  # (length as written, line): it pads sequences
+    sorts_descending: int  # line of a descending sort; 0: none
+    unsorts: int  # line of an inverse permutation (`argsort`) it builds; 0: none
+    moves: tuple[str, ...]  # parameters it returns moved to a device (`x.cuda()`, `x.to(device)`)
+    no_grad: bool  # its whole body runs without autograd (decorator or an outer `with torch.no_grad()`)
+
+
+@dataclass(frozen=True)
+class ClassSummary:
+    """A class of the project: its methods and the RNN modules it builds."""
+
+    name: str
+    line: int
+    bases: tuple[str, ...]  # as written: `nn.Module`, `Base`
+    methods: tuple[FunctionSummary, ...]
+    rnns: tuple[tuple[str, str, bool | None, bool | None, int], ...]  # (attribute, class, batch_first, bidir, line)
+
+    def method(self, name: str) -> FunctionSummary | None:
+        """The method called `name`, if the class defines it."""
+        return next((m for m in self.methods if m.name.split(".")[-1] == name), None)
+
+
+@dataclass(frozen=True)
+class ImportRecord:
+    """A module-level import: `local` is bound to `symbol` of module `module` (None: the module itself)."""
+
+    local: str  # "*" for a star import
+    module: str
+    level: int
+    symbol: str | None
+
+
+@dataclass(frozen=True)
+class ModuleSummary:
+    """Everything other files may ask about one project file."""
+
+    functions: tuple[FunctionSummary, ...]
+    classes: tuple[ClassSummary, ...]
+    imports: tuple[ImportRecord, ...]
+    exported: tuple[str, ...] | None  # a literal `__all__`, if any
+    parsed: bool  # False: the file did not parse (nothing is known about it)
+
+    def function(self, name: str) -> FunctionSummary | None:
+        """The top-level function `name`."""
+        return next((f for f in self.functions if f.name == name), None)
+
+    def klass(self, name: str) -> ClassSummary | None:
+        """The top-level class `name`."""
+        return next((c for c in self.classes if c.name == name), None)
+
+    def public(self) -> tuple[str, ...]:
+        """What `from this import *` binds (its functions and classes)."""
+        names = [f.name for f in self.functions] + [c.name for c in self.classes]
+        if self.exported is not None:
+            return tuple(n for n in names if n in self.exported)
+        return tuple(n for n in names if not n.startswith("_"))
+
+
+EMPTY = ModuleSummary((), (), (), None, False)
+
+
+@functools.lru_cache(maxsize=2048)
+def summarise(data: bytes) -> ModuleSummary:
+    """The summary of a file's bytes (kept per content: a file read twice is summarised once)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            tree = ast.parse(data)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return EMPTY
+    return summarise_tree(tree)
+
+
+def summarise_tree(tree: ast.Module) -> ModuleSummary:
+    """The summary of a parsed file."""
+    resetting = resetting_functions(tree)
+    packers = _pack_names(tree)
+    functions: list[FunctionSummary] = []
+    classes: list[ClassSummary] = []
+    imports: list[ImportRecord] = []
+    exported: tuple[str, ...] | None = None
+    for stmt in tree.body:
+        if isinstance(stmt, _DEFS):
+            functions.append(_function(stmt, stmt.name, resetting, packers, method=False))
+        elif isinstance(stmt, ast.ClassDef):
+            methods = tuple(
+                _function(s, f"{stmt.name}.{s.name}", resetting, packers, method=True)
+                for s in stmt.body
+                if isinstance(s, _DEFS)
+            )
+            bases = tuple(d for d in (dotted(b) for b in stmt.bases) if d is not None)
+            classes.append(ClassSummary(stmt.name, stmt.lineno, bases, methods, _rnns(stmt)))
+        elif isinstance(stmt, ast.ImportFrom):
+            for alias in stmt.names:
+                local = "*" if alias.name == "*" else alias.asname or alias.name
+                imports.append(ImportRecord(local, stmt.module or "", stmt.level, alias.name))
+        elif isinstance(stmt, ast.Import):
+            for alias in stmt.names:
+                if alias.asname:
+                    imports.append(ImportRecord(alias.asname, alias.name, 0, None))
+        elif isinstance(stmt, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "__all__" for t in stmt.targets):
+            if isinstance(stmt.value, (ast.List, ast.Tuple)):
+                items = [e.value for e in stmt.value.elts if isinstance(e, ast.Constant) and isinstance(e.value, str)]
+                exported = tuple(items)
+    return ModuleSummary(tuple(functions), tuple(classes), tuple(imports), exported, True)
+
+
+def _pack_names(tree: ast.Module) -> frozenset[str]:
+    """Names that call `pack_padded_sequence` here (`pack_padded_sequence`, or an alias it was imported as)."""
+    names = {"pack_padded_sequence"}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            names.update(a.asname for a in node.names if a.name == "pack_padded_sequence" and a.asname)
+    return frozenset(names)
+
+
+def _function(
+    node: ast.FunctionDef | ast.AsyncFunctionDef, name: str, resetting: set[str], packers: frozenset[str], method: bool
+) -> FunctionSummary:
+    params = tuple(parameter_names(node))
+    positional = len(node.args.posonlyargs) + len(node.args.args)
+    stored = {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load)}
+    resets = 0
+    packs: list[tuple[str, int]] = []
+    pads: list[tuple[str, int]] = []
+    sorts = unsorts = 0
+    moves: list[str] = []
+    if node.name in resetting:
+        resets = next((n.lineno for n in ast.walk(node) if is_reset(n) and hasattr(n, "lineno")), node.lineno)
+    for n in ast.walk(node):
+        if isinstance(n, ast.Call):
+            called = called_name(n)
+            if called in packers:
+                lengths = argument(n, 1, "lengths")
+                if isinstance(lengths, ast.Name) and lengths.id in params and lengths.id not in stored:
+                    packs.append((lengths.id, n.lineno))
+            length = _padded_length(n, called)
+            if length is not None:
+                pads.append((length, n.lineno))
+            if not sorts and _sorts_descending(n, called):
+                sorts = n.lineno
+            if not unsorts and called == "argsort":
+                unsorts = n.lineno
+        elif isinstance(n, ast.BinOp) and isinstance(n.op, ast.Mult):
+            length = _list_padding(n)
+            if length is not None:
+                pads.append((length, n.lineno))
+        elif isinstance(n, ast.Return) and n.value is not None:
+            moved = _moved_name(n.value)
+            if moved is not None and moved in params and moved not in stored:
+                moves.append(moved)
+    return FunctionSummary(
+        name,
+        node.lineno,
+        params,
+        positional,
+        resets,
+        tuple(packs),
+        tuple(pads),
+        sorts,
+        unsorts,
+        tuple(moves),
+        _without_grad(node),
+    )
+
+
+def _padded_length(call: ast.Call, called: str | None) -> str | None:
+    """The fixed length a call pads to: `tokenizer(..., padding="max_length", max_length=200)`,
+    torchtext's `Field(fix_length=200)`, Keras' `pad_sequences(seqs, maxlen=200)`."""
+    for kw in call.keywords:
+        if kw.arg == "padding" and isinstance(kw.value, ast.Constant) and kw.value.value == "max_length":
+            given = next((k.value for k in call.keywords if k.arg == "max_length"), None)
+            return ast.unparse(given) if given is not None else "the tokenizer's maximum length"
+        if kw.arg == "fix_length" and not (isinstance(kw.value, ast.Constant) and kw.value.value is None):
+            return ast.unparse(kw.value)
+        if kw.arg == "maxlen" and called == "pad_sequences":
+            return ast.unparse(kw.value)
+    return None
+
+
+def _list_padding(node: ast.BinOp) -> str | None:
+    """`[pad] * (200 - len(seq))`: a list padded up to the length on the left of the subtraction."""
+    for side, other in ((node.left, node.right), (node.right, node.left)):
+        if (
+            isinstance(side, ast.List)
+            and isinstance(other, ast.BinOp)
+            and isinstance(other.op, ast.Sub)
+            and isinstance(other.right, ast.Call)
+            and called_name(other.right) == "len"
+        ):
+            return ast.unparse(other.left)
+    return None
+
+
+def _sorts_descending(call: ast.Call, called: str | None) -> bool:
+    if called not in ("sort", "sorted"):
+        return False
+    return any(
+        kw.arg in ("descending", "reverse") and isinstance(kw.value, ast.Constant) and kw.value.value is True
+        for kw in call.keywords
+    )
+
+
+def _moved_name(node: ast.expr) -> str | None:
+    """`x` of `x.cuda()` / `x.to(device)` (a device: a name or attribute with `device` in it, or "cuda")."""
+    if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
+        return None
+    inner = node.func.value
+    if not isinstance(inner, ast.Name):
+        return None
+    if node.func.attr == "cuda" and not node.args:
+        return inner.id
+    if node.func.attr == "to" and len(node.args) == 1 and not node.keywords:
+        target = node.args[0]
+        text = dotted(target)
+        if text is not None and "device" in text.split(".")[-1].lower():
+            return inner.id
+        if isinstance(target, ast.Constant) and str(target.value).startswith("cuda"):
+            return inner.id
+    return None
+
+
+def _without_grad(node: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+    for decorator in node.decorator_list:
+        target = decorator.func if isinstance(decorator, ast.Call) else decorator
+        if (dotted(target) or "").split(".")[-1] in _NO_GRAD:
+            return True
+    body = [s for s in node.body if not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))]
+    if len(body) == 1 and isinstance(body[0], ast.With):
+        return any(
+            isinstance(item.context_expr, ast.Call) and called_name(item.context_expr) in _NO_GRAD
+            for item in body[0].items
+        )
+    return False
+
+
+def _rnns(node: ast.ClassDef) -> tuple[tuple[str, str, bool | None, bool | None, int], ...]:
+    """`self.rnn = nn.LSTM(..., batch_first=True)` in the class's methods."""
+    found: list[tuple[str, str, bool | None, bool | None, int]] = []
+    for n in ast.walk(node):
+        if not (isinstance(n, ast.Assign) and isinstance(n.value, ast.Call)):
+            continue
+        kind = called_name(n.value)
+        if kind not in _RNN_CLASSES:
+            continue
+        flags = {kw.arg: kw.value.value for kw in n.value.keywords if isinstance(kw.value, ast.Constant)}
+        batch_first = flags.get("batch_first", False)
+        bidirectional = flags.get("bidirectional", False)
+        for target in n.targets:
+            attr = dotted(target)
+            if attr is not None:
+                found.append(
+                    (
+                        attr,
+                        kind,
+                        batch_first if isinstance(batch_first, bool) else None,
+                        bidirectional if isinstance(bidirectional, bool) else None,
+                        n.lineno,
+                    )
+                )
+    return tuple(found)

@@ -1,0 +1,234 @@
+"""One file's view of its project: what its imports name in other files of the project, and their summaries.
+
+Everything is lazy: nothing is resolved or read until a rule asks, and a rule asks only about a file that
+passed the prefilter and holds what the question needs. Every file read, and every path looked for and not
+found, is remembered: the result cache re-checks this file when one of them changes.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import os
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Union
+
+from packlint.project.resolve import Resolver
+from packlint.project.root import inside, root_of
+from packlint.project.summary import EMPTY, ClassSummary, FunctionSummary, ModuleSummary, summarise
+
+MAX_REEXPORT = 3  # `from .model import Net` in a package's __init__, followed this many times
+Found = Union[FunctionSummary, ClassSummary]  # a run-time alias: Python 3.9
+
+
+@dataclass(frozen=True)
+class Target:
+    """What an imported name is: `symbol` of the project file `file` (None: the module itself)."""
+
+    file: str
+    symbol: str | None
+
+
+@dataclass(frozen=True)
+class Callee:
+    """A call into project code: the function it runs and how many parameters the call does not pass
+    (`self` for a method or a module's `forward`)."""
+
+    function: FunctionSummary
+    file: str
+    skipped: int
+
+
+class ProjectView:
+    """The project as seen from one file (its path decides the root and the import search)."""
+
+    def __init__(self, path: str, tree: ast.Module, root: str | None = None) -> None:
+        self.path = os.path.abspath(path)
+        self.tree = tree
+        self.root = os.path.realpath(root) if root is not None else root_of(self.path)
+        self.resolver = Resolver(self.root, self.path)
+        self.read: dict[str, str] = {}  # file -> content digest (hex), for the cache
+        self._summaries: dict[str, ModuleSummary] = {}
+
+    # -- what the cache needs ---------------------------------------------------------------------------
+
+    def dependencies(self) -> tuple[tuple[str, str], ...]:
+        """(path, digest) of every project file consulted, and ("path", "") for each path looked for and absent."""
+        absent = {p: "" for p in self.resolver.probed if p not in self.read and not os.path.isfile(p)}
+        deps = {**absent, **self.read}
+        deps.pop(self.path, None)
+        return tuple(sorted(deps.items()))
+
+    def where(self, file: str, line: int) -> str:
+        """`data/load.py:41`: a place in another file, relative to the project root."""
+        relative = os.path.relpath(os.path.realpath(file), self.root).replace(os.sep, "/")
+        return f"{relative}:{line}"
+
+    # -- reading other files ----------------------------------------------------------------------------
+
+    def summary(self, file: str) -> ModuleSummary:
+        """The summary of a project file (read once per view, summarised once per content)."""
+        if file in self._summaries:
+            return self._summaries[file]
+        summary = EMPTY
+        if inside(file, self.root):
+            try:
+                with open(file, "rb") as handle:
+                    data = handle.read()
+            except OSError:
+                data = None
+            if data is not None:
+                self.read[file] = hashlib.sha256(data).hexdigest()
+                summary = summarise(data)
+        self._summaries[file] = summary
+        return summary
+
+    @cached_property
+    def bindings(self) -> dict[str, Target]:
+        """Names this file's imports bind to project code (imports anywhere in the file; the last wins)."""
+        bound: dict[str, Target] = {}
+        for node in ast.walk(self.tree):
+            if isinstance(node, ast.ImportFrom):
+                self._bind_from(bound, node.module or "", node.level, [(a.name, a.asname) for a in node.names])
+            elif isinstance(node, ast.Import):
+                for alias in node.names:
+                    file = self.resolver.module(alias.name)
+                    if file is not None:
+                        bound[alias.asname or alias.name] = Target(file, None)
+        return bound
+
+    def _bind_from(
+        self, bound: dict[str, Target], module: str, level: int, names: list[tuple[str, str | None]]
+    ) -> None:
+        file = self.resolver.module(module, level)
+        for name, asname in names:
+            if name == "*":
+                if file is not None:
+                    for public in self.star_names(file):
+                        bound[public] = Target(file, public)
+                continue
+            # `from pkg import model`: a submodule first, else a name defined in the package.
+            sub = self.resolver.module(f"{module}.{name}" if module else name, level)
+            if sub is not None:
+                bound[asname or name] = Target(sub, None)
+            elif file is not None:
+                bound[asname or name] = Target(file, name)
+
+    def star_names(self, file: str, depth: int = 0) -> list[str]:
+        """What `from <file> import *` binds, its own star imports of the project included."""
+        summary = self.summary(file)
+        names = list(summary.public())
+        if depth < MAX_REEXPORT:
+            for record in summary.imports:
+                if record.local == "*":
+                    inner = self.resolver.module(record.module, record.level, importer=file)
+                    if inner is not None and inner != file:
+                        names.extend(self.star_names(inner, depth + 1))
+        return names
+
+    def lookup(self, target: Target, depth: int = 0) -> tuple[Found, str] | None:
+        """The function or class an imported name is, with its file (re-exports followed)."""
+        if target.symbol is None:
+            return None
+        summary = self.summary(target.file)
+        found: Found | None = summary.function(target.symbol) or summary.klass(target.symbol)
+        if found is not None:
+            return found, target.file
+        if depth >= MAX_REEXPORT:
+            return None
+        for record in summary.imports:
+            if record.local == target.symbol and record.symbol is not None:
+                inner = self.resolver.module(record.module, record.level, importer=target.file)
+                if inner is not None and inner != target.file:
+                    return self.lookup(Target(inner, record.symbol), depth + 1)
+        for record in summary.imports:
+            if record.local == "*":
+                inner = self.resolver.module(record.module, record.level, importer=target.file)
+                if inner is not None and inner != target.file:
+                    hit = self.lookup(Target(inner, target.symbol), depth + 1)
+                    if hit is not None:
+                        return hit
+        return None
+
+    def resolve(self, node: ast.expr) -> tuple[Found, str] | None:
+        """The project function or class that `node` names: `Net`, `models.Net`, `pkg.models.Net`."""
+        if isinstance(node, ast.Name):
+            target = self.bindings.get(node.id)
+            return self.lookup(target) if target is not None else None
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
+            target = self.bindings.get(node.value.id)
+            if target is not None and target.symbol is None:
+                return self.lookup(Target(target.file, node.attr))
+        return None
+
+    # -- facts about this file's calls into the project ------------------------------------------------
+
+    @cached_property
+    def instances(self) -> dict[str, tuple[ClassSummary, str]]:
+        """Names and attributes assigned an instance of one project class (`model = Net(...)`,
+        `self.encoder = Encoder(...).to(device)`); a name assigned two different classes is left out."""
+        found: dict[str, tuple[ClassSummary, str] | None] = {}
+        for node in ast.walk(self.tree):
+            if not isinstance(node, ast.Assign):
+                continue
+            value = node.value
+            while (
+                isinstance(value, ast.Call)
+                and isinstance(value.func, ast.Attribute)
+                and value.func.attr in ("to", "cuda", "cpu", "train", "eval", "double", "float", "half")
+            ):
+                value = value.func.value
+            hit = self.resolve(value.func) if isinstance(value, ast.Call) else None
+            made = (hit[0], hit[1]) if hit is not None and isinstance(hit[0], ClassSummary) else None
+            for target in node.targets:
+                key = _text(target)
+                if key is None or _text(value) == key:
+                    continue  # `model = model.to(device)` keeps what `model` was
+                if key in found and (made is None or found[key] is None or found[key] != made):
+                    found[key] = None  # bound to two different things: not known
+                else:
+                    found[key] = made
+        return {k: v for k, v in found.items() if v is not None}
+
+    def callee(self, call: ast.Call) -> Callee | None:
+        """The project function a call runs: a function, or the `forward` of a module instance."""
+        direct = self.resolve(call.func)
+        if direct is not None:
+            found, file = direct
+            if isinstance(found, FunctionSummary):
+                return Callee(found, file, 0)
+            return None  # building an instance runs `__init__`
+        key = _text(call.func)
+        if key in self.instances:
+            klass, file = self.instances[key]
+            forward = klass.method("forward") or klass.method("__call__")
+            return Callee(forward, file, 1) if forward is not None else None
+        if isinstance(call.func, ast.Attribute):
+            owner = _text(call.func.value)
+            if owner in self.instances:
+                klass, file = self.instances[owner]
+                method = klass.method(call.func.attr)
+                return Callee(method, file, 1) if method is not None else None
+        return None
+
+    def imported_classes(self) -> list[tuple[ClassSummary, str]]:
+        """Every project class an import of this file names."""
+        classes: list[tuple[ClassSummary, str]] = []
+        for target in self.bindings.values():
+            hit = self.lookup(target)
+            if hit is not None and isinstance(hit[0], ClassSummary):
+                classes.append((hit[0], hit[1]))
+        return classes
+
+
+def _text(node: ast.expr) -> str | None:
+    """`model` or `self.encoder`."""
+    parts: list[str] = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if isinstance(node, ast.Name):
+        parts.append(node.id)
+        return ".".join(reversed(parts))
+    return None
