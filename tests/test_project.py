@@ -133,7 +133,12 @@ def test_import_forms_resolve(tmp_path: Path) -> None:
     assert resolver.module("model", level=2) == str(tmp_path / "src/pkg/model.py")  # from ..model
     assert resolver.module("", level=2) == str(tmp_path / "src/pkg/__init__.py")  # from .. import x
     assert resolver.module("numpy") is None  # not the project's
-    assert Resolver(root, str(tmp_path / "scripts/run.py")).module("utils") == str(tmp_path / "scripts/utils.py")
+    run = Resolver(root, str(tmp_path / "scripts/run.py"))
+    assert run.module("utils") == str(tmp_path / "scripts/utils.py")
+    assert run.module("pkg.model") == str(tmp_path / "src/pkg/model.py")  # a script outside src/
+    # A script inside a package run as `python src/pkg/sub/train.py` imports its siblings by plain name.
+    write(tmp_path, {"src/pkg/sub/layers.py": ""})
+    assert resolver.module("layers") == str(tmp_path / "src/pkg/sub/layers.py")
     import ast
 
     code = (
@@ -147,9 +152,9 @@ def test_import_forms_resolve(tmp_path: Path) -> None:
     assert view.resolve(ast.parse("data.collate", mode="eval").body) is not None
     star = ProjectView(str(tmp_path / "scripts/run.py"), ast.parse("from utils import *\n"), root)
     assert set(star.bindings) == {"helper"}  # `__all__` decides
-    outside = tmp_path.parent / "elsewhere.py"
-    assert ProjectView(str(tmp_path / "scripts/run.py"), ast.parse("from .. import elsewhere\n"), root).bindings == {}
-    assert not outside.exists() or True
+    (tmp_path.parent / "elsewhere.py").write_text("def f():\n    pass\n")  # outside the root: never read
+    away = ProjectView(str(tmp_path / "scripts/run.py"), ast.parse("from .. import elsewhere\nimport elsewhere\n"), root)
+    assert away.bindings == {} and not away.read
 
 
 # -- caching --------------------------------------------------------------------------------------------
