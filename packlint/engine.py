@@ -80,11 +80,38 @@ class Plan:
 
 @functools.lru_cache(maxsize=32)
 def trigger_words(codes: frozenset[str], project: bool = False) -> tuple[tuple[Needle, ...], ...]:
-    """The prefilter's needles for these rules (in project mode, with what their cross-file checks need)."""
+    """The prefilter's needles for these rules (with `project`, only what their cross-file checks need)."""
     from packlint.rules import BY_CODE
 
     rules = [BY_CODE[code] for code in codes if code in BY_CODE]
-    return needles([*(r.triggers for r in rules), *(r.project_triggers for r in rules if project)])
+    return needles(r.project_triggers if project else r.triggers for r in rules)
+
+
+@functools.lru_cache(maxsize=32)
+def project_needs(codes: frozenset[str]) -> tuple[bytes, ...]:
+    """Words one of which a module imported from the project must hold for a cross-file check to fire."""
+    from packlint.rules import BY_CODE
+
+    return tuple(sorted({w for code in codes if code in BY_CODE for w in BY_CODE[code].project_needs}))
+
+
+def admits(data: bytes, path: str, plan: Plan) -> tuple[bool, tuple[tuple[str, str], ...]]:
+    """The prefilter: whether a selected rule may report in this file, and (project mode) the other files
+    that answer depended on. In project mode a file the rules' own triggers turn away is still checked
+    when it holds a cross-file check's trigger and imports a project module that holds what it needs."""
+    if not plan.prefilter or may_match(data, trigger_words(plan.codes)):
+        return True, ()
+    if not plan.project or not may_match(data, trigger_words(plan.codes, True)):
+        return False, ()
+    from packlint.project.gate import reaches
+
+    depends: dict[str, str] = {}
+    for word in project_needs(plan.codes):
+        found, read = reaches(path, data, word)
+        depends.update(read)
+        if found:
+            return True, tuple(sorted(depends.items()))
+    return False, tuple(sorted(depends.items()))
 
 
 def lint_text(
@@ -131,7 +158,7 @@ def lint_project(
     if path is not None:
         from packlint.project import ProjectView  # only in project mode
 
-        view = ProjectView(path, tree)
+        view = ProjectView(path, tree, data=text.encode("utf-8", "surrogatepass"))
     ctx = Context(source, facts, pasted, view)
     found: list[Diagnostic] = []
     errors: list[FileError] = []
@@ -202,7 +229,7 @@ def named_syntax_check(result: FileResult, settings: Settings, data: bytes | Non
     except (OSError, SourceError):
         return result  # reading and decoding failures were reported by the check itself
     plan = Plan.from_settings(settings, result.path)
-    if skips_file(text) or (plan.prefilter and may_match(data, trigger_words(plan.codes, plan.project))):
+    if skips_file(text) or (plan.prefilter and admits(data, result.path, plan)[0]):
         return result
     failure = syntax_failure(text)
     return replace(result, errors=(failure,)) if failure is not None else result
@@ -276,11 +303,12 @@ def check_source(data: bytes, path: str, settings: Settings, plan: Plan | None =
 def check_python(data: bytes, path: str, settings: Settings, plan: Plan | None = None) -> FileResult:
     """Check one Python file's bytes; with fixes on, also compute the fixed bytes (not written here)."""
     plan = plan or Plan.from_settings(settings, path)
-    if plan.prefilter and not may_match(data, trigger_words(plan.codes, plan.project)):
+    admitted, depends = admits(data, path, plan)
+    if not admitted:
         # No rule can fire: packlint is not a syntax checker, and compiling every such file would cost a
         # third of a cold run on torch's sources. Files named on the command line are still syntax-checked
         # (`named_syntax_check`); docs/errors.md says so.
-        return turned_away(data, path)
+        return replace(turned_away(data, path), depends=depends)
     try:
         source = Source.decode(data)
     except SourceError as exc:
@@ -485,11 +513,12 @@ def check_items(
             # A notebook's code is JSON-escaped in its bytes (a line break inside a call is `\n`, two
             # characters): its prefilter runs on the decoded cells, in check_notebook.
             pending.append((path, data, plan))
-        elif not plan.prefilter or may_match(data, trigger_words(plan.codes, plan.project)):
-            # Known to pass: check_source need not scan the bytes a second time.
-            pending.append((path, data, replace(plan, prefilter=False)))
         else:
-            results.append((turned_away(data, path), False))
+            admitted, depends = admits(data, path, plan)
+            if admitted:  # known to pass: check_source need not scan the bytes a second time
+                pending.append((path, data, replace(plan, prefilter=False)))
+            else:
+                results.append((replace(turned_away(data, path), depends=depends), False))
     jobs = jobs or usable_cores()
     if jobs <= 1 or len(pending) < 2 or sum(len(data) for _, data, _ in pending) < POOL_THRESHOLD:
         checked = [check_source(data, path, settings, plan) for path, data, plan in pending]

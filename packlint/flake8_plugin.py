@@ -33,15 +33,14 @@ class Plugin:
 
     def run(self) -> Iterator[tuple[int, int, str, type]]:
         """Check the file flake8 gives us; nothing is parsed unless the prefilter passes."""
-        from packlint.engine import Plan, trigger_words
-        from packlint.prefilter import may_match
+        from packlint.engine import Plan, admits
 
         text = "".join(self.lines)
         directory = os.path.dirname(os.path.abspath(self.filename)) if self.filename != "stdin" else os.getcwd()
         settings = _settings_for(directory)
         plan = Plan.from_settings(settings, self.filename)
         data = text.encode("utf-8", "surrogatepass")
-        if not may_match(data, trigger_words(plan.codes, plan.project)):
+        if not admits(data, self.filename, plan)[0]:
             return
         from packlint.engine import lint_text
         from packlint.noqa import skips_file

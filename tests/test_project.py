@@ -153,7 +153,9 @@ def test_import_forms_resolve(tmp_path: Path) -> None:
     star = ProjectView(str(tmp_path / "scripts/run.py"), ast.parse("from utils import *\n"), root)
     assert set(star.bindings) == {"helper"}  # `__all__` decides
     (tmp_path.parent / "elsewhere.py").write_text("def f():\n    pass\n")  # outside the root: never read
-    away = ProjectView(str(tmp_path / "scripts/run.py"), ast.parse("from .. import elsewhere\nimport elsewhere\n"), root)
+    away = ProjectView(
+        str(tmp_path / "scripts/run.py"), ast.parse("from .. import elsewhere\nimport elsewhere\n"), root
+    )
     assert away.bindings == {} and not away.read
 
 

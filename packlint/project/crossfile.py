@@ -28,7 +28,7 @@ def reset_elsewhere(view: ProjectView, loop: ast.AST) -> ResetElsewhere | None:
     `forward` resets makes any call in the loop a possible reset, since which call runs that model is
     not known."""
     calls = [n for n in ast.walk(loop) if isinstance(n, ast.Call)]
-    if not calls:
+    if not calls or not view.reaches(b"grad"):
         return None
     for call in calls:
         callee = view.callee(call)
@@ -59,6 +59,8 @@ class MovedIntoPack:
 def moved_into_pack(view: ProjectView, tree: ast.Module) -> list[MovedIntoPack]:
     """Lengths moved to an accelerator here and packed by project code in another file."""
     found: list[MovedIntoPack] = []
+    if not view.reaches(b"pack_padded_sequence"):
+        return found
     parents: dict[int, ast.AST] | None = None
     for node in ast.walk(tree):
         if not isinstance(node, ast.Call) or not (node.args or node.keywords):

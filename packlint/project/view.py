@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Union
 
+from packlint.project.gate import reaches
 from packlint.project.resolve import Resolver
 from packlint.project.root import inside, root_of
 from packlint.project.summary import EMPTY, ClassSummary, FunctionSummary, ModuleSummary, summarise
@@ -43,9 +44,10 @@ class Callee:
 class ProjectView:
     """The project as seen from one file (its path decides the root and the import search)."""
 
-    def __init__(self, path: str, tree: ast.Module, root: str | None = None) -> None:
+    def __init__(self, path: str, tree: ast.Module, root: str | None = None, data: bytes | None = None) -> None:
         self.path = os.path.abspath(path)
         self.tree = tree
+        self.data = data
         self.root = os.path.realpath(root) if root is not None else root_of(self.path)
         self.resolver = Resolver(self.root, self.path)
         self.read: dict[str, str] = {}  # file -> content digest (hex), for the cache
@@ -64,6 +66,19 @@ class ProjectView:
         """`data/load.py:41`: a place in another file, relative to the project root."""
         relative = os.path.relpath(os.path.realpath(file), self.root).replace(os.sep, "/")
         return f"{relative}:{line}"
+
+    def reaches(self, word: bytes) -> bool:
+        """Whether a module this file imports from the project (re-exports followed) holds `word` in its
+        text: the cheap test before any other file is parsed (packlint.project.gate)."""
+        if self.data is None:
+            return True
+        found, read = reaches(self.path, self.data, word, self.root)
+        for path, digest in read:
+            if digest:
+                self.read.setdefault(path, digest)
+            else:
+                self.resolver.probed.add(path)
+        return found
 
     # -- reading other files ----------------------------------------------------------------------------
 

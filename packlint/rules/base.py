@@ -46,6 +46,8 @@ class Rule:
     triggers: ClassVar[tuple[Trigger, ...]]  # text one of which a file must contain for the rule to fire
     # ... and, in project mode, the text of the rule's cross-file check (a call that moves lengths, say)
     project_triggers: ClassVar[tuple[Trigger, ...]] = ()
+    # ... and a word one of which a module it imports from the project must hold (`pack_padded_sequence`)
+    project_needs: ClassVar[tuple[bytes, ...]] = ()
     default: ClassVar[bool] = True  # False: opt-in, only with --select
     fix_availability: ClassVar[str] = "none"  # "always", "sometimes" or "none"
 

@@ -61,6 +61,7 @@ class LengthsOnAccelerator(Rule):
     triggers = PACKING
     # The cross-file check: a call here that passes a moved value (`lengths.cuda()`, `x.to(device)`).
     project_triggers = ("cuda", "device")
+    project_needs = (b"pack_padded_sequence",)
     fix_availability = "sometimes"
 
     def check(self, ctx: Context) -> Iterator[Diagnostic]:

@@ -1,0 +1,96 @@
+"""The project mode's prefilter: whether the modules a file imports from its project can matter at all.
+
+A cross-file check needs something in the other file (a pack call, for PKL111). Before anything is parsed,
+the file's import lines are read off its text, resolved, and the bytes of those modules (and of the
+modules they re-export from) are searched for that word. Most files that mention `cuda` import nothing
+that packs, and are let go unparsed.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import os
+import re
+from dataclasses import dataclass
+
+from packlint.project.resolve import Resolver
+from packlint.project.root import root_of
+
+MAX_DEPTH = 3  # re-exports followed: `tagger/__init__.py` that says `from .model import Tagger`
+_FROM = re.compile(rb"^[ \t]*from[ \t]+(\.*)([\w.]*)[ \t]+import[ \t]+(\([^)]*\)|[^\r\n#;]+)", re.M)
+_IMPORT = re.compile(rb"^[ \t]*import[ \t]+([\w., \t]+)", re.M)
+
+
+@dataclass(frozen=True)
+class ImportLine:
+    """`from ..pkg import a, b` read off the text: the module, its dots, and the names."""
+
+    module: str
+    level: int
+    names: tuple[str, ...]
+
+
+def import_lines(data: bytes) -> tuple[ImportLine, ...]:
+    """Every import statement at the start of a line (generous: one inside a string counts too)."""
+    found: list[ImportLine] = []
+    for match in _FROM.finditer(data):
+        names = re.findall(rb"[A-Za-z_]\w*|\*", match.group(3).split(b"#")[0])
+        words = tuple(n.decode("ascii", "replace") for n in names if n != b"as")
+        found.append(ImportLine(match.group(2).decode("ascii", "replace"), len(match.group(1)), words))
+    for match in _IMPORT.finditer(data):
+        for part in match.group(1).split(b","):
+            name = part.strip().split()[0] if part.strip() else b""
+            if name:
+                found.append(ImportLine(name.decode("ascii", "replace"), 0, ()))
+    return tuple(found)
+
+
+@functools.lru_cache(maxsize=4096)
+def _module_text(path: str, size: int, mtime_ns: int) -> tuple[str, tuple[ImportLine, ...], frozenset[bytes]]:
+    """A module's digest, import lines, and which of the words the gates look for it holds."""
+    with open(path, "rb") as handle:
+        data = handle.read()
+    words = frozenset(w for w in WORDS if w in data)
+    return hashlib.sha256(data).hexdigest(), import_lines(data), words
+
+
+# Words a gate may ask about (read once per module file).
+WORDS = (b"pack_padded_sequence", b"zero_grad", b"grad")
+
+
+def reaches(path: str, data: bytes, word: bytes, root: str | None = None) -> tuple[bool, tuple[tuple[str, str], ...]]:
+    """Whether a project module imported by this file's text (or one it re-exports from) holds `word`,
+    with (path, digest) of every module read and (path, "") of every path looked for and absent."""
+    assert word in WORDS
+    importer = os.path.abspath(path)
+    resolver = Resolver(root or root_of(importer), importer)
+    read: dict[str, str] = {}
+    pending: list[tuple[str, tuple[ImportLine, ...], int]] = [(importer, import_lines(data), 0)]
+    found = False
+    while pending and not found:
+        origin, lines, depth = pending.pop()
+        for line in lines:
+            files = [resolver.module(line.module, line.level, importer=origin)]
+            files += [
+                resolver.module(f"{line.module}.{n}" if line.module else n, line.level, importer=origin)
+                for n in line.names
+            ]
+            for file in files:
+                if file is None or file in read or file == importer:
+                    continue
+                try:
+                    stat = os.stat(file)
+                    digest, inner, words = _module_text(file, stat.st_size, stat.st_mtime_ns)
+                except OSError:
+                    continue
+                read[file] = digest
+                if word in words:
+                    found = True
+                    break
+                if depth + 1 < MAX_DEPTH:
+                    pending.append((file, inner, depth + 1))
+            if found:
+                break
+    absent = {p: "" for p in resolver.probed if p not in read and not os.path.isfile(p)}
+    return found, tuple(sorted({**absent, **read}.items()))
