@@ -40,7 +40,8 @@ KEEP_NS = 30 * DAY_NS  # entries of files not seen for this long are dropped
 # digest: SHA-256 of the content, which decides when the stat cannot;
 # seen_ns: when a run last asked for it; payload: None for a clean file, else (diagnostics, errors);
 # depends (project mode): (path, digest, stat) of each other file the result used, digest "" and stat ()
-# for a path looked for and absent: the entry serves only while every one of them is as it was.
+# for a path looked for and absent, "+" for a module whose existence alone was used: the entry serves only
+# while every one of them is as it was.
 Entry = tuple[tuple[int, int, int, int, int], bool, bytes, int, Any, tuple[tuple[str, str, tuple[int, ...]], ...]]
 
 
@@ -145,7 +146,10 @@ class Dependencies:
                             continue  # the same stat, taken long enough after the last change: the same file
                     except OSError:
                         return False
-                if self.current(path)[0] != digest:
+                if digest == "+":  # only its existence was used
+                    if not os.path.isfile(path):
+                        return False
+                elif self.current(path)[0] != digest:
                     return False
         except (TypeError, ValueError):
             return False
@@ -155,6 +159,9 @@ class Dependencies:
         """What to store for a fresh result's dependencies: digest as the check saw it, stat as now."""
         stored: list[tuple[str, str, tuple[int, ...]]] = []
         for path, digest in depends:
+            if digest == "+":
+                stored.append((path, digest, ()))
+                continue
             now, stat = self.current(path)
             # A file that changed between the check and now keeps the check's digest and no stat: the next
             # run compares contents and re-checks.

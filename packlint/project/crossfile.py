@@ -31,10 +31,10 @@ def reset_elsewhere(view: ProjectView, loop: ast.AST) -> ResetElsewhere | None:
     if not calls or not view.reaches(b"grad"):
         return None
     for call in calls:
-        callee = view.callee(call)
+        callee = view.callee(call, b"grad")
         if callee is not None and callee.function.resets:
             return ResetElsewhere(call, callee.function.name, view.where(callee.file, callee.function.resets))
-    classes = view.imported_classes()
+    classes = view.imported_classes(b"grad")
     names = {called_name(c) for c in calls}
     for klass, file in classes:
         for method in klass.methods:
@@ -65,7 +65,7 @@ def moved_into_pack(view: ProjectView, tree: ast.Module) -> list[MovedIntoPack]:
     for node in ast.walk(tree):
         if not isinstance(node, ast.Call) or not (node.args or node.keywords):
             continue
-        callee = view.callee(node)
+        callee = view.callee(node, b"pack_padded_sequence")
         if callee is None or not callee.function.packs:
             continue
         if parents is None:

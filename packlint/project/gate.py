@@ -47,7 +47,7 @@ def import_lines(data: bytes) -> tuple[ImportLine, ...]:
 
 
 @functools.lru_cache(maxsize=4096)
-def _module_text(path: str, size: int, mtime_ns: int) -> tuple[str, tuple[ImportLine, ...], frozenset[bytes]]:
+def module_text(path: str, size: int, mtime_ns: int) -> tuple[str, tuple[ImportLine, ...], frozenset[bytes]]:
     """A module's digest, import lines, and which of the words the gates look for it holds."""
     with open(path, "rb") as handle:
         data = handle.read()
@@ -71,17 +71,21 @@ def reaches(path: str, data: bytes, word: bytes, root: str | None = None) -> tup
     while pending and not found:
         origin, lines, depth = pending.pop()
         for line in lines:
-            files = [resolver.module(line.module, line.level, importer=origin)]
-            files += [
-                resolver.module(f"{line.module}.{n}" if line.module else n, line.level, importer=origin)
-                for n in line.names
-            ]
+            module = resolver.module(line.module, line.level, importer=origin)
+            files = [module]
+            # `from pkg import data` names a submodule only when `pkg` is a package of the project (or the
+            # folder of a relative import): `from typing import List` looks for nothing more.
+            if (module is not None and os.path.basename(module) == "__init__.py") or (module is None and line.level):
+                for name in line.names:
+                    if name != "*":
+                        dotted = f"{line.module}.{name}" if line.module else name
+                        files.append(resolver.module(dotted, line.level, importer=origin))
             for file in files:
                 if file is None or file in read or file == importer:
                     continue
                 try:
                     stat = os.stat(file)
-                    digest, inner, words = _module_text(file, stat.st_size, stat.st_mtime_ns)
+                    digest, inner, words = module_text(file, stat.st_size, stat.st_mtime_ns)
                 except OSError:
                     continue
                 read[file] = digest
@@ -89,8 +93,13 @@ def reaches(path: str, data: bytes, word: bytes, root: str | None = None) -> tup
                     found = True
                     break
                 if depth + 1 < MAX_DEPTH:
-                    pending.append((file, inner, depth + 1))
+                    # Re-exports: everything a package's __init__ imports, and star imports anywhere. A
+                    # module's other imports are its own business (following them all visits the project).
+                    package = os.path.basename(file) == "__init__.py"
+                    follow = tuple(i for i in inner if package or "*" in i.names)
+                    if follow:
+                        pending.append((file, follow, depth + 1))
             if found:
                 break
-    absent = {p: "" for p in resolver.probed if p not in read and not os.path.isfile(p)}
+    absent = {p: "+" if p in resolver.found else "" for p in resolver.probed if p not in read}
     return found, tuple(sorted({**absent, **read}.items()))

@@ -98,12 +98,13 @@ def summarise(data: bytes) -> ModuleSummary:
             tree = ast.parse(data)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return EMPTY
-    return summarise_tree(tree)
+    # Which functions reset costs a walk of the whole module: only where a reset can be written.
+    return summarise_tree(tree, resets=b"grad" in data)
 
 
-def summarise_tree(tree: ast.Module) -> ModuleSummary:
-    """The summary of a parsed file."""
-    resetting = resetting_functions(tree)
+def summarise_tree(tree: ast.Module, resets: bool = True) -> ModuleSummary:
+    """The summary of a parsed file (with `resets` False, no function is taken to reset gradients)."""
+    resetting = resetting_functions(tree) if resets else set()
     packers = _pack_names(tree)
     functions: list[FunctionSummary] = []
     classes: list[ClassSummary] = []

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Union
 
-from packlint.project.gate import reaches
+from packlint.project.gate import module_text, reaches
 from packlint.project.resolve import Resolver
 from packlint.project.root import inside, root_of
 from packlint.project.summary import EMPTY, ClassSummary, FunctionSummary, ModuleSummary, summarise
@@ -52,12 +52,15 @@ class ProjectView:
         self.resolver = Resolver(self.root, self.path)
         self.read: dict[str, str] = {}  # file -> content digest (hex), for the cache
         self._summaries: dict[str, ModuleSummary] = {}
+        self._instances: dict[bytes | None, dict[str, tuple[ClassSummary, str]]] = {}
 
     # -- what the cache needs ---------------------------------------------------------------------------
 
     def dependencies(self) -> tuple[tuple[str, str], ...]:
-        """(path, digest) of every project file consulted, and ("path", "") for each path looked for and absent."""
-        absent = {p: "" for p in self.resolver.probed if p not in self.read and not os.path.isfile(p)}
+        """(path, digest) of every project file whose content was used, (path, "+") of each whose existence
+        was (a module found, never read), and (path, "") of each looked for and absent."""
+        found = self.resolver.found
+        absent = {p: "+" if p in found else "" for p in self.resolver.probed if p not in self.read}
         deps = {**absent, **self.read}
         deps.pop(self.path, None)
         return tuple(sorted(deps.items()))
@@ -74,10 +77,12 @@ class ProjectView:
             return True
         found, read = reaches(self.path, self.data, word, self.root)
         for path, digest in read:
-            if digest:
+            if digest not in ("", "+"):
                 self.read.setdefault(path, digest)
             else:
                 self.resolver.probed.add(path)
+                if digest == "+":
+                    self.resolver.found.add(path)
         return found
 
     # -- reading other files ----------------------------------------------------------------------------
@@ -142,9 +147,13 @@ class ProjectView:
                         names.extend(self.star_names(inner, depth + 1))
         return names
 
-    def lookup(self, target: Target, depth: int = 0) -> tuple[Found, str] | None:
-        """The function or class an imported name is, with its file (re-exports followed)."""
+    def lookup(self, target: Target, depth: int = 0, need: bytes | None = None) -> tuple[Found, str] | None:
+        """The function or class an imported name is, with its file (re-exports followed). With `need`, only
+        a file whose text holds that word is parsed for its own definitions (a package's __init__ and a
+        module with star imports are still followed): the question asked cannot be answered by the others."""
         if target.symbol is None:
+            return None
+        if need is not None and not self._may_hold(target.file, need):
             return None
         summary = self.summary(target.file)
         found: Found | None = summary.function(target.symbol) or summary.klass(target.symbol)
@@ -156,33 +165,49 @@ class ProjectView:
             if record.local == target.symbol and record.symbol is not None:
                 inner = self.resolver.module(record.module, record.level, importer=target.file)
                 if inner is not None and inner != target.file:
-                    return self.lookup(Target(inner, record.symbol), depth + 1)
+                    return self.lookup(Target(inner, record.symbol), depth + 1, need)
         for record in summary.imports:
             if record.local == "*":
                 inner = self.resolver.module(record.module, record.level, importer=target.file)
                 if inner is not None and inner != target.file:
-                    hit = self.lookup(Target(inner, target.symbol), depth + 1)
+                    hit = self.lookup(Target(inner, target.symbol), depth + 1, need)
                     if hit is not None:
                         return hit
         return None
 
-    def resolve(self, node: ast.expr) -> tuple[Found, str] | None:
+    def _may_hold(self, file: str, need: bytes) -> bool:
+        """Whether `file` may define, or re-export, something that holds `need`."""
+        try:
+            stat = os.stat(file)
+            _, lines, words = module_text(file, stat.st_size, stat.st_mtime_ns)
+        except OSError:
+            return False
+        if need in words:
+            return True
+        return os.path.basename(file) == "__init__.py" or any("*" in line.names for line in lines)
+
+    def resolve(self, node: ast.expr, need: bytes | None = None) -> tuple[Found, str] | None:
         """The project function or class that `node` names: `Net`, `models.Net`, `pkg.models.Net`."""
         if isinstance(node, ast.Name):
             target = self.bindings.get(node.id)
-            return self.lookup(target) if target is not None else None
+            return self.lookup(target, need=need) if target is not None else None
         if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
             target = self.bindings.get(node.value.id)
             if target is not None and target.symbol is None:
-                return self.lookup(Target(target.file, node.attr))
+                return self.lookup(Target(target.file, node.attr), need=need)
         return None
 
     # -- facts about this file's calls into the project ------------------------------------------------
 
-    @cached_property
-    def instances(self) -> dict[str, tuple[ClassSummary, str]]:
+    def instances(self, need: bytes | None = None) -> dict[str, tuple[ClassSummary, str]]:
         """Names and attributes assigned an instance of one project class (`model = Net(...)`,
-        `self.encoder = Encoder(...).to(device)`); a name assigned two different classes is left out."""
+        `self.encoder = Encoder(...).to(device)`); a name assigned two different classes is left out.
+        With `need`, only classes whose file holds that word (see `lookup`)."""
+        if need not in self._instances:
+            self._instances[need] = self._find_instances(need)
+        return self._instances[need]
+
+    def _find_instances(self, need: bytes | None) -> dict[str, tuple[ClassSummary, str]]:
         found: dict[str, tuple[ClassSummary, str] | None] = {}
         for node in ast.walk(self.tree):
             if not isinstance(node, ast.Assign):
@@ -194,7 +219,7 @@ class ProjectView:
                 and value.func.attr in ("to", "cuda", "cpu", "train", "eval", "double", "float", "half")
             ):
                 value = value.func.value
-            hit = self.resolve(value.func) if isinstance(value, ast.Call) else None
+            hit = self.resolve(value.func, need) if isinstance(value, ast.Call) else None
             made = (hit[0], hit[1]) if hit is not None and isinstance(hit[0], ClassSummary) else None
             for target in node.targets:
                 key = _text(target)
@@ -206,32 +231,34 @@ class ProjectView:
                     found[key] = made
         return {k: v for k, v in found.items() if v is not None}
 
-    def callee(self, call: ast.Call) -> Callee | None:
-        """The project function a call runs: a function, or the `forward` of a module instance."""
-        direct = self.resolve(call.func)
+    def callee(self, call: ast.Call, need: bytes | None = None) -> Callee | None:
+        """The project function a call runs: a function, or the `forward` of a module instance (with
+        `need`: only functions whose file holds that word)."""
+        direct = self.resolve(call.func, need)
         if direct is not None:
             found, file = direct
             if isinstance(found, FunctionSummary):
                 return Callee(found, file, 0)
             return None  # building an instance runs `__init__`
+        instances = self.instances(need)
         key = _text(call.func)
-        if key in self.instances:
-            klass, file = self.instances[key]
+        if key in instances:
+            klass, file = instances[key]
             forward = klass.method("forward") or klass.method("__call__")
             return Callee(forward, file, 1) if forward is not None else None
         if isinstance(call.func, ast.Attribute):
             owner = _text(call.func.value)
-            if owner in self.instances:
-                klass, file = self.instances[owner]
+            if owner in instances:
+                klass, file = instances[owner]
                 method = klass.method(call.func.attr)
                 return Callee(method, file, 1) if method is not None else None
         return None
 
-    def imported_classes(self) -> list[tuple[ClassSummary, str]]:
-        """Every project class an import of this file names."""
+    def imported_classes(self, need: bytes | None = None) -> list[tuple[ClassSummary, str]]:
+        """Every project class an import of this file names (with `need`, see `lookup`)."""
         classes: list[tuple[ClassSummary, str]] = []
         for target in self.bindings.values():
-            hit = self.lookup(target)
+            hit = self.lookup(target, need=need)
             if hit is not None and isinstance(hit[0], ClassSummary):
                 classes.append((hit[0], hit[1]))
         return classes
