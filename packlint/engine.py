@@ -50,6 +50,7 @@ class Plan:
     prefilter: bool = True  # tests turn it off to prove it never changes a result
     fix_edits: bool = False  # compute every fix's text edits (JSON, SARIF) even when nothing is applied
     project: bool = False  # project mode: rules may read the summaries of the project's other files
+    cross_file_only: bool = False  # only the rules' cross-file checks can report here (see `admission`)
 
     @classmethod
     def from_settings(cls, settings: Settings, path: str | None = None) -> Plan:
@@ -97,12 +98,19 @@ def project_needs(codes: frozenset[str]) -> tuple[bytes, ...]:
 
 def admits(data: bytes, path: str, plan: Plan) -> tuple[bool, tuple[tuple[str, str], ...]]:
     """The prefilter: whether a selected rule may report in this file, and (project mode) the other files
-    that answer depended on. In project mode a file the rules' own triggers turn away is still checked
-    when it holds a cross-file check's trigger and imports a project module that holds what it needs."""
+    that answer depended on."""
+    admitted, depends, _ = admission(data, path, plan)
+    return admitted, depends
+
+
+def admission(data: bytes, path: str, plan: Plan) -> tuple[bool, tuple[tuple[str, str], ...], bool]:
+    """`admits`, and whether only the rules' cross-file checks can report (the file passed on their
+    triggers alone). In project mode a file the rules' own triggers turn away is still checked when it
+    holds a cross-file check's trigger and imports a project module that holds what that check needs."""
     if not plan.prefilter or may_match(data, trigger_words(plan.codes)):
-        return True, ()
+        return True, (), False
     if not plan.project or not may_match(data, trigger_words(plan.codes, True)):
-        return False, ()
+        return False, (), False
     from packlint.project.gate import reaches
 
     depends: dict[str, str] = {}
@@ -110,8 +118,8 @@ def admits(data: bytes, path: str, plan: Plan) -> tuple[bool, tuple[tuple[str, s
         found, read = reaches(path, data, word)
         depends.update(read)
         if found:
-            return True, tuple(sorted(depends.items()))
-    return False, tuple(sorted(depends.items()))
+            return True, tuple(sorted(depends.items())), True
+    return False, tuple(sorted(depends.items())), False
 
 
 def lint_text(
@@ -124,10 +132,12 @@ def lint_text(
 
 
 def lint_project(
-    text: str, source: Source, codes: frozenset[str], strict: bool, path: str | None
+    text: str, source: Source, codes: frozenset[str], strict: bool, path: str | None, cross_file_only: bool = False
 ) -> tuple[list[Diagnostic], list[FileError], tuple[tuple[str, str], ...]]:
-    """`lint_text`, with the other files the result depends on (project mode, when `path` is given)."""
-    from packlint.facts import analyse
+    """`lint_text`, with the other files the result depends on (project mode, when `path` is given). With
+    `cross_file_only`, the file's own analysis is skipped and only the rules' cross-file checks run: no
+    per-file check can report in a file that their triggers turned away."""
+    from packlint.facts import FileFacts, analyse
     from packlint.rules import REGISTRY
     from packlint.rules.base import Context
 
@@ -146,7 +156,7 @@ def lint_project(
     except (ValueError, RecursionError, MemoryError) as exc:
         return [], [parse_failure(exc)], ()
     try:
-        facts = analyse(tree)
+        facts = FileFacts(tree) if cross_file_only and path is not None else analyse(tree)
     except RecursionError:
         return [], [FileError("internal error: analysis ran too deep (nesting too deep)", INTERNAL_ERROR)], ()
     except Exception as exc:
@@ -163,10 +173,10 @@ def lint_project(
     found: list[Diagnostic] = []
     errors: list[FileError] = []
     for rule in REGISTRY:
-        if rule.code not in codes:
+        if rule.code not in codes or (cross_file_only and path is not None and not rule.project_triggers):
             continue
         try:
-            found.extend(rule().check(ctx))
+            found.extend(rule().check_project(ctx) if cross_file_only and path is not None else rule().check(ctx))
         except Exception as exc:
             if strict:
                 raise
@@ -303,7 +313,9 @@ def check_source(data: bytes, path: str, settings: Settings, plan: Plan | None =
 def check_python(data: bytes, path: str, settings: Settings, plan: Plan | None = None) -> FileResult:
     """Check one Python file's bytes; with fixes on, also compute the fixed bytes (not written here)."""
     plan = plan or Plan.from_settings(settings, path)
-    admitted, depends = admits(data, path, plan)
+    admitted, depends, cross_only = admission(data, path, plan)
+    if cross_only:
+        plan = replace(plan, cross_file_only=True)
     if not admitted:
         # No rule can fire: packlint is not a syntax checker, and compiling every such file would cost a
         # third of a cold run on torch's sources. Files named on the command line are still syntax-checked
@@ -316,7 +328,10 @@ def check_python(data: bytes, path: str, settings: Settings, plan: Plan | None =
     if skips_file(source.text):
         return FileResult(path)
     where = path if plan.project and path not in ("-", "<stdin>") else None
-    diagnostics, errors, depends = lint_project(source.text, source, plan.codes, plan.strict, where)
+    diagnostics, errors, found_in = lint_project(
+        source.text, source, plan.codes, plan.strict, where, plan.cross_file_only
+    )
+    depends = tuple(sorted({**dict(depends), **dict(found_in)}.items()))
     if errors or not plan.applicable:
         if plan.fix_edits and any(d.fix is not None for d in diagnostics):
             diagnostics, failures = with_edits(source, diagnostics)
@@ -514,9 +529,9 @@ def check_items(
             # characters): its prefilter runs on the decoded cells, in check_notebook.
             pending.append((path, data, plan))
         else:
-            admitted, depends = admits(data, path, plan)
+            admitted, depends, cross_only = admission(data, path, plan)
             if admitted:  # known to pass: check_source need not scan the bytes a second time
-                pending.append((path, data, replace(plan, prefilter=False)))
+                pending.append((path, data, replace(plan, prefilter=False, cross_file_only=cross_only)))
             else:
                 results.append((replace(turned_away(data, path), depends=depends), False))
     jobs = jobs or usable_cores()

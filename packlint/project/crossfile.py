@@ -59,12 +59,27 @@ class MovedIntoPack:
 def moved_into_pack(view: ProjectView, tree: ast.Module) -> list[MovedIntoPack]:
     """Lengths moved to an accelerator here and packed by project code in another file."""
     found: list[MovedIntoPack] = []
-    if not view.reaches(b"pack_padded_sequence"):
+    # Only a call that passes a move, or a name some statement assigns a move, can pass moved lengths:
+    # those are found first (one walk), and the project is consulted for them alone.
+    calls: list[ast.Call] = []
+    moved_names: set[str] = set()
+    for n in ast.walk(tree):
+        if isinstance(n, ast.Call) and (n.args or n.keywords):
+            calls.append(n)
+        elif isinstance(n, ast.Assign) and is_move(n.value):
+            moved_names.update(t.id for t in n.targets if isinstance(t, ast.Name))
+    candidates = [
+        c
+        for c in calls
+        if any(
+            is_move(a) or (isinstance(a, ast.Name) and a.id in moved_names)
+            for a in [*c.args, *(k.value for k in c.keywords)]
+        )
+    ]
+    if not candidates or not view.reaches(b"pack_padded_sequence"):
         return found
     parents: dict[int, ast.AST] | None = None
-    for node in ast.walk(tree):
-        if not isinstance(node, ast.Call) or not (node.args or node.keywords):
-            continue
+    for node in candidates:
         callee = view.callee(node, b"pack_padded_sequence")
         if callee is None or not callee.function.packs:
             continue

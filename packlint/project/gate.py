@@ -61,45 +61,73 @@ WORDS = (b"pack_padded_sequence", b"zero_grad", b"grad")
 
 def reaches(path: str, data: bytes, word: bytes, root: str | None = None) -> tuple[bool, tuple[tuple[str, str], ...]]:
     """Whether a project module imported by this file's text (or one it re-exports from) holds `word`,
-    with (path, digest) of every module read and (path, "") of every path looked for and absent."""
+    with (path, digest) of every module read, (path, "+") of every module found and (path, "") of every
+    path looked for and absent."""
     assert word in WORDS
     importer = os.path.abspath(path)
-    resolver = Resolver(root or root_of(importer), importer)
-    read: dict[str, str] = {}
-    pending: list[tuple[str, tuple[ImportLine, ...], int]] = [(importer, import_lines(data), 0)]
+    root = root or root_of(importer)
+    resolver = Resolver(root, importer)
+    deps: dict[str, str] = {}
     found = False
-    while pending and not found:
-        origin, lines, depth = pending.pop()
-        for line in lines:
-            module = resolver.module(line.module, line.level, importer=origin)
-            files = [module]
-            # `from pkg import data` names a submodule only when `pkg` is a package of the project (or the
-            # folder of a relative import): `from typing import List` looks for nothing more.
-            if (module is not None and os.path.basename(module) == "__init__.py") or (module is None and line.level):
-                for name in line.names:
-                    if name != "*":
-                        dotted = f"{line.module}.{name}" if line.module else name
-                        files.append(resolver.module(dotted, line.level, importer=origin))
-            for file in files:
-                if file is None or file in read or file == importer:
-                    continue
-                try:
-                    stat = os.stat(file)
-                    digest, inner, words = module_text(file, stat.st_size, stat.st_mtime_ns)
-                except OSError:
-                    continue
-                read[file] = digest
-                if word in words:
-                    found = True
-                    break
-                if depth + 1 < MAX_DEPTH:
-                    # Re-exports: everything a package's __init__ imports, and star imports anywhere. A
-                    # module's other imports are its own business (following them all visits the project).
-                    package = os.path.basename(file) == "__init__.py"
-                    follow = tuple(i for i in inner if package or "*" in i.names)
-                    if follow:
-                        pending.append((file, follow, depth + 1))
-            if found:
-                break
-    absent = {p: "+" if p in resolver.found else "" for p in resolver.probed if p not in read}
-    return found, tuple(sorted({**absent, **read}.items()))
+    for file in _imported_files(resolver, import_lines(data), importer):
+        found, inner = _module_reaches(root, file, word, MAX_DEPTH - 1)
+        deps.update(inner)
+        if found:
+            break
+    absent = {p: "+" if p in resolver.found else "" for p in resolver.probed if p not in deps}
+    return found, tuple(sorted({**absent, **deps}.items()))
+
+
+def _imported_files(resolver: Resolver, lines: tuple[ImportLine, ...], origin: str) -> list[str]:
+    """The project files that `lines` (imports written in `origin`) name, in order, each once."""
+    files: list[str] = []
+    for line in lines:
+        module = resolver.module(line.module, line.level, importer=origin)
+        candidates = [module]
+        # `from pkg import data` names a submodule only when `pkg` is a package of the project (or the
+        # folder of a relative import): `from typing import List` looks for nothing more.
+        if (module is not None and os.path.basename(module) == "__init__.py") or (module is None and line.level):
+            for name in line.names:
+                if name != "*":
+                    dotted = f"{line.module}.{name}" if line.module else name
+                    candidates.append(resolver.module(dotted, line.level, importer=origin))
+        files.extend(f for f in candidates if f is not None and f != origin and f not in files)
+    return files
+
+
+def _module_reaches(root: str, file: str, word: bytes, depth: int) -> tuple[bool, tuple[tuple[str, str], ...]]:
+    try:
+        stat = os.stat(file)
+    except OSError:
+        return False, ((file, ""),)
+    return _module_reaches_at(root, file, stat.st_size, stat.st_mtime_ns, word, depth)
+
+
+@functools.lru_cache(maxsize=16384)
+def _module_reaches_at(
+    root: str, file: str, size: int, mtime_ns: int, word: bytes, depth: int
+) -> tuple[bool, tuple[tuple[str, str], ...]]:
+    """Whether `file`, or a module it re-exports from (`depth` deep), holds `word`, with what was read.
+
+    Kept per file and modification time for the run: every importer of a package asks about the same
+    `__init__.py`. The answer's files are returned with it, so a cached result still records them all."""
+    try:
+        digest, inner, words = module_text(file, size, mtime_ns)
+    except OSError:
+        return False, ((file, ""),)
+    deps: dict[str, str] = {file: digest}
+    if word in words or depth <= 0:
+        return word in words, tuple(deps.items())
+    # Re-exports: everything a package's __init__ imports, and star imports anywhere. A module's other
+    # imports are its own business (following them all would visit the whole project).
+    package = os.path.basename(file) == "__init__.py"
+    follow = tuple(i for i in inner if package or "*" in i.names)
+    resolver = Resolver(root, file)
+    found = False
+    for other in _imported_files(resolver, follow, file):
+        found, more = _module_reaches(root, other, word, depth - 1)
+        deps.update(more)
+        if found:
+            break
+    absent = {p: "+" if p in resolver.found else "" for p in resolver.probed if p not in deps}
+    return found, tuple(sorted({**absent, **deps}.items()))

@@ -55,6 +55,11 @@ class Rule:
         """Yield the diagnostics of this rule for one file."""
         raise NotImplementedError
 
+    def check_project(self, ctx: Context) -> Iterator[Diagnostic]:
+        """Yield the diagnostics of this rule's cross-file check alone (project mode, on a file that only
+        its `project_triggers` let through: `ctx.facts` then holds the tree and nothing else)."""
+        return iter(())
+
     @classmethod
     def documentation(cls) -> str:
         """The rule's documentation in Markdown: its docstring, dedented."""
