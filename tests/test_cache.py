@@ -264,7 +264,7 @@ def test_a_malformed_entry_is_ignored(tmp_path: Path, checked: list[list[str]]) 
     location = cache.cache_file(settings)
     header = (cache.LAYOUT, cache.fingerprint(), cache.settings_key(settings))
     entries = cache.load(location, header)
-    broken = {key: (entry[0], entry[1], entry[2], entry[3], ("not", "a", "payload")) for key, entry in entries.items()}
+    broken = {key: (*entry[:4], ("not", "a", "payload"), entry[5]) for key, entry in entries.items()}
     broken[next(iter(broken))] = ("junk",)  # type: ignore[assignment]
     cache.save(location, header, broken)
     assert cache.check_cached(files, settings, jobs=1) == fresh

@@ -78,6 +78,18 @@ def test_per_file_mode_is_unchanged(name: str) -> None:
     assert reported(directory) == marked(directory, "per-file")  # off unless asked for
 
 
+@pytest.mark.parametrize("name", NAMES)
+def test_project_prefilter_changes_nothing(name: str) -> None:
+    from packlint.config import Settings
+    from packlint.engine import check_paths
+
+    files = sorted(str(p) for p in (PROJECTS / name).rglob("*.py"))
+    settings = Settings(root=str(PROJECTS / name), project=True, strict=True)
+    on = check_paths(files, settings, jobs=1)
+    off = check_paths(files, settings.but(prefilter=False), jobs=1)
+    assert [(r.path, r.diagnostics) for r in on] == [(r.path, r.diagnostics) for r in off]
+
+
 def test_message_names_the_other_file_and_line() -> None:
     _, out = invoke("--no-cache", "--project", "--output-format", "json", str(PROJECTS / "bad_lengths_to_gpu"))
     messages = {d["message"] for d in json.loads(out)}
