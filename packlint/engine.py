@@ -9,6 +9,7 @@ import sys
 import warnings
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from packlint.config import Settings, matches_selector
 from packlint.diagnostics import (
@@ -26,8 +27,11 @@ from packlint.diagnostics import (
 )
 from packlint.invisible import Repair, repair
 from packlint.noqa import noqa_rows, skips_file, suppressed
-from packlint.prefilter import Needle, may_match, needles
+from packlint.prefilter import Needle, Trigger, may_match, needles
 from packlint.source import Source, SourceError
+
+if TYPE_CHECKING:
+    from packlint.facts.gating import Gate
 
 MAX_FIX_PASSES = 10
 UNUSED_NOQA = "PKL900"  # reads the other rules' diagnostics, so the engine runs it last
@@ -48,6 +52,7 @@ class Plan:
     unsafe_fixes: bool
     strict: bool
     prefilter: bool = True  # tests turn it off to prove it never changes a result
+    gating: bool = True  # walk only the functions the rules this file triggers can use (tests turn it off)
     fix_edits: bool = False  # compute every fix's text edits (JSON, SARIF) even when nothing is applied
 
     @classmethod
@@ -57,7 +62,10 @@ class Plan:
         if path is not None:
             ignored = settings.ignored_for(path)
             codes = frozenset(c for c in codes if not any(matches_selector(c, s) for s in ignored))
-        return cls(codes, settings.fix, settings.unsafe_fixes, settings.strict, settings.prefilter, settings.fix_edits)
+        return cls(
+            codes, settings.fix, settings.unsafe_fixes, settings.strict, settings.prefilter,
+            fix_edits=settings.fix_edits, gating=settings.gating,
+        )  # fmt: skip
 
     @property
     def applicable(self) -> frozenset[Applicability]:
@@ -77,10 +85,40 @@ def trigger_words(codes: frozenset[str]) -> tuple[tuple[Needle, ...], ...]:
     return needles(BY_CODE[code].triggers for code in codes if code in BY_CODE)
 
 
+@functools.lru_cache(maxsize=32)
+def flow_groups(codes: frozenset[str]) -> tuple[tuple[frozenset[str], tuple[tuple[Needle, ...], ...]], ...]:
+    """The selected rules grouped by the flow words they declare (`rules.triggers.FLOW`), each group with
+    its rules' needles; a group that asks for every function comes first."""
+    from packlint.rules import BY_CODE
+    from packlint.rules.triggers import EVERY_FUNCTION, FLOW
+
+    groups: dict[frozenset[str], list[tuple[Trigger, ...]]] = {}
+    for code in sorted(codes):
+        if code in BY_CODE and FLOW.get(code, EVERY_FUNCTION):
+            groups.setdefault(frozenset(FLOW.get(code, EVERY_FUNCTION)), []).append(BY_CODE[code].triggers)
+    ordered = sorted(groups.items(), key=lambda item: ("" not in item[0], sorted(item[0])))
+    return tuple((words, needles(triggers)) for words, triggers in ordered)
+
+
+def gate_for(text: str, source: Source, codes: frozenset[str]) -> Gate:
+    """The flow words of the rules whose triggers this text holds: what the analysis must walk for them."""
+    from packlint.facts.gating import Gate
+
+    data = text.encode("utf-8", "surrogatepass")
+    words: set[str] = set()
+    for group, alternatives in flow_groups(codes):
+        if may_match(data, alternatives):
+            words |= group
+            if "" in group:
+                break  # every function is walked anyway
+    return Gate(text, source.line_starts, frozenset(words))
+
+
 def lint_text(
-    text: str, source: Source, codes: frozenset[str], strict: bool
+    text: str, source: Source, codes: frozenset[str], strict: bool, gating: bool = True
 ) -> tuple[list[Diagnostic], list[FileError]]:
-    """Parse once, analyse once, run the selected rules, drop what noqa suppresses."""
+    """Parse once, analyse once (only what the selected rules can use), run the selected rules, drop
+    what noqa suppresses."""
     from packlint.facts import analyse
     from packlint.rules import REGISTRY
     from packlint.rules.base import Context
@@ -100,7 +138,7 @@ def lint_text(
     except (ValueError, RecursionError, MemoryError) as exc:
         return [], [parse_failure(exc)]
     try:
-        facts = analyse(tree)
+        facts = analyse(tree, gate_for(text, source, codes) if gating else None)
     except RecursionError:
         return [], [FileError("internal error: analysis ran too deep (nesting too deep)", INTERNAL_ERROR)]
     except Exception as exc:
@@ -262,7 +300,7 @@ def check_python(data: bytes, path: str, settings: Settings, plan: Plan | None =
         return FileResult(path, errors=(FileError(str(exc), DECODE_ERROR),))
     if skips_file(source.text):
         return FileResult(path)
-    diagnostics, errors = lint_text(source.text, source, plan.codes, plan.strict)
+    diagnostics, errors = lint_text(source.text, source, plan.codes, plan.strict, plan.gating)
     if errors or not plan.applicable:
         if plan.fix_edits and any(d.fix is not None for d in diagnostics):
             diagnostics, failures = with_edits(source, diagnostics)
@@ -379,7 +417,7 @@ def fix_source(path: str, source: Source, diagnostics: list[Diagnostic], plan: P
         seen.add(new_text)
         text, fixed = new_text, fixed + applied
         current = Source.decode(source.encode(text))
-        diagnostics, errors = lint_text(text, current, plan.codes, plan.strict)
+        diagnostics, errors = lint_text(text, current, plan.codes, plan.strict, plan.gating)
         if errors:
             return FileResult(path, tuple(diagnostics), tuple(errors))
     else:
