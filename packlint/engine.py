@@ -27,7 +27,7 @@ from packlint.diagnostics import (
 )
 from packlint.invisible import Repair, repair
 from packlint.noqa import noqa_rows, skips_file, suppressed
-from packlint.prefilter import Needle, Trigger, may_match, needles
+from packlint.prefilter import Needle, Trigger, matching_groups, may_match, needles
 from packlint.source import Source, SourceError
 
 if TYPE_CHECKING:
@@ -86,32 +86,31 @@ def trigger_words(codes: frozenset[str]) -> tuple[tuple[Needle, ...], ...]:
 
 
 @functools.lru_cache(maxsize=32)
-def flow_groups(codes: frozenset[str]) -> tuple[tuple[frozenset[str], tuple[tuple[Needle, ...], ...]], ...]:
-    """The selected rules grouped by the flow words they declare (`rules.triggers.FLOW`), each group with
-    its rules' needles; a group that asks for every function comes first."""
+def trigger_groups(codes: frozenset[str]) -> tuple[tuple[frozenset[str], tuple[tuple[Needle, ...], ...]], ...]:
+    """The selected rules grouped by their triggers (many share PACKING or RECURRENT), with their needles."""
     from packlint.rules import BY_CODE
+
+    groups: dict[tuple[Trigger, ...], set[str]] = {}
+    for code in codes:
+        if code in BY_CODE:
+            groups.setdefault(BY_CODE[code].triggers, set()).add(code)
+    return tuple((frozenset(group), needles([triggers])) for triggers, group in groups.items())
+
+
+def triggered(text: str, codes: frozenset[str]) -> frozenset[str]:
+    """The selected rules whose triggers `text` holds: the only ones that can report anything in it (the
+    prefilter's promise, rule by rule), so the others are not run and their facts are not built."""
+    data = text.encode("utf-8", "surrogatepass")
+    return frozenset(code for group in matching_groups(data, trigger_groups(codes)) for code in group)
+
+
+def gate_for(text: str, source: Source, active: frozenset[str]) -> Gate:
+    """What the analysis must walk for the rules in `active`: their flow words (`rules.triggers.FLOW`)."""
+    from packlint.facts.gating import Gate
     from packlint.rules.triggers import EVERY_FUNCTION, FLOW
 
-    groups: dict[frozenset[str], list[tuple[Trigger, ...]]] = {}
-    for code in sorted(codes):
-        if code in BY_CODE and FLOW.get(code, EVERY_FUNCTION):
-            groups.setdefault(frozenset(FLOW.get(code, EVERY_FUNCTION)), []).append(BY_CODE[code].triggers)
-    ordered = sorted(groups.items(), key=lambda item: ("" not in item[0], sorted(item[0])))
-    return tuple((words, needles(triggers)) for words, triggers in ordered)
-
-
-def gate_for(text: str, source: Source, codes: frozenset[str]) -> Gate:
-    """The flow words of the rules whose triggers this text holds: what the analysis must walk for them."""
-    from packlint.facts.gating import Gate
-
-    data = text.encode("utf-8", "surrogatepass")
-    words: set[str] = set()
-    for group, alternatives in flow_groups(codes):
-        if may_match(data, alternatives):
-            words |= group
-            if "" in group:
-                break  # every function is walked anyway
-    return Gate(text, source.line_starts, frozenset(words))
+    words = frozenset(word for code in active for word in FLOW.get(code, EVERY_FUNCTION))
+    return Gate(text, source.line_starts, frozenset({""}) if "" in words else words)
 
 
 def lint_text(
@@ -123,6 +122,8 @@ def lint_text(
     from packlint.rules import REGISTRY
     from packlint.rules.base import Context
 
+    # Rules whose triggers the original text lacks cannot report (PASTED's are the characters a repair replaces).
+    active = triggered(text, codes) if gating else codes
     pasted: Repair | None = None
     try:
         with warnings.catch_warnings():
@@ -138,7 +139,7 @@ def lint_text(
     except (ValueError, RecursionError, MemoryError) as exc:
         return [], [parse_failure(exc)]
     try:
-        facts = analyse(tree, gate_for(text, source, codes) if gating else None)
+        facts = analyse(tree, gate_for(text, source, active) if gating else None)
     except RecursionError:
         return [], [FileError("internal error: analysis ran too deep (nesting too deep)", INTERNAL_ERROR)]
     except Exception as exc:
@@ -149,7 +150,7 @@ def lint_text(
     found: list[Diagnostic] = []
     errors: list[FileError] = []
     for rule in REGISTRY:
-        if rule.code not in codes:
+        if rule.code not in active:
             continue
         try:
             found.extend(rule().check(ctx))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import bisect
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Union
@@ -27,13 +28,22 @@ class EvalLoop:
 
 def eval_loops(tree: ast.Module) -> list[EvalLoop]:
     """Evaluation loops that build an autograd graph on every batch for nothing."""
-    if not any(is_eval_call(node) for node in ast.walk(tree)):
+    lines = sorted({node.lineno for node in ast.walk(tree) if is_eval_call(node)})  # type: ignore[attr-defined]
+    if not lines:
         return []  # most files that say `eval(` call the builtin, or no model at all
-    found = [loop for scope in scopes(tree) for loop in scope_loops(scope)]
+    # Only a scope whose lines hold a `model.eval()` can have an evaluation loop (scope_loops asks for one).
+    found = [loop for scope in scopes(tree) if _spans(scope, lines) for loop in scope_loops(scope)]
     if not found:
         return []
     guarded = guarded_functions(tree)
     return [loop for loop in found if loop.function is None or loop.function.name not in guarded]
+
+
+def _spans(scope: Scope, lines: list[int]) -> bool:
+    if isinstance(scope, ast.Module):
+        return True
+    at = bisect.bisect_left(lines, scope.lineno)
+    return at < len(lines) and lines[at] <= (scope.end_lineno or scope.lineno)
 
 
 def is_eval_call(node: ast.AST) -> bool:

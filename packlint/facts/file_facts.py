@@ -37,6 +37,7 @@ class FileFacts:
     module_env: dict[str, Value] = field(default_factory=dict)  # what a module-level function sees
     sort_index: dict[int, int] = field(default_factory=dict)  # id of a sort call -> its index in sorts
     uses_rnn_utils: bool = False
+    memo: dict[str, object] = field(default_factory=dict)  # what queries over these facts built once (rnn_inputs)
     _parents: dict[int, ast.AST] | None = None
     _calls_by_name: dict[str, list[ast.Call]] | None = None
 

@@ -192,18 +192,19 @@ def step_of(node: ast.AST, optimizers: dict[str, str | None]) -> Step | None:
     return None
 
 
-def _functions_that(tree: ast.Module, test: Callable[[ast.AST], bool]) -> set[str]:
-    """Names of same-file functions (and names bound to lambdas or bound methods) whose code
-    passes `test` somewhere, directly or through a call of another such name. A function that
-    defines a nested one counts as calling it."""
+def _functions_that(tree: ast.Module, *tests: Callable[[ast.AST], bool]) -> tuple[set[str], ...]:
+    """For each test, the names of same-file functions (and names bound to lambdas or bound methods)
+    whose code passes it somewhere, directly or through a call of another such name; one walk for all
+    the tests. A function that defines a nested one counts as calling it."""
     calls: dict[str, set[str]] = {}
-    direct: set[str] = set()
+    direct: tuple[set[str], ...] = tuple(set() for _ in tests)
     stack: list[tuple[ast.AST, str | None]] = [(tree, None)]
     while stack:
         node, owner = stack.pop()
         if owner is not None:
-            if test(node):
-                direct.add(owner)
+            for test, passed in zip(tests, direct):
+                if owner not in passed and test(node):
+                    passed.add(owner)
             name = called_name(node)
             if name is not None:
                 calls.setdefault(owner, set()).add(name)
@@ -220,6 +221,10 @@ def _functions_that(tree: ast.Module, test: Callable[[ast.AST], bool]) -> set[st
     for caller, callees in calls.items():
         for callee in callees:
             callers.setdefault(callee, set()).add(caller)
+    return tuple(_with_callers(passed, callers) for passed in direct)
+
+
+def _with_callers(direct: set[str], callers: dict[str, set[str]]) -> set[str]:
     found = set(direct)
     pending = list(direct)
     while pending:
@@ -232,12 +237,12 @@ def _functions_that(tree: ast.Module, test: Callable[[ast.AST], bool]) -> set[st
 
 def resetting_functions(tree: ast.Module) -> set[str]:
     """Names of same-file functions that may reset gradients, directly or through another."""
-    return _functions_that(tree, is_reset)
+    return _functions_that(tree, is_reset)[0]
 
 
 def backward_functions(tree: ast.Module) -> set[str]:
     """Names of same-file functions that run a backward pass, directly or through another."""
-    return _functions_that(tree, is_backward)
+    return _functions_that(tree, is_backward)[0]
 
 
 def _in_code(node: ast.AST) -> Iterator[ast.AST]:
@@ -366,10 +371,21 @@ class LoopFacts:
         """Expressions assigned an optimizer in this file."""
         return optimizer_names(self.tree)
 
+    @cached_property
+    def helpers(self) -> tuple[set[str], set[str]]:
+        """Same-file functions that may reset gradients, and those that run a backward pass (one walk)."""
+        resetting, backward = _functions_that(self.tree, is_reset, is_backward)
+        return resetting, backward
+
+    @property
+    def resetting(self) -> set[str]:
+        """Names of same-file functions that may reset gradients (`resetting_functions`), built once."""
+        return self.helpers[0]
+
 
 def training_loops(facts: LoopFacts) -> list[TrainingLoop]:
     """Innermost loops around a backward and a step, and whether they reset gradients."""
-    tree, index = facts.tree, facts.index
+    index = facts.index
     backwards = [(call, chain) for call, chain in index.backwards if chain]
     if not backwards:
         return []
@@ -389,7 +405,7 @@ def training_loops(facts: LoopFacts) -> list[TrainingLoop]:
                 loops[id(common)] = (common, backward)
     if not loops:
         return []
-    helpers = resetting_functions(tree)
+    helpers = facts.resetting
     # A model whose `forward` resets (`self.zero_grad()`) resets whenever it is called, and we
     # cannot tell which calls in a loop are calls of that model.
     any_call_resets = bool(helpers & {"forward", "__call__"})
@@ -471,7 +487,7 @@ class _BlockScan:
             if is_backward(node) or re.search("backward|closure", name, re.I):
                 return True
             if self._backward_helpers is None:
-                self._backward_helpers = backward_functions(self.tree)
+                self._backward_helpers = self.facts.helpers[1]
             if name in self._backward_helpers:
                 return True
         return False

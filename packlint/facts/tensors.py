@@ -8,6 +8,7 @@ an embedding's output, a call we do not know) is unknown, and rules stay quiet o
 from __future__ import annotations
 
 import ast
+import bisect
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -54,13 +55,26 @@ class RnnInput:
 
 def rnn_inputs(facts: FileFacts) -> list[RnnInput]:
     """The inputs of every RNN call the analysis recognised, with what this module knows of each."""
+    made = facts.memo.get("rnn_inputs")  # PKL113 and PKL114 both ask
+    if made is not None:
+        return made  # type: ignore[return-value]
+    inputs = _rnn_inputs(facts)
+    facts.memo["rnn_inputs"] = inputs
+    return inputs
+
+
+def _rnn_inputs(facts: FileFacts) -> list[RnnInput]:
     targets = {id(c.node): c.node for c in facts.rnn_calls}
     if not targets:
         return []
     names = import_names(facts.tree)
     found: dict[int, Shape | None] = {}
+    lines = sorted({call.lineno for call in targets.values()})
     for scope in scopes(facts.tree):
-        TensorWalker(names, targets, found).walk(scope.body)
+        # A scope's walk records only the calls of its own body (nested ones are scopes of their own),
+        # so one whose lines hold no RNN call has nothing to say.
+        if isinstance(scope, ast.Module) or _spans(scope, lines):
+            TensorWalker(names, targets, found).walk(scope.body)
     inputs = []
     for call in (c.node for c in facts.rnn_calls):
         arg = call.args[0] if call.args else (call.keywords[0].value if call.keywords else None)
@@ -69,6 +83,12 @@ def rnn_inputs(facts: FileFacts) -> list[RnnInput]:
         constructor = constructor_of(facts, call, names)
         inputs.append(RnnInput(call, arg, found.get(id(call)), constructor, input_size(constructor)))
     return inputs
+
+
+def _spans(scope: ast.FunctionDef | ast.AsyncFunctionDef, lines: list[int]) -> bool:
+    """Whether one of the sorted `lines` lies within the lines of `scope`."""
+    at = bisect.bisect_left(lines, scope.lineno)
+    return at < len(lines) and lines[at] <= (scope.end_lineno or scope.lineno)
 
 
 def scopes(tree: ast.Module) -> Iterator[ast.Module | ast.FunctionDef | ast.AsyncFunctionDef]:
