@@ -25,11 +25,17 @@ class Needle:
 
     literal: bytes
     pattern: re.Pattern[bytes] | None = None
+    fold: bool = False  # `(?i)word`: the word in any case (`# NOQA`), searched in the lowered bytes
 
     @classmethod
     def of(cls, trigger: str) -> Needle:
-        """A trigger is a word (`pack_sequence`), or a regular expression that starts with one, optionally
-        after lookbehind guards (`(?<!def )backward\\s*\\(`)."""
+        """A trigger is a word (`pack_sequence`), a word in any case (`(?i)noqa`), or a regular expression
+        that starts with one, optionally after lookbehind guards (`(?<!def )backward\\s*\\(`)."""
+        if trigger.startswith("(?i)"):
+            word = trigger[len("(?i)") :]
+            if not word or re.escape(word) != word:
+                raise ValueError(f"trigger {trigger!r}: only a plain word may follow (?i)")
+            return cls(word.lower().encode(), fold=True)
         if re.escape(trigger) == trigger and not trigger.isascii():
             return cls(trigger.encode())  # a literal character such as U+00A0 (PKL010), matched in UTF-8
         guards = _GUARDS.match(trigger).group()  # type: ignore[union-attr]
@@ -44,6 +50,8 @@ class Needle:
 
     def found_in(self, data: bytes) -> bool:
         """Whether `data` holds this trigger."""
+        if self.fold:
+            return self.literal in data.lower()
         at = data.find(self.literal)
         if at < 0 or self.pattern is None:
             return at >= 0
