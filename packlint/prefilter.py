@@ -25,7 +25,7 @@ class Needle:
 
     literal: bytes
     pattern: re.Pattern[bytes] | None = None
-    fold: bool = False  # `(?i)word`: the word in any case (`# NOQA`), searched in the lowered bytes
+    fold: bool = False  # `(?i)word`: the word in any case (`NOQA`), searched in the lowered bytes
 
     @classmethod
     def of(cls, trigger: str) -> Needle:

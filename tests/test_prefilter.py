@@ -248,7 +248,7 @@ def test_a_notebook_is_prefiltered_on_its_cells_not_its_json(tmp_path: Path) -> 
     "comment", ["# noqa: PKL104", "# NOQA: pkl104", "# Noqa:PKL999", "# noqa: E501, PKL104"], ids=str
 )
 def test_a_noqa_naming_a_packlint_code_in_any_case_passes_for_unused_noqa(comment: str, tmp_path: Path) -> None:
-    # PKL900 reads `# noqa` directives case-insensitively; its trigger is a noqa and a PKL code, in any case.
+    # PKL900 reads noqa directives case-insensitively; its trigger is a noqa and a PKL code, in any case.
     path = tmp_path / "plain.py"
     path.write_text(f"x = 1  {comment}\n")
     settings = Settings(select=("PKL900", "PKL104"), root=str(tmp_path), strict=True)

@@ -47,7 +47,7 @@ class UnusedNoqa(Rule):
 
     code = "PKL900"
     name = "unused-noqa"
-    # A `# noqa` (in any case, as `noqa.directives` reads it) that names a code starting with PKL.
+    # A noqa comment (in any case, as `noqa.directives` reads it) that names a code starting with PKL.
     triggers = (("(?i)noqa", "(?i)pkl"),)
     default = False  # as ruff's RUF100: opt-in
     fix_availability = "sometimes"
