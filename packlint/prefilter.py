@@ -25,19 +25,19 @@ class Needle:
 
     literal: bytes
     pattern: re.Pattern[bytes] | None = None
-    fold: bool = False  # `(?i)word`: the word in any case (`NOQA`), searched in the lowered bytes
+    fold: bool = False  # `(?i)...`: in any case (`NOQA`), searched in the lowered bytes
 
     @classmethod
     def of(cls, trigger: str) -> Needle:
         """A trigger is a word (`pack_sequence`), a word in any case (`(?i)noqa`), or a regular expression
         that starts with one, optionally after lookbehind guards (`(?<!def )backward\\s*\\(`)."""
-        if trigger.startswith("(?i)"):
-            word = trigger[len("(?i)") :]
-            if not word or re.escape(word) != word:
-                raise ValueError(f"trigger {trigger!r}: only a plain word may follow (?i)")
-            return cls(word.lower().encode(), fold=True)
         if re.escape(trigger) == trigger and not trigger.isascii():
             return cls(trigger.encode())  # a literal character such as U+00A0 (PKL010), matched in UTF-8
+        if trigger.startswith("(?i)"):
+            # Any case: the needle is searched in the lowered bytes, its pattern matched ignoring case.
+            plain = cls.of(trigger[len("(?i)") :])
+            pattern = re.compile(plain.pattern.pattern, re.I) if plain.pattern is not None else None
+            return cls(plain.literal.lower(), pattern, fold=True)
         guards = _GUARDS.match(trigger).group()  # type: ignore[union-attr]
         head = _HEAD.match(trigger, len(guards)).group()  # type: ignore[union-attr]
         rest = trigger[len(guards) + len(head) :]
@@ -51,7 +51,7 @@ class Needle:
     def found_in(self, data: bytes) -> bool:
         """Whether `data` holds this trigger."""
         if self.fold:
-            return self.literal in data.lower()
+            data = data.lower()
         at = data.find(self.literal)
         if at < 0 or self.pattern is None:
             return at >= 0

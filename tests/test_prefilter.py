@@ -176,10 +176,13 @@ def test_a_trigger_is_a_word_or_a_regex_that_starts_with_one() -> None:
     guarded = Needle.of(r"(?<!\w)(?<!def )backward(?:\s|#[^\n]*)*\(")
     assert guarded.literal == b"backward"
     assert guarded.found_in(b"loss.backward  # why\n ()") and not guarded.found_in(b"def backward(ctx):")
-    for unsound in ["(?i)lstm", "LSTM|GRU", "backwards?", "backward*", r"\bRNN", "(?<!def )LSTM|GRU", "(?<!x)"]:
+    for unsound in ["(?i)LSTM|GRU", "LSTM|GRU", "backwards?", "backward*", r"\bRNN", "(?<!def )LSTM|GRU", "(?<!x)"]:
         with pytest.raises(ValueError, match="must start with a word"):
             Needle.of(unsound)
     assert Needle.of("backward(?:x|y)").literal == b"backward"  # a `|` inside a group is fine
+    folded = Needle.of(r"(?i)noqa:\s*pkl")  # any case: searched in the lowered bytes
+    assert folded.found_in(b"# NOQA: PKL104") and folded.found_in(b"# noqa:pkl1")
+    assert not folded.found_in(b"# noqa: E501  data.pkl")
 
 
 def test_the_process_pool_gives_the_same_results(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -260,3 +263,9 @@ def test_a_noqa_without_a_packlint_code_is_turned_away_for_unused_noqa() -> None
     words = trigger_words(frozenset({"PKL900"}))
     assert not may_match(b"import os  # noqa: F401\n", words)
     assert may_match(b"import os  # NoQA: f401, Pkl104\n", words)
+
+
+def test_a_pickle_file_name_beside_a_noqa_is_turned_away_for_unused_noqa() -> None:
+    words = trigger_words(frozenset({"PKL900"}))
+    assert not may_match(b"import os  # noqa: F401\nPATH = 'data.pkl'\n", words)
+    assert may_match(b"x = 1  # noqa:E501 PKL104\n", words)
