@@ -163,7 +163,7 @@ def lint_text(
         # same pass it could push that fix out, and the file would not parse.
         spans = [d.fix.span for d in found if d.code == PASTED and d.fix is not None]
         found = [d if d.code == PASTED or not overlaps(d.fix, spans, source) else replace(d, fix=None) for d in found]
-    if UNUSED_NOQA in codes:
+    if UNUSED_NOQA in active:  # its trigger is a PKL code in a noqa directive: without one, nothing to read
         found.extend(_unused_noqa(ctx, found, codes))
     rows = noqa_rows(text) if found else {}  # tokenizing costs as much as parsing: only when needed
     kept = sorted((d for d in found if not suppressed(d.code, d.noqa_row, rows)), key=lambda d: d.sort_key)
