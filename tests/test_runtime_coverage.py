@@ -46,6 +46,8 @@ STATIC_ONLY: dict[str, str] = {
     "PKL107/bad_packed_data_read.fixed.py": "the golden of a static-only bad file",
     "PKL301/bad_step_before_backward.py": "fixed, it steps once less than the reference loop",
     "PKL301/bad_step_before_backward.fixed.py": "the golden of a static-only bad file",
+    "PKL206/good_every_layer.py": "returns every layer's state, 4·H wide: no result kind describes it",
+    "PKL206/good_forward_of_every_layer.py": "an encoder and a decoder GRU: the reference needs exactly one RNN",
 }
 
 

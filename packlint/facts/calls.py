@@ -131,6 +131,7 @@ class CallEvaluator(Evaluator):
             perm=x.perm,
             from_rnn=True,
             bidirectional=module.bidirectional,
+            num_layers=module.num_layers,
             rnn_type=module.rnn_type,
             call=node,
             root=x.root,

@@ -18,6 +18,7 @@ EXECUTABLE_RULES = frozenset(
     {"PKL101", "PKL102", "PKL103", "PKL104", "PKL105", "PKL111", "PKL112", "PKL201", "PKL202", "PKL203"}
     | {"PKL301", "PKL302"}
     | {"PKL010", "PKL108", "PKL113", "PKL114", "PKL303"}
+    | {"PKL206", "PKL305"}
 )
 
 MODULE = "<module>"
