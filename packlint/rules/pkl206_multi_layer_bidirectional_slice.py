@@ -85,9 +85,7 @@ class MultiLayerBidirectionalSlice(Rule):
             if not picked or picked <= {entries - 2, entries - 1}:
                 continue  # the last layer (`h_n[-2:]`, `h_n[-1]`: PKL202 judges `h_n[-1]` alone)
             siblings = constant_reads(facts, read)
-            if set().union(*(selected(first_index(s.node), entries) or set() for s in siblings)) >= set(
-                range(entries)
-            ):
+            if set().union(*(selected(first_index(s.node), entries) or set() for s in siblings)) >= set(range(entries)):
                 continue  # every layer is read: the code combines all of them on purpose
             written = text_of(ctx.source, read.node)
             rnn = base.rnn_type or "RNN"
