@@ -46,8 +46,11 @@ STATIC_ONLY: dict[str, str] = {
     "PKL107/bad_packed_data_read.fixed.py": "the golden of a static-only bad file",
     "PKL301/bad_step_before_backward.py": "fixed, it steps once less than the reference loop",
     "PKL301/bad_step_before_backward.fixed.py": "the golden of a static-only bad file",
-    "PKL206/good_every_layer.py": "returns every layer's state, 4·H wide: no result kind describes it",
-    "PKL206/good_forward_of_every_layer.py": "an encoder and a decoder GRU: the reference needs exactly one RNN",
+    "PKL206/good_every_layer.py": "returns every layer's state, 4·H wide: no result kind",
+    "PKL206/good_forward_of_every_layer.py": "an encoder and a decoder GRU: the reference needs one RNN",
+    "PKL305/good_model_from_elsewhere.py": "takes its model as a parameter; `(trained, scores)` fixtures build theirs",
+    "PKL305/good_monte_carlo_dropout.py": "keeps dropout on at test time on purpose: its scores are samples",
+    "PKL305/good_pseudo_labels_in_loop.py": "a semi-supervised step on unlabeled data the contract does not provide",
 }
 
 

@@ -29,6 +29,7 @@ from packlint.facts.loops import (
     step_of,
     training_loops,
 )
+from packlint.facts.modes import TrainModeEval, train_mode_evals
 from packlint.facts.perms import IDENTITY, Perm
 from packlint.facts.queries import last_step
 from packlint.facts.scopes import Binding
@@ -56,6 +57,7 @@ __all__ = [
     "Shape",
     "SortSite",
     "SubscriptRead",
+    "TrainModeEval",
     "TrainingLoop",
     "UnpackCall",
     "Value",
@@ -76,5 +78,6 @@ __all__ = [
     "resetting_functions",
     "rnn_inputs",
     "step_of",
+    "train_mode_evals",
     "training_loops",
 ]

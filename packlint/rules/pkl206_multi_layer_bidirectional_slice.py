@@ -101,7 +101,7 @@ class MultiLayerBidirectionalSlice(Rule):
         index = first_index(read.node)
         if not isinstance(read.node.value, ast.Name) or index is None or constant(index) is None:
             return None
-        originals = []
+        originals: list[int] = []
         for other in siblings:
             picked = selected(first_index(other.node), entries)
             if picked is None or len(picked) != 1:

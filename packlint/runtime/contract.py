@@ -60,7 +60,10 @@ CONSTRUCTOR_NAMES: dict[str, str] = {
 # What a returned value must equal, by kind (docs/verify.md, "Result kinds").
 RESULT_KINDS = frozenset(
     {"packed", "packed_out", "outputs", "last", "h_n", "repr", "labels", "lengths", "perm", "params", "loss"}
+    | {"trained", "scores"}
 )
+# `-> (trained, scores)`: a fixture that builds, trains and evaluates its own model gets only these.
+EVALUATION_ARGUMENTS = frozenset({"loader", "loss_fn", "epochs", "device"})
 # `head(kind)`: the kind passed through the linear head (a class entry's one nn.Linear, or `head`).
 HEAD_INPUTS = frozenset({"outputs", "last", "repr"})
 
@@ -369,6 +372,17 @@ def _validate(contract: Contract) -> None:
         missing = sorted({"model", "optimizer", "loader", "loss_fn"} - arguments)
         if missing:
             raise ContractError(f"`-> params` needs the training arguments; missing {', '.join(missing)}")
+    if "scores" in kinds or "trained" in kinds:
+        if (
+            not isinstance(contract.result, tuple)
+            or sorted(kinds) != ["scores", "trained"]
+            or len(contract.result) != 2
+        ):
+            raise ContractError("`trained` and `scores` go together, alone: `-> (trained, scores)`")
+        if "loader" not in arguments or not arguments <= EVALUATION_ARGUMENTS:
+            raise ContractError(
+                f"`-> (trained, scores)` takes a `loader` and only {', '.join(sorted(EVALUATION_ARGUMENTS))}"
+            )
     if kinds.count("perm") > 1:
         raise ContractError("at most one `perm` in a result")
     rnn_kinds = arguments & {*RNN_KINDS}

@@ -18,7 +18,15 @@ from packlint.runtime.compare import Gap, StructureError, compare
 from packlint.runtime.contract import RNN_KINDS, Config, Contract, Result
 from packlint.runtime.devices import Env, precise
 from packlint.runtime.reference import Expected, data_only, find_embedding, find_linear, find_rnn, run_alone
-from packlint.runtime.training import ACCUMULATE, EPOCHS, Loop, make_arguments, reference_parameters
+from packlint.runtime.training import (
+    ACCUMULATE,
+    EPOCHS,
+    Loop,
+    evaluation_scores,
+    make_arguments,
+    make_loader,
+    reference_parameters,
+)
 
 MATCH, DEVIATE, RAISE, ERROR, SKIP = "MATCH", "DEVIATE", "RAISE", "ERROR", "SKIP"
 
@@ -110,6 +118,8 @@ class Runner:
                     raise ContractMismatch(f"the file defines no `{contract.entry.name}`")
                 if contract.result == "params":
                     return self._train(label, target, contract, config)
+                if "scores" in contract.result_kinds():
+                    return self._evaluation(label, target, contract)
                 call, expected = self._prepare(target, contract, config)
                 return self._judge(label, contract.result, call, expected, config)
             except FixtureRaised as exc:
@@ -233,6 +243,39 @@ class Runner:
         got = [p.detach().double() for p in args.model.parameters()]
         error = max(float((p - w.double()).abs().max()) for p, w in zip(got, wanted))
         return self._verdict(label, Gap(error, "params"))
+
+    def _evaluation(self, label: str, target: object, contract: Contract) -> Outcome:
+        """`-> (trained, scores)`: the scores must be what the returned model gives in eval mode."""
+        if not callable(target):
+            raise ContractMismatch(f"`{contract.entry.name}` is not callable")
+        loader = make_loader(self.batch(contract.options.sorted))
+        values: dict[str, object] = {
+            "loader": loader,
+            "loss_fn": nn.CrossEntropyLoss(),
+            "epochs": EPOCHS,
+            "device": self.env.device,
+        }
+        kwargs = {b.name: values[b.kind] for b in contract.entry.arguments}
+        _check_binding(target, kwargs, contract.entry.name)
+        try:
+            value = target(**kwargs)
+        except Exception as exc:
+            return Outcome(label, RAISE, detail=exception_text(exc))
+        if not (isinstance(value, tuple) and len(value) == 2):
+            return Outcome(label, ERROR, detail="`-> (trained, scores)` needs a returned pair")
+        named = dict(zip(contract.result, value))
+        trained, scores = named["trained"], named["scores"]
+        if not isinstance(trained, nn.Module):
+            return Outcome(label, ERROR, detail="`trained` must be the model (an nn.Module)")
+        if isinstance(scores, (list, tuple)) and all(isinstance(s, Tensor) for s in scores):
+            scores = torch.cat(list(scores))
+        if not isinstance(scores, Tensor):
+            return Outcome(label, ERROR, detail="`scores` must be a tensor (or a list of per-batch tensors)")
+        wanted = evaluation_scores(trained, loader)
+        if scores.shape != wanted.shape:
+            return self._verdict(label, Gap(float("inf"), f"scores of shape {tuple(scores.shape)}"))
+        error = float((scores.detach().double() - wanted.double()).abs().max())
+        return self._verdict(label, Gap(error, "scores differ from the trained model's in eval mode"))
 
 
 def _setting(kind: str, config: Config) -> object:
