@@ -83,6 +83,10 @@ def test_module_entry_and_training_entry() -> None:
         ("train(model, optimizer, loader, loss_fn) -> (params, _)", "on its own"),
         ("Encoder(widgets).forward(seqs) -> repr", "constructor parameters"),
         ("collate(seqs[0]) -> packed", "must be names"),
+        ("fit(loader, loss_fn) -> scores", "go together"),
+        ("fit(loader, loss_fn) -> (trained, scores, _)", "go together"),
+        ("fit(loss_fn, device) -> (trained, scores)", "takes a `loader`"),
+        ("fit(loader, rnn) -> (trained, scores)", "takes a `loader`"),
     ],
 )
 def test_bad_headers_say_what_is_wrong(header: str, message: str) -> None:

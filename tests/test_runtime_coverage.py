@@ -50,6 +50,8 @@ STATIC_ONLY: dict[str, str] = {
     "PKL206/good_forward_of_every_layer.py": "an encoder and a decoder GRU: the reference needs one RNN",
     "PKL305/good_model_from_elsewhere.py": "takes its model as a parameter; `(trained, scores)` fixtures build theirs",
     "PKL305/good_monte_carlo_dropout.py": "keeps dropout on at test time on purpose: its scores are samples",
+    "PKL305/bad_script_global_model.py": "a script with its own data and decoder: no contract for its scores",
+    "PKL305/bad_script_global_model.fixed.py": "the golden of a static-only bad file",
     "PKL305/good_pseudo_labels_in_loop.py": "a semi-supervised step on unlabeled data the contract does not provide",
 }
 

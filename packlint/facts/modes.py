@@ -222,7 +222,7 @@ def scope_evals(
         if not trainings:
             continue
         switched = [line(n) for n, _ in nodes if is_train_call(n, model)]
-        for site, statement in evaluation_sites(nodes, model, functions):
+        for site, statement in evaluation_sites(nodes, model, functions, isinstance(scope, ast.Module)):
             above = ancestors.get(id(statement), ())
             training = next((t for t in trainings if before(t, site, above, ancestors)), None)
             if training is None:
@@ -315,23 +315,45 @@ def passes_model(call: ast.Call, model: str) -> bool:
 
 
 def evaluation_sites(
-    nodes: list[tuple[ast.AST, tuple[ast.AST, ...]]], model: str, functions: dict[str, Function]
+    nodes: list[tuple[ast.AST, tuple[ast.AST, ...]]], model: str, functions: dict[str, Function], module_level: bool
 ) -> Iterator[tuple[ast.AST, ast.stmt]]:
     """`with torch.no_grad():` blocks that run the model and backward nothing; calls of evaluation functions."""
     for node, above in nodes:
         if turns_off_grad(node) and not any(turns_off_grad(a) for a in above):
             if calls_model(node, model) and not any(isinstance(n, ast.Call) and is_backward(n) for n in ast.walk(node)):
                 yield node, node  # type: ignore[misc]
-        elif isinstance(node, ast.Call) and passes_model(node, model) and not any(turns_off_grad(a) for a in above):
+        elif isinstance(node, ast.Call):
             name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
             callee = functions.get(name)
             if callee is None or not EVALUATION_NAME.search(name) or trains(callee):
                 continue
-            parameter = model_parameter(callee, node, model)
-            if parameter is not None and calls_model(callee, parameter):
-                statement = next((a for a in reversed(above) if isinstance(a, ast.stmt)), None)
-                if statement is not None:
-                    yield node, statement
+            if passes_model(node, model):
+                parameter = model_parameter(callee, node, model)
+                runs = parameter is not None and calls_model(callee, parameter)
+            else:
+                # `evaluate_randomly()` in a script: the function reads the module's own `model`.
+                runs = module_level and "." not in model and runs_global(callee, model, functions, set())
+            statement = next((a for a in reversed(above) if isinstance(a, ast.stmt)), None)
+            if runs and statement is not None:
+                yield node, statement
+
+
+def runs_global(function: Function, model: str, functions: dict[str, Function], seen: set[str]) -> bool:
+    """Whether a function calls the module-level `model` (not a local of that name), or calls one that does."""
+    seen.add(function.name)
+    arguments = function.args
+    if model in {a.arg for a in (*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs)}:
+        return False
+    if any(isinstance(n, ast.Name) and n.id == model and isinstance(n.ctx, ast.Store) for n in ast.walk(function)):
+        return False
+    if calls_model(function, model):
+        return True
+    for node in ast.walk(function):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id not in seen:
+            callee = functions.get(node.func.id)
+            if callee is not None and not trains(callee) and runs_global(callee, model, functions, seen):
+                return True
+    return False
 
 
 def model_parameter(callee: Function, call: ast.Call, model: str) -> str | None:
