@@ -99,8 +99,8 @@ class EvalWithoutModelEval(Rule):
             yield self.diagnostic(
                 ctx,
                 found.site,
-                f"`{found.model}` ({found.layer}) is {what} after training while still in training mode: "
-                f"nothing in this file calls `{found.model}.eval()`, so dropout and batch norm behave as in training",
+                f"`{found.model}` ({found.layer}) is {what} after training while still in training mode "
+                f"(nothing in this file calls `{found.model}.eval()`); call `{found.model}.eval()` before evaluating",
                 self.fix(ctx, found),
             )
 
