@@ -276,3 +276,26 @@ def test_an_unsafe_fix_is_offered_labelled_and_not_preferred(client: Client, tmp
     assert "torch.cat((h_n[-2], h_n[-1]), dim=-1)" in apply(source, unsafe["edit"]["changes"][uri])
     # Fix-all applies safe fixes only, as `--fix` does: none here.
     assert actions_for(client, uri, diagnostic, only=["source.fixAll"]) == []
+
+
+def test_fix_all_is_built_when_a_resolving_client_resolves_it(tmp_path: Path) -> None:
+    # A client that resolves edits gets fix-all without one (a whole `--fix` run per request a moving
+    # cursor sends would be too slow) and asks `codeAction/resolve` for it when the user picks it.
+    pytest.importorskip("pygls")
+    c = Client(tmp_path)
+    capabilities = {"textDocument": {"codeAction": {"resolveSupport": {"properties": ["edit"]}, "dataSupport": True}}}
+    result = c.request("initialize", {"processId": None, "rootUri": tmp_path.as_uri(), "capabilities": capabilities})
+    assert result["capabilities"]["codeActionProvider"]["resolveProvider"] is True
+    c.notify("initialized", {})
+    text = IMPORTS + MODEL + CALL
+    uri = (tmp_path / "model.py").as_uri()
+    c.notify("textDocument/didOpen", {"textDocument": {"uri": uri, "languageId": "python", "version": 1, "text": text}})
+    (diagnostic,) = c.diagnostics(uri)
+    (fix_all,) = actions_for(c, uri, diagnostic, only=["source.fixAll"])
+    assert "edit" not in fix_all or fix_all["edit"] is None
+    resolved = c.request("codeAction/resolve", fix_all)
+    assert apply(text, resolved["edit"]["changes"][uri]) == IMPORTS + MODEL + FIXED_CALL
+    # Quick fixes keep their edits in the answer itself: they are built for the diagnostics in range only.
+    quick = [a for a in actions_for(c, uri, diagnostic, only=["quickfix"]) if "Ignore" not in a["title"]]
+    assert apply(text, quick[0]["edit"]["changes"][uri]) == IMPORTS + MODEL + FIXED_CALL
+    assert c.close() == 0
