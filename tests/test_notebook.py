@@ -118,6 +118,27 @@ def test_text_json_sarif_and_github_reports_point_into_the_notebook(tmp_path: Pa
     assert "(cell 5:1:10)" in github
 
 
+def test_full_output_frames_a_notebook_diagnostic_in_its_cell(tmp_path: Path) -> None:
+    # As ruff does for notebooks: the cell's own lines, numbered within the cell, the caret under the
+    # call; the magic is shown as written, and nothing of the file's JSON appears.
+    cell = "%time\n" + BAD_CALL.replace("packed =", "x = x.float()\npacked =")
+    path = tmp_path / "nb.ipynb"
+    path.write_text(notebook(code(IMPORTS), code(MODEL), markdown("# Run"), code(cell)), encoding="utf-8")
+    out = run_packlint("check", "--no-cache", "--output-format", "full", str(path), cwd=tmp_path).stdout
+    header = f"{path}:cell 4:3:10: PKL112"
+    assert header in out
+    frame = out.split(header, 1)[1].split("\n")[1:7]
+    assert frame == [
+        "  |",
+        "1 | %time",
+        "2 | x = x.float()",
+        "3 | packed = pack_padded_sequence(x, lengths, enforce_sorted=False)",
+        "  |          " + "^" * len("pack_padded_sequence(x, lengths, enforce_sorted=False)") + " PKL112",
+        "4 | _, h = rnn(packed)",
+    ]
+    assert '"source"' not in out and "cell_type" not in out
+
+
 def test_fix_rewrites_only_the_changed_cell(tmp_path: Path) -> None:
     path = tmp_path / "nb.ipynb"
     path.write_text(STANDARD, encoding="utf-8")
