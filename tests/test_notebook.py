@@ -199,6 +199,37 @@ def test_a_run_that_fixes_nothing_leaves_the_notebook_untouched() -> None:
     assert not result.errors and result.diagnostics == () and result.new_source is None
 
 
+def test_fix_with_only_unsafe_fixes_on_offer_leaves_the_file_byte_identical(tmp_path: Path) -> None:
+    # A notebook as people keep them: outputs with an image, execution counts, a raw cell, a shell line,
+    # a `%%bash` cell, keys in Jupyter's order but indent 2, no final newline. Its one finding has only an
+    # unsafe fix: `--fix` must leave every byte as it was; `--unsafe-fixes` may change that cell alone.
+    # Reading `.data` sees the packed order that `enforce_sorted=False` changes: the fix is unsafe.
+    encode = "def encode(x, lengths):\n    packed = pack_padded_sequence(x, lengths)\n    return packed.data\n"
+    image = {
+        "data": {"image/png": "iVBORw0KGgo=\n", "text/plain": ["<Figure>"]},
+        "metadata": {},
+        "output_type": "display_data",
+    }
+    cells = (
+        markdown("# Läufe"),
+        code("!pip install torch\n" + IMPORTS, outputs=[image], metadata={"collapsed": True, "tags": ["setup"]}),
+        {"cell_type": "raw", "id": "raw", "metadata": {}, "source": ["raw text\n"]},
+        code("%%bash\necho hi\n"),
+        code(encode),
+    )
+    text = notebook(*cells, indent=2, sort_keys=False, ensure_ascii=True)[:-1]
+    path = tmp_path / "nb.ipynb"
+    path.write_bytes(text.encode("utf-8"))
+    done = run_packlint("check", "--no-cache", "--select", "ALL", "--fix", str(path), cwd=tmp_path)
+    assert done.returncode == 1 and "PKL107" in done.stdout, done.stdout + done.stderr
+    assert path.read_bytes() == text.encode("utf-8")
+    done = run_packlint("check", "--no-cache", "--select", "ALL", "--fix", "--unsafe-fixes", str(path), cwd=tmp_path)
+    after = path.read_text(encoding="utf-8")
+    fixed = encode.replace("(x, lengths)\n", "(x, lengths, enforce_sorted=False)\n")
+    style = {"indent": 2, "sort_keys": False, "ensure_ascii": True}
+    assert fixed != encode and after == notebook(*cells[:4], {**cells[4], "source": lines(fixed)}, **style)[:-1]
+
+
 def test_splicing_unchanged_sources_gives_back_the_same_text() -> None:
     parsed = Notebook.parse(STANDARD.encode())
     assert splice_sources(parsed, {c.index: c.source for c in parsed.cells}) == STANDARD
