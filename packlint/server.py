@@ -219,6 +219,16 @@ def publish(server: PacklintServer, uri: str) -> None:
         server.text_document_publish_diagnostics(lsp.PublishDiagnosticsParams(uri=target, diagnostics=diagnostics))
 
 
+def republish(server: PacklintServer) -> None:
+    """Check every open document again (the settings changed): each notebook once, as a whole."""
+    notebooks = list(server.workspace.notebook_documents)
+    for uri in list(server.workspace.text_documents):
+        if server.workspace.get_notebook_document(cell_uri=uri) is None:
+            publish(server, uri)
+    for uri in notebooks:
+        publish(server, uri)
+
+
 def edits_for(
     server: PacklintServer, checked: Checked, new_text: str, uri: str
 ) -> dict[str, list[lsp.TextEdit]] | None:
@@ -432,10 +442,24 @@ def build_server() -> PacklintServer:
         for cell in params.cell_text_documents:
             ls.text_document_publish_diagnostics(lsp.PublishDiagnosticsParams(uri=cell.uri, diagnostics=[]))
 
+    @server.feature(lsp.INITIALIZED)
+    def initialized(ls: PacklintServer, params: lsp.InitializedParams) -> None:
+        # A server cannot declare file watchers in its capabilities: it registers them, where the client
+        # allows it. Settings live in pyproject.toml, which is seldom open in the editor (and then as
+        # TOML, which the server is not attached to): without a watcher an edit to it would go unseen.
+        workspace = ls.client_capabilities.workspace
+        watched = workspace.did_change_watched_files if workspace is not None else None
+        if watched is None or not watched.dynamic_registration:
+            return
+        options = lsp.DidChangeWatchedFilesRegistrationOptions(watchers=[lsp.FileSystemWatcher("**/pyproject.toml")])
+        registration = lsp.Registration("packlint-pyproject", lsp.WORKSPACE_DID_CHANGE_WATCHED_FILES, options)
+        ls.client_register_capability(lsp.RegistrationParams([registration]))
+
     @server.feature(lsp.WORKSPACE_DID_CHANGE_WATCHED_FILES)
     def watched(ls: PacklintServer, params: lsp.DidChangeWatchedFilesParams) -> None:
         ls.settings_cache.clear()
         ls.checked.clear()
+        republish(ls)
 
     @server.feature(
         lsp.TEXT_DOCUMENT_CODE_ACTION,

@@ -36,6 +36,7 @@ class Client:
         )
         self.messages: queue.Queue[dict[str, Any]] = queue.Queue()
         self.pending: list[dict[str, Any]] = []
+        self.server_requests: list[dict[str, Any]] = []  # what the server asked the client (answered null)
         self.next_id = 0
         threading.Thread(target=self._read, daemon=True).start()
 
@@ -91,6 +92,7 @@ class Client:
                 assert self.process.stderr is not None
                 raise AssertionError("the server did not answer in time") from None
             if "method" in message and "id" in message:  # a request from the server: accept it
+                self.server_requests.append(message)
                 self.send({"id": message["id"], "result": None})
                 continue
             if match(message):
@@ -298,4 +300,26 @@ def test_fix_all_is_built_when_a_resolving_client_resolves_it(tmp_path: Path) ->
     # Quick fixes keep their edits in the answer itself: they are built for the diagnostics in range only.
     quick = [a for a in actions_for(c, uri, diagnostic, only=["quickfix"]) if "Ignore" not in a["title"]]
     assert apply(text, quick[0]["edit"]["changes"][uri]) == IMPORTS + MODEL + FIXED_CALL
+    assert c.close() == 0
+
+
+def test_the_server_watches_pyproject_and_rechecks_open_files_when_it_changes(tmp_path: Path) -> None:
+    pytest.importorskip("pygls")
+    config = tmp_path / "pyproject.toml"
+    config.write_text('[tool.packlint]\nignore = ["PKL104"]\n', encoding="utf-8")
+    c = Client(tmp_path)
+    capabilities = {"workspace": {"didChangeWatchedFiles": {"dynamicRegistration": True}}}
+    c.request("initialize", {"processId": None, "rootUri": tmp_path.as_uri(), "capabilities": capabilities})
+    c.notify("initialized", {})
+    text = IMPORTS + MODEL + CALL + IGNORED
+    uri = (tmp_path / "model.py").as_uri()
+    c.notify("textDocument/didOpen", {"textDocument": {"uri": uri, "languageId": "python", "version": 1, "text": text}})
+    assert [d["code"] for d in c.diagnostics(uri)] == ["PKL112"]
+    (registration,) = [r for r in c.server_requests if r["method"] == "client/registerCapability"]
+    (watch,) = registration["params"]["registrations"]
+    assert watch["method"] == "workspace/didChangeWatchedFiles"
+    assert watch["registerOptions"]["watchers"] == [{"globPattern": "**/pyproject.toml"}]
+    config.write_text("[tool.packlint]\n", encoding="utf-8")
+    c.notify("workspace/didChangeWatchedFiles", {"changes": [{"uri": config.as_uri(), "type": 2}]})
+    assert sorted(d["code"] for d in c.diagnostics(uri)) == ["PKL104", "PKL112"]
     assert c.close() == 0
