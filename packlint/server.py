@@ -208,7 +208,8 @@ def error_diagnostic(error: FileError) -> lsp.Diagnostic:
 def publish(server: PacklintServer, uri: str) -> None:
     """Check a document (or its whole notebook) and publish the diagnostics of each document involved."""
     checked = check_document(server, uri)
-    targets = [checked.cell_uris[c.index] for c in checked.module.cells] if checked.module is not None else [uri]
+    # Every cell of a notebook gets its list, so that a cell that stopped being Python loses its diagnostics.
+    targets = list(checked.cell_uris.values()) if checked.module is not None else [uri]
     by_uri: dict[str, list[lsp.Diagnostic]] = {target: [] for target in targets}
     for finding in checked.findings:
         text = server.workspace.get_text_document(finding.uri).source
@@ -430,6 +431,10 @@ def build_server() -> PacklintServer:
 
     @server.feature(lsp.NOTEBOOK_DOCUMENT_DID_CHANGE)
     def notebook_change(ls: PacklintServer, params: lsp.DidChangeNotebookDocumentParams) -> None:
+        structure = params.change.cells.structure if params.change.cells is not None else None
+        for cell in structure.did_close or [] if structure is not None else []:
+            # A deleted cell: its diagnostics go with it (the notebook's check no longer names it).
+            ls.text_document_publish_diagnostics(lsp.PublishDiagnosticsParams(uri=cell.uri, diagnostics=[]))
         publish(ls, params.notebook_document.uri)
 
     @server.feature(lsp.NOTEBOOK_DOCUMENT_DID_SAVE)

@@ -323,3 +323,43 @@ def test_the_server_watches_pyproject_and_rechecks_open_files_when_it_changes(tm
     c.notify("workspace/didChangeWatchedFiles", {"changes": [{"uri": config.as_uri(), "type": 2}]})
     assert sorted(d["code"] for d in c.diagnostics(uri)) == ["PKL104", "PKL112"]
     assert c.close() == 0
+
+
+def test_notebook_cells_added_and_removed_keep_diagnostics_in_place(client: Client, tmp_path: Path) -> None:
+    notebook = (tmp_path / "nb.ipynb").as_uri()
+    uris = [f"vscode-notebook-cell:{notebook[5:]}#c{i}" for i in range(3)]
+    client.notify(
+        "notebookDocument/didOpen",
+        {
+            "notebookDocument": {
+                "uri": notebook,
+                "notebookType": "jupyter-notebook",
+                "version": 1,
+                "cells": [{"kind": 2, "document": u} for u in uris[:2]],
+            },
+            "cellTextDocuments": [
+                {"uri": uris[0], "languageId": "python", "version": 1, "text": IMPORTS + MODEL},
+                {"uri": uris[1], "languageId": "python", "version": 1, "text": CALL},
+            ],
+        },
+    )
+    assert client.diagnostics(uris[0]) == [] and len(client.diagnostics(uris[1])) == 1
+
+    def structure(
+        version: int, start: int, delete: int, cells: list[Any], opened: list[Any], closed: list[Any]
+    ) -> None:
+        array = {"start": start, "deleteCount": delete, "cells": cells}
+        change = {"cells": {"structure": {"array": array, "didOpen": opened, "didClose": closed}}}
+        client.notify(
+            "notebookDocument/didChange", {"notebookDocument": {"uri": notebook, "version": version}, "change": change}
+        )
+
+    # A cell inserted above: the finding stays in the call's cell, at the same cell-relative place.
+    opened = {"uri": uris[2], "languageId": "python", "version": 1, "text": "seqs = []\n"}
+    structure(2, 0, 0, [{"kind": 2, "document": uris[2]}], [opened], [])
+    published = {u: client.diagnostics(u) for u in (uris[2], uris[0], uris[1])}
+    assert published[uris[2]] == [] and published[uris[0]] == []
+    assert [d["range"]["start"] for d in published[uris[1]]] == [{"line": 0, "character": 9}]
+    # The call's cell deleted: its diagnostics are withdrawn.
+    structure(3, 2, 1, [], [], [{"uri": uris[1]}])
+    assert client.diagnostics(uris[1]) == []
