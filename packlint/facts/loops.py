@@ -340,9 +340,11 @@ def _fresh_each_iteration(loop: Loop, step: Step, parents: dict[int, ast.AST]) -
             stores[node.id] = stores.get(node.id, 0) + 1
     facts = _Pass(loop, step.call, parents, stores)
     made = facts.value(step.optimizer.id, (step.call.lineno, step.call.col_offset))
-    if made is None or not isinstance(made[0], ast.Call):
+    if made is None:
         return False
     built, at = made
+    if not isinstance(built, ast.Call):
+        return False
     params = built.args[0] if built.args else next((k.value for k in built.keywords if k.arg == "params"), None)
     if params is None:
         return False
