@@ -24,6 +24,17 @@ KEEP_METHODS = frozenset(
 _MASK_METHODS = frozenset("ne gt ge eq lt le".split())
 _KEEP_SORTED = KEEP_METHODS | {"numpy", "tolist"}
 _PERM_SHAPE_METHODS = frozenset("unsqueeze expand expand_as repeat view_as".split())
+# Calls that cut a tensor into pieces of their own lengths (`torch.split(x, sizes)`, `unpad_sequence`,
+# a helper `strip_padding(out, lengths)`): a list of tensors (container "list"), not one tensor whose
+# rows share a length. The kind stays what it was, so that the rules see the same values as before.
+_PIECES = re.compile(r"split|chunk|unbind|unpad|unbatch|strip|trim", re.I)
+
+
+def cuts_into_pieces(node: ast.Call) -> bool:
+    """Whether the call's name says it returns pieces of a tensor rather than a tensor."""
+    func = node.func
+    name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
+    return bool(_PIECES.search(name))
 
 
 def token_of(node: ast.Call) -> Perm:
@@ -334,6 +345,7 @@ class CallEvaluator(Evaluator):
                 perm=receiver.perm,
                 from_rnn=receiver.from_rnn,
                 device=receiver.device,
+                container="list" if cuts_into_pieces(node) else None,
                 root=receiver.root,
             )
         return UNKNOWN
@@ -362,7 +374,8 @@ class CallEvaluator(Evaluator):
         result = derived_call(node, args)
         if result.kind in (Kind.OUTPUT, Kind.BATCH):
             return result  # `torch.relu(out)`: an activation keeps per-step RNN output what it was
-        return result.but(kind=Kind.TENSOR, container="tensor") if result.perm is not None else result
+        container = "list" if cuts_into_pieces(node) else "tensor"
+        return result.but(kind=Kind.TENSOR, container=container) if result.perm is not None else result
 
 
 def derived_call(node: ast.Call, args: list[Value]) -> Value:
@@ -378,7 +391,8 @@ def derived_call(node: ast.Call, args: list[Value]) -> Value:
     ):
         return Value(perm=IDENTITY)  # fresh data: `load_batch()`, `torch.randn(3, 4)`
     first = args[0]
-    if len(args) == 1 and not node.keywords and first.kind in (Kind.OUTPUT, Kind.BATCH):
+    pieces = cuts_into_pieces(node)
+    if len(args) == 1 and not node.keywords and first.kind in (Kind.OUTPUT, Kind.BATCH) and not pieces:
         return first.but(binding=None)
     if first.perm is None:
         return UNKNOWN
@@ -388,6 +402,7 @@ def derived_call(node: ast.Call, args: list[Value]) -> Value:
         from_rnn=first.from_rnn,
         device=first.device,
         root=first.root,
+        container="list" if pieces else None,
     )
 
 

@@ -15,6 +15,9 @@ from packlint.facts.scopes import Binding
 from packlint.facts.syntax import canonical, dotted, is_length_of, is_plain_index, sort_key
 from packlint.facts.values import UNKNOWN, Device, Kind, Order, Value, join
 
+# Kinds that are one tensor (unless their container says "list", as for pieces of a split).
+_TENSORS = (Kind.OUTPUT, Kind.STATE, Kind.TENSOR)
+
 RNN_MODULE = "torch.nn.utils.rnn"
 RNN_FUNCTIONS = ("pack_padded_sequence", "pack_sequence", "pad_packed_sequence", "pad_sequence", "PackedSequence")
 _LENGTHS_PARAM = re.compile(r"(^|_)(lengths|lens|seq_lens)($|_)")
@@ -408,8 +411,10 @@ class Evaluator:
         perm = IDENTITY if source.kind is Kind.TUPLE else source.perm
         if is_length_of(node.elt, var):
             key = canonical(node.elt, var)
-            if source.kind is Kind.BATCH:
-                order = Order.DESCENDING  # rows of a padded batch all have its padded length
+            if source.kind is Kind.BATCH or (source.kind in _TENSORS and source.container != "list"):
+                order = Order.DESCENDING  # rows of a padded batch (of any one tensor) all have its padded length
+            elif source == UNKNOWN:
+                order = Order.UNKNOWN  # nothing is known of what is iterated: it may be a tensor
             elif source.sort_key is None:
                 order = self.built_order(source)
             elif source.sort_key == key:
