@@ -21,6 +21,7 @@ STATIC_ONLY: dict[str, str] = {
     "PKL301/bad_fresh_optimizer_shared_model.py": "builds its own LSTM, head and SGD; the contract passes them in",
     "PKL301/bad_fresh_optimizer_shared_model.fixed.py": "the fixed form of the entry above, static for the same reason",
     "PKL102/good_masked_store_keeps_order.py": "an encoder and a decoder GRU: the reference needs exactly one RNN",
+    "PKL102/bad_numpy_sort_other_lengths.py": "takes source and target lengths; the contract has one kind of lengths",
     "PKL202/good_built_unidirectional_here.py": "loads saved weights; right for the one construction in the file only",
     "PKL104/good_forward_caller_sorts.py": "right only when the caller sorts each batch; the contract's is unsorted",
     "PKL104/good_lengths_of_embedded_rows.py": "two embeddings concatenated: the contract's tokens feed one",

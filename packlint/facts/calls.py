@@ -18,7 +18,7 @@ _LOSS_FUNCTIONS = re.compile(
 )
 # Methods that keep what a value is and its batch order: `lengths.long()`, `out.contiguous()`.
 KEEP_METHODS = frozenset(
-    "long int float double half bool byte contiguous detach clone type requires_grad_ "
+    "long int float double half bool byte contiguous detach clone copy type requires_grad_ "
     "squeeze view reshape flatten".split()
 )
 _MASK_METHODS = frozenset("ne gt ge eq lt le".split())
@@ -37,9 +37,22 @@ def cuts_into_pieces(node: ast.Call) -> bool:
     return bool(_PIECES.search(name))
 
 
-def token_of(node: ast.Call) -> Perm:
+def token_of(node: ast.Call, sorts: str | None = None) -> Perm:
     """The permutation a sort or `randperm` call makes, named by its source and line."""
-    return Perm.of(f"{ast.unparse(node)}@{node.lineno}")
+    return Perm.of(f"{ast.unparse(node)}@{node.lineno}", sorts)
+
+
+def sort_origin(source: Value) -> int | None:
+    """Which values a sort of `source` sorts: a lengths value's origin, or a parameter's binding."""
+    return source.origin if source.kind is Kind.LENGTHS else sorted_binding(source)
+
+
+def sorts_key(source: Value, order: Order) -> str | None:
+    """`Step.sorts` for a sort of `source` into `order`: None when the values sorted are not known."""
+    origin = sort_origin(source)
+    if origin is None or source.perm is None:
+        return None
+    return f"{origin}|{source.perm}|{order.value}"
 
 
 class CallEvaluator(Evaluator):
@@ -260,15 +273,15 @@ class CallEvaluator(Evaluator):
         if not isinstance(descending, bool) or is_opaque(node):
             return UNKNOWN
         site = self.record_sort(node, "descending", descending_node, descending)
-        token = token_of(node)
         effective = descending != source.negated
         order = Order.DESCENDING if effective else Order.ASCENDING
+        token = token_of(node, sorts_key(source, order))
         perm = Value(
             Kind.PERM,
             container="tensor",
             perm=token,
             order=order,
-            origin=source.origin if source.kind is Kind.LENGTHS else sorted_binding(source),
+            origin=sort_origin(source),
             sort_site=site,
         )
         if not want_values:
@@ -288,6 +301,19 @@ class CallEvaluator(Evaluator):
         else:
             values = UNKNOWN
         return Value(Kind.TUPLE, items=(values, perm))
+
+    def sorted_copy(self, node: ast.Call, source: Value, container: str) -> Value:
+        """`np.sort(lengths)`: the values sorted ascending, with no indices and no flag to turn around
+        (so no sort site that a fix could rewrite)."""
+        if source.negated or source.kind not in (Kind.LENGTHS, Kind.UNKNOWN, Kind.TENSOR) or is_opaque(node):
+            return UNKNOWN
+        token = token_of(node, sorts_key(source, Order.ASCENDING))
+        perm = compose(source.perm, token)
+        if source.kind is Kind.LENGTHS:
+            return source.but(container=container, order=Order.ASCENDING, perm=perm, sort_site=None, binding=None)
+        return Value(
+            Kind.TENSOR, container=container, order=Order.ASCENDING, perm=perm, device=source.device, root=source.root
+        )
 
     def device_of(self, arg: Value | None, arg_node: ast.expr | None) -> Device | None:
         """Where `.to(arg)` or `device=arg` puts a tensor; None when it is not a device at all."""
