@@ -30,11 +30,24 @@ _PERM_SHAPE_METHODS = frozenset("unsqueeze expand expand_as repeat view_as".spli
 _PIECES = re.compile(r"split|chunk|unbind|unpad|unbatch|strip|trim", re.I)
 
 
+# Calls we do not model whose name says they reorder (`sort_batch(x)`, `sort_by_length(tokens)`,
+# `shuffle(rows)`): what they return is in an order of their own, not their argument's.
+_REORDERS = re.compile(r"sort|shuffle|permut|reorder", re.I)
+
+
+def _called(node: ast.Call) -> str:
+    func = node.func
+    return func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
+
+
 def cuts_into_pieces(node: ast.Call) -> bool:
     """Whether the call's name says it returns pieces of a tensor rather than a tensor."""
-    func = node.func
-    name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
-    return bool(_PIECES.search(name))
+    return bool(_PIECES.search(_called(node)))
+
+
+def reorders(node: ast.Call) -> bool:
+    """Whether the call's name says it puts what it returns in another order."""
+    return bool(_REORDERS.search(_called(node)))
 
 
 def token_of(node: ast.Call, sorts: str | None = None) -> Perm:
@@ -363,7 +376,7 @@ class CallEvaluator(Evaluator):
         del keywords
         for arg in args:
             self.escape(arg)
-        if any(a.kind is Kind.PERM or a.blank_of for a in args):
+        if any(a.kind is Kind.PERM or a.blank_of for a in args) or reorders(node):
             return UNKNOWN
         if receiver.is_tensor_like or (receiver.kind is Kind.UNKNOWN and receiver.perm is not None):
             return Value(
@@ -410,7 +423,7 @@ def derived_call(node: ast.Call, args: list[Value]) -> Value:
     `self.fc(h)` and `self.dropout(out)` keep the order of their input; a call that is given a
     permutation may apply it, so its result's order is unknown.
     """
-    if any(a.kind is Kind.PERM or a.blank_of for a in args):
+    if any(a.kind is Kind.PERM or a.blank_of for a in args) or reorders(node):
         return UNKNOWN
     if not args or all(
         a.kind is Kind.NUMBER or (a.kind is Kind.UNKNOWN and not a.root and a.perm is None) for a in args
