@@ -29,6 +29,7 @@ from packlint.facts.loops import (
     step_of,
     training_loops,
 )
+from packlint.facts.padding import Padded, Reduction, padded_reductions
 from packlint.facts.perms import IDENTITY, Perm
 from packlint.facts.queries import last_step
 from packlint.facts.scopes import Binding
@@ -48,7 +49,9 @@ __all__ = [
     "LoopFacts",
     "Order",
     "PackCall",
+    "Padded",
     "Perm",
+    "Reduction",
     "Reorder",
     "ResetBeforeStep",
     "RnnCall",
@@ -71,6 +74,7 @@ __all__ = [
     "is_reset",
     "key_of",
     "last_step",
+    "padded_reductions",
     "parameter_names",
     "resets_before_step",
     "resetting_functions",
