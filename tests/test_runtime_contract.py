@@ -83,6 +83,7 @@ def test_module_entry_and_training_entry() -> None:
         ("train(model, optimizer, loader, loss_fn) -> (params, _)", "on its own"),
         ("Encoder(widgets).forward(seqs) -> repr", "constructor parameters"),
         ("collate(seqs[0]) -> packed", "must be names"),
+        ("encode(rnn, padded, lengths) -> (alone, lengths)", "`alone` is a result on its own"),
     ],
 )
 def test_bad_headers_say_what_is_wrong(header: str, message: str) -> None:

@@ -277,6 +277,19 @@ class PaddingWalker:
                     self.stmt(child)
             for name in _assigned(stmt):
                 self.env.pop(name, None)
+            if isinstance(stmt, ast.Expr):
+                self.in_place(stmt.value)
+
+    def in_place(self, node: ast.expr) -> None:
+        """`scores.masked_fill_(mask, -inf)`, `scores.data.masked_fill_(...)`: changed where it lies, so what
+        its padding holds is no longer known (weights changed so are masked afterwards)."""
+        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr.endswith("_")):
+            return
+        base = node.func.value
+        if isinstance(base, ast.Attribute) and base.attr == "data":
+            base = base.value
+        if isinstance(base, ast.Name) and isinstance(self.env.get(base.id), Padded):
+            del self.env[base.id]
 
     def branches(self, bodies: list[list[ast.stmt]]) -> None:
         before = self.env
