@@ -240,13 +240,12 @@ class PaddingWalker:
         elif isinstance(stmt, ast.AnnAssign):
             self.bind(stmt.target, stmt.value, self.eval(stmt.value) if stmt.value else None)
         elif isinstance(stmt, ast.AugAssign):
-            value = self.eval(stmt.value)
-            target = stmt.target
-            if isinstance(target, ast.Name) and isinstance(self.env.get(target.id), Weights):
-                self.weights_op(self.env[target.id], stmt.value, stmt.op)  # type: ignore[arg-type]
+            self.eval(stmt.value)
+            weights = self.env.get(stmt.target.id) if isinstance(stmt.target, ast.Name) else None
+            if isinstance(weights, Weights):
+                self.weights_op(weights, stmt.value, stmt.op)  # `alpha *= mask`
             else:
-                self.forget(target)
-            del value
+                self.forget(stmt.target)  # `scores += bias`: what the padding holds is unknown
         elif isinstance(stmt, ast.If):
             self.eval(stmt.test)
             self.branches([stmt.body, stmt.orelse])
