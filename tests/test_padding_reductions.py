@@ -142,3 +142,46 @@ def pool(rnn, padded, lengths):
     run = verify_paths([str(directory)], resolve("cpu", "float32"))
     verdicts = {Path(r.fixture).name: r.verdict for r in run.reports}
     assert verdicts == {"good_masked.py": "MATCH", "good_unmasked.py": "DEVIATE"}
+
+
+HELPERS = """\
+import torch
+from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+
+class Scorer(nn.Module):
+    def forward(self, values, m=None):
+        scores = values.sum(dim=-1){masking}
+        return torch.softmax(scores, dim=1)
+
+
+class M(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.rnn = nn.GRU(3, 5, batch_first=True)
+        self.scorer = Scorer()
+
+    def forward(self, x, lengths, mask):
+        packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
+        out, _ = pad_packed_sequence(self.rnn(packed)[0], batch_first=True)
+        weights = self.scorer({call})
+        return {after}
+"""
+
+
+@pytest.mark.parametrize(
+    "masking, call, after, expected",
+    [
+        ("", "out", "weights", [("softmax", False)]),  # into a same-file module's forward
+        ("", "values=out", "weights", [("softmax", False)]),
+        (" * m", "out, mask", "weights", []),  # the caller's mask, under another name
+        ("", "out", "weights * mask", [("softmax", True)]),  # the weights come back and are masked
+        ("", "out[:, :2]", "weights", []),  # a bounded slice of time: not followed
+    ],
+)
+def test_padded_values_are_followed_into_same_file_modules(
+    masking: str, call: str, after: str, expected: list[tuple[str, bool]]
+) -> None:
+    source = HELPERS.format(masking=masking, call=call, after=after)
+    assert [(r.op, r.masked_after) for r in padded_reductions(analyse(ast.parse(source)))] == expected

@@ -91,14 +91,66 @@ def padded_reductions(facts: FileFacts) -> list[Reduction]:
         return []
     names = import_names(facts.tree)
     modules = _class_modules(facts.tree, names)
+    callees = Callees.of(facts.tree, names, modules)
     found: list[Reduction] = []
     for scope, attrs in _scopes(facts.tree, modules):
         if not any(id(n) in seeds for n in ast.walk(scope)):
             continue
-        walker = PaddingWalker(names, seeds, attrs, _masky_names(scope))
+        walker = PaddingWalker(names, seeds, attrs, _masky_names(scope), callees, callees.owner.get(id(scope)))
         walker.walk(scope.body)
         found.extend(walker.found)
-    return sorted(found, key=lambda r: (r.node.lineno, r.node.col_offset))
+    # A helper reached from two calls is one place to report; unmasked on either path is reported.
+    unique: dict[int, Reduction] = {}
+    for reduction in found:
+        kept = unique.get(id(reduction.node))
+        if kept is None or (kept.masked_after and not reduction.masked_after):
+            unique[id(reduction.node)] = reduction
+    return sorted(unique.values(), key=lambda r: (r.node.lineno, r.node.col_offset))
+
+
+Function = ast.FunctionDef | ast.AsyncFunctionDef
+
+
+@dataclass(frozen=True)
+class Callees:
+    """Same-file code a padded value can be passed to: module-level functions, each class's methods,
+    and `self.x = LocalModule(...)` attributes (called through their `forward`)."""
+
+    functions: dict[str, Function]
+    methods: dict[int, dict[str, Function]]  # class id -> name -> method
+    submodules: dict[int, dict[str, ast.ClassDef]]  # class id -> attribute -> same-file module class
+    owner: dict[int, ast.ClassDef]  # method id -> its class
+    attrs: dict[int, dict[str, tuple[bool, bool]]]  # class id -> known per-step modules
+
+    @staticmethod
+    def of(tree: ast.Module, names: dict[str, str], attrs: dict[int, dict[str, tuple[bool, bool]]]) -> Callees:
+        """Index the file's functions, methods and module attributes."""
+        functions = {n.name: n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
+        classes = {n.name: n for n in ast.walk(tree) if isinstance(n, ast.ClassDef)}
+        methods: dict[int, dict[str, Function]] = {}
+        submodules: dict[int, dict[str, ast.ClassDef]] = {}
+        owner: dict[int, ast.ClassDef] = {}
+        for cls in classes.values():
+            own = {n.name: n for n in cls.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
+            methods[id(cls)] = own
+            for method in own.values():
+                owner[id(method)] = cls
+            built: dict[str, list[ast.expr]] = {}
+            for node in ast.walk(cls):
+                if isinstance(node, ast.Assign):
+                    for target in node.targets:
+                        if isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name):
+                            built.setdefault(target.attr, []).append(node.value)
+            submodules[id(cls)] = {
+                attr: classes[values[0].func.id]
+                for attr, values in built.items()
+                if len(values) == 1
+                and isinstance(values[0], ast.Call)
+                and isinstance(values[0].func, ast.Name)
+                and values[0].func.id in classes
+                and values[0].func.id not in names
+            }
+        return Callees(functions, methods, submodules, owner, attrs)
 
 
 def _seeds(facts: FileFacts) -> dict[int, Padded]:
@@ -213,6 +265,10 @@ class PaddingWalker:
         seeds: dict[int, Padded],
         attrs: dict[str, tuple[bool, bool]],
         masky: frozenset[str],
+        callees: Callees | None = None,
+        cls: ast.ClassDef | None = None,
+        found: list[Reduction] | None = None,
+        stack: tuple[int, ...] = (),
     ) -> None:
         self.names = names
         self.seeds = seeds
@@ -220,7 +276,11 @@ class PaddingWalker:
         self.masky = set(masky)
         self.has_lengths = any(_EVIDENCE.search(name) for name in masky)
         self.env: dict[str, Padded | Weights] = {}
-        self.found: list[Reduction] = []
+        self.found: list[Reduction] = [] if found is None else found
+        self.callees = callees
+        self.cls = cls
+        self.stack = stack  # the helpers being walked, innermost last
+        self.returns: list[Padded | Weights | None] = []
 
     # ------------------------------------------------------------------ statements
     def walk(self, body: list[ast.stmt]) -> None:
@@ -268,6 +328,8 @@ class PaddingWalker:
         elif isinstance(stmt, ast.Try):
             self.branches([stmt.body + stmt.orelse, *(h.body for h in stmt.handlers)])
             self.walk(stmt.finalbody)
+        elif isinstance(stmt, ast.Return):
+            self.returns.append(self.eval(stmt.value))
         else:
             for child in ast.iter_child_nodes(stmt):
                 if isinstance(child, ast.expr):
@@ -440,10 +502,13 @@ class PaddingWalker:
     def call(self, node: ast.Call) -> Padded | Weights | None:
         func = node.func
         args = [self.eval(a) for a in node.args]
-        for kw in node.keywords:
-            self.eval(kw.value)
+        kwargs = {kw.arg: self.eval(kw.value) for kw in node.keywords}
         if id(node) in self.seeds:
             return None  # bound through `bind` or `[0]`: the call itself is a tuple
+        if any(isinstance(v, (Padded, Weights)) for v in [*args, *kwargs.values()]):
+            callee = self.callee(func)
+            if callee is not None:
+                return self.follow(node, *callee, args, kwargs)
         q = qualified(func, self.names)
         if isinstance(func, ast.Attribute) and q is None:
             base = self.eval(func.value)
@@ -487,6 +552,59 @@ class PaddingWalker:
         if q == "torch.transpose" and isinstance(first, Padded) and len(node.args) == 3:
             return _transposed(first, node.args[1], node.args[2])
         return None
+
+    def callee(self, func: ast.expr) -> tuple[Function, ast.ClassDef | None] | None:
+        """The same-file function, method or module `forward` that `func` calls, if one is certain."""
+        callees = self.callees
+        if callees is None or len(self.stack) >= 2:
+            return None  # two helpers deep is where the trail stops
+        if isinstance(func, ast.Name) and func.id in callees.functions:
+            return callees.functions[func.id], None
+        if not (isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id == "self"):
+            return None
+        if self.cls is None:
+            return None
+        method = callees.methods.get(id(self.cls), {}).get(func.attr)
+        if method is not None:
+            return method, self.cls
+        module = callees.submodules.get(id(self.cls), {}).get(func.attr)
+        forward = callees.methods.get(id(module), {}).get("forward") if module is not None else None
+        return (forward, module) if forward is not None and module is not None else None
+
+    def follow(
+        self,
+        node: ast.Call,
+        fn: Function,
+        cls: ast.ClassDef | None,
+        args: list[Padded | Weights | None],
+        kwargs: dict[str | None, Padded | Weights | None],
+    ) -> Padded | Weights | None:
+        """Walk a same-file helper with what its parameters receive; what it returns, if all agree."""
+        if id(fn) in self.stack or fn.args.vararg or any(isinstance(a, ast.Starred) for a in node.args):
+            return None
+        if None in kwargs:
+            return None  # `**options`: we cannot see every argument
+        params = [a.arg for a in [*fn.args.posonlyargs, *fn.args.args]]
+        if cls is not None:
+            params = params[1:]  # `self`
+        if len(node.args) > len(params):
+            return None
+        bound = dict(zip(params, zip(args, node.args)))
+        kw_nodes = {kw.arg: kw.value for kw in node.keywords}
+        for name, value in kwargs.items():
+            assert name is not None
+            bound[name] = (value, kw_nodes[name])
+        # A parameter that receives a mask is a mask, whatever it is called there.
+        masky = set(_masky_names(fn)) | {p for p, (_, written) in bound.items() if self.is_masky(written)}
+        attrs = self.callees.attrs.get(id(cls), {}) if self.callees is not None and cls is not None else {}
+        helper = PaddingWalker(
+            self.names, self.seeds, attrs, frozenset(masky), self.callees, cls, self.found, (*self.stack, id(fn))
+        )
+        helper.has_lengths = helper.has_lengths or self.has_lengths
+        helper.env = {p: v for p, (v, _) in bound.items() if v is not None}
+        helper.walk(fn.body)
+        first = helper.returns[0] if helper.returns else None
+        return first if all(r == first for r in helper.returns) else None
 
     def method(self, base: Padded, name: str, node: ast.Call) -> Padded | Weights | None:
         if name in _KEEPS:
