@@ -87,6 +87,7 @@ def test_module_entry_and_training_entry() -> None:
         ("fit(loader, loss_fn) -> (trained, scores, _)", "go together"),
         ("fit(loss_fn, device) -> (trained, scores)", "takes a `loader`"),
         ("fit(loader, rnn) -> (trained, scores)", "takes a `loader`"),
+        ("encode(rnn, padded, lengths) -> (alone, lengths)", "`alone` is a result on its own"),
     ],
 )
 def test_bad_headers_say_what_is_wrong(header: str, message: str) -> None:

@@ -30,6 +30,7 @@ from packlint.facts.loops import (
     training_loops,
 )
 from packlint.facts.modes import TrainModeEval, train_mode_evals
+from packlint.facts.padding import Padded, Reduction, padded_reductions
 from packlint.facts.perms import IDENTITY, Perm
 from packlint.facts.queries import last_step
 from packlint.facts.scopes import Binding
@@ -49,7 +50,9 @@ __all__ = [
     "LoopFacts",
     "Order",
     "PackCall",
+    "Padded",
     "Perm",
+    "Reduction",
     "Reorder",
     "ResetBeforeStep",
     "RnnCall",
@@ -73,6 +76,7 @@ __all__ = [
     "is_reset",
     "key_of",
     "last_step",
+    "padded_reductions",
     "parameter_names",
     "resets_before_step",
     "resetting_functions",

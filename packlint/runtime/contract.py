@@ -19,6 +19,7 @@ EXECUTABLE_RULES = frozenset(
     | {"PKL301", "PKL302"}
     | {"PKL010", "PKL108", "PKL113", "PKL114", "PKL303"}
     | {"PKL206", "PKL305"}
+    | {"PKL204", "PKL205"}
 )
 
 MODULE = "<module>"
@@ -61,6 +62,7 @@ CONSTRUCTOR_NAMES: dict[str, str] = {
 RESULT_KINDS = frozenset(
     {"packed", "packed_out", "outputs", "last", "h_n", "repr", "labels", "lengths", "perm", "params", "loss"}
     | {"trained", "scores"}
+    | {"alone"}
 )
 # `-> (trained, scores)`: a fixture that builds, trains and evaluates its own model gets only these.
 EVALUATION_ARGUMENTS = frozenset({"loader", "loss_fn", "epochs", "device"})
@@ -383,6 +385,8 @@ def _validate(contract: Contract) -> None:
             raise ContractError(
                 f"`-> (trained, scores)` takes a `loader` and only {', '.join(sorted(EVALUATION_ARGUMENTS))}"
             )
+    if "alone" in kinds and contract.result != "alone":
+        raise ContractError("`alone` is a result on its own: `-> alone`")
     if kinds.count("perm") > 1:
         raise ContractError("at most one `perm` in a result")
     rnn_kinds = arguments & {*RNN_KINDS}

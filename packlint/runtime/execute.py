@@ -14,7 +14,7 @@ from torch import Tensor, nn
 
 from packlint.invisible import repair
 from packlint.runtime.batch import SEED, SETTINGS, Batch, argument, build_head, build_rnn, make_batch
-from packlint.runtime.compare import Gap, StructureError, compare
+from packlint.runtime.compare import Gap, StructureError, alone_gap, compare
 from packlint.runtime.contract import RNN_KINDS, Config, Contract, Result
 from packlint.runtime.devices import Env, precise
 from packlint.runtime.reference import Expected, data_only, find_embedding, find_linear, find_rnn, run_alone
@@ -120,6 +120,8 @@ class Runner:
                     return self._train(label, target, contract, config)
                 if "scores" in contract.result_kinds():
                     return self._evaluation(label, target, contract)
+                if contract.result == "alone":
+                    return self._alone(label, target, contract, config)
                 call, expected = self._prepare(target, contract, config)
                 return self._judge(label, contract.result, call, expected, config)
             except FixtureRaised as exc:
@@ -211,6 +213,44 @@ class Runner:
     def _verdict(self, label: str, gap: Gap) -> Outcome:
         verdict = MATCH if gap.error <= self.env.tolerance else DEVIATE
         return Outcome(label, verdict, gap.error, "" if verdict == MATCH else gap.note)
+
+    def _alone(self, label: str, target: object, contract: Contract, config: Config) -> Outcome:
+        """`-> alone`: the entry on the whole batch, row by row, against the entry on each sequence alone."""
+        entry, env = contract.entry, self.env
+        batch = self.batch(contract.options.sorted, contract.uses_windows())
+        modules: dict[str, nn.Module] = {}
+        if entry.is_class:
+            instance = self._construct(target, contract, config)
+            assert entry.method is not None
+            function = getattr(instance, entry.method, None)
+            if function is None:
+                raise ContractMismatch(f"`{entry.name}` has no method `{entry.method}`")
+        else:
+            if not callable(target):
+                raise ContractMismatch(f"`{entry.name}` is not callable")
+            function = target
+            if contract.builds_rnn():
+                rnn = modules["rnn"] = build_rnn(config, env)
+                if "head" in entry.kinds():
+                    modules["head"] = build_head(rnn, env)
+
+        def call(part: Batch) -> object:
+            kwargs = {b.name: argument(b.kind, part, config, env, modules) for b in entry.arguments}
+            _check_binding(function, kwargs, entry.name)
+            return function(**kwargs)
+
+        try:
+            value = call(batch)
+            rows = [call(batch.single(i)) for i in range(len(batch.lengths))]
+        except ContractMismatch:
+            raise
+        except Exception as exc:
+            return Outcome(label, RAISE, detail=exception_text(exc))
+        try:
+            gap = alone_gap(value, rows)
+        except StructureError as exc:
+            return Outcome(label, ERROR, detail=str(exc))
+        return self._verdict(label, gap)
 
     def _train(self, label: str, target: object, contract: Contract, config: Config) -> Outcome:
         if not callable(target):
