@@ -212,11 +212,16 @@ def named_syntax_check(result: FileResult, settings: Settings, data: bytes | Non
         if data is None:
             with open(result.path, "rb") as handle:
                 data = handle.read()
-        text = Source.decode(data).text
-    except (OSError, SourceError):
-        return result  # reading and decoding failures were reported by the check itself
+    except OSError:
+        return result  # a reading failure was reported by the check itself
     plan = Plan.from_settings(settings, result.path)
-    if skips_file(text) or (plan.prefilter and may_match(data, trigger_words(plan.codes))):
+    if plan.prefilter and may_match(data, trigger_words(plan.codes)):
+        return result  # the prefilter let it through: the check parsed it (decided on the bytes, not decoded)
+    try:
+        text = Source.decode(data).text  # decoded once, for both questions below
+    except SourceError:
+        return result  # a decoding failure was reported by the check itself
+    if skips_file(text):
         return result
     failure = syntax_failure(text)
     return replace(result, errors=(failure,)) if failure is not None else result
@@ -241,13 +246,13 @@ def overlaps(fix: Fix | None, spans: list[tuple[int, int]], source: Source) -> b
     """Whether `fix` touches one of `spans` (character ranges): its edits, or the nodes its changes rewrite."""
     if fix is None:
         return False
+    from packlint.fixes.changes import targets
+
     touched = [(e.start, e.end) for e in fix.edits]
     for change in fix.changes:
-        for name in change.__dataclass_fields__:
-            where = getattr(change, name)
-            if hasattr(where, "end_row"):
-                start = source.line_starts[where.row - 1] + where.column
-                touched.append((start, source.line_starts[where.end_row - 1] + where.end_column))
+        for where in targets(change):
+            start = source.line_starts[where.row - 1] + where.column
+            touched.append((start, source.line_starts[where.end_row - 1] + where.end_column))
     return any(lo <= t_hi and t_lo <= hi for lo, hi in touched for t_lo, t_hi in spans)
 
 

@@ -55,18 +55,13 @@ class RnnInput:
 
 def rnn_inputs(facts: FileFacts) -> list[RnnInput]:
     """The inputs of every RNN call the analysis recognised, with what this module knows of each."""
-    made = facts.memo.get("rnn_inputs")  # PKL113 and PKL114 both ask
-    if made is not None:
-        return made  # type: ignore[return-value]
-    inputs = _rnn_inputs(facts)
-    facts.memo["rnn_inputs"] = inputs
-    return inputs
+    return list(facts.derived(_rnn_inputs))  # computed once per file, for each rule that reads them
 
 
-def _rnn_inputs(facts: FileFacts) -> list[RnnInput]:
+def _rnn_inputs(facts: FileFacts) -> tuple[RnnInput, ...]:
     targets = {id(c.node): c.node for c in facts.rnn_calls}
     if not targets:
-        return []
+        return ()
     names = import_names(facts.tree)
     found: dict[int, Shape | None] = {}
     lines = sorted({call.lineno for call in targets.values()})
@@ -82,7 +77,7 @@ def _rnn_inputs(facts: FileFacts) -> list[RnnInput]:
             continue
         constructor = constructor_of(facts, call, names)
         inputs.append(RnnInput(call, arg, found.get(id(call)), constructor, input_size(constructor)))
-    return inputs
+    return tuple(inputs)
 
 
 def _spans(scope: ast.FunctionDef | ast.AsyncFunctionDef, lines: list[int]) -> bool:
@@ -441,20 +436,24 @@ def constructor_of(facts: FileFacts, call: ast.Call, names: dict[str, str]) -> a
         key = None
     if key is None:
         return None
-    built = []
+    built = facts.derived(_single_assignments).get(key, [])
+    if len(built) != 1 or not isinstance(built[0], ast.Call):
+        return None
+    return built[0] if qualified(built[0].func, names) in RECURRENT else None
+
+
+def _single_assignments(facts: FileFacts) -> dict[tuple[str, str], list[ast.expr]]:
+    # The values of one-target assignments, by target (`self.rnn = ...` under ("attr", "rnn")), in file order.
+    built: dict[tuple[str, str], list[ast.expr]] = {}
     for node in ast.walk(facts.tree):
         if not isinstance(node, ast.Assign) or len(node.targets) != 1:
             continue
         target = node.targets[0]
-        if key[0] == "attr":
-            hit = isinstance(target, ast.Attribute) and target.attr == key[1] and isinstance(target.value, ast.Name)
-        else:
-            hit = isinstance(target, ast.Name) and target.id == key[1]
-        if hit:
-            built.append(node.value)
-    if len(built) != 1 or not isinstance(built[0], ast.Call):
-        return None
-    return built[0] if qualified(built[0].func, names) in RECURRENT else None
+        if isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name):
+            built.setdefault(("attr", target.attr), []).append(node.value)
+        elif isinstance(target, ast.Name):
+            built.setdefault(("name", target.id), []).append(node.value)
+    return built
 
 
 def input_size(constructor: ast.Call | None) -> int | None:
