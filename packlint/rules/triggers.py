@@ -69,11 +69,13 @@ FLOW: dict[str, tuple[str, ...]] = {
     "PKL201": RECURRENT_FLOW,
     "PKL202": RECURRENT_FLOW,
     "PKL203": RECURRENT_FLOW,
+    "PKL206": RECURRENT_FLOW,  # subscripts of an RNN's h_n, as PKL202
     # Training and evaluation loops are read off the tree (facts.loops, facts.evaluation).
     "PKL301": NO_FLOW,
     "PKL302": NO_FLOW,
     "PKL303": NO_FLOW,
     "PKL304": NO_FLOW,
+    "PKL305": NO_FLOW,  # facts.modes reads the tree: models, training loops, evaluations, eval() calls
     "PKL010": NO_FLOW,  # the source's characters
     "PKL900": NO_FLOW,  # the other rules' diagnostics and the noqa comments
 }
