@@ -492,7 +492,12 @@ def verify(paths: tuple[str, ...], device: str, dtype: str, output_format: str) 
 
 
 @main.command(context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
-@click.option("--strict", is_flag=True, help="Also check that rows hold only padding past their length (PKL102).")
+@click.option(
+    "--strict",
+    is_flag=True,
+    help="Also check that rows hold only padding past their length (PKL102), and that no softmax gives "
+    "weight to the padded steps of a pad_packed_sequence result (PKL204).",
+)
 @click.argument("script", type=click.Path(exists=True, dir_okay=False))
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 def run(strict: bool, script: str, args: tuple[str, ...]) -> None:

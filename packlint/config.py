@@ -50,6 +50,7 @@ class Settings:
     root: str = field(default_factory=os.getcwd)
     strict: bool = False  # tests: let a rule's exception propagate instead of reporting it
     prefilter: bool = True  # tests: False parses every file, to prove the prefilter changes nothing
+    gating: bool = True  # tests: False walks every function, to prove facts gating changes nothing
     fix_edits: bool = False  # JSON and SARIF: every fix's text edits, made through libcst
     project: bool = False  # project mode: rules follow calls into the project's other files (docs/project-mode.md)
 

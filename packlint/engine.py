@@ -9,6 +9,7 @@ import sys
 import warnings
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from packlint.config import Settings, matches_selector
 from packlint.diagnostics import (
@@ -26,8 +27,11 @@ from packlint.diagnostics import (
 )
 from packlint.invisible import Repair, repair
 from packlint.noqa import noqa_rows, skips_file, suppressed
-from packlint.prefilter import Needle, may_match, needles
+from packlint.prefilter import Needle, Trigger, matching_groups, may_match, needles
 from packlint.source import Source, SourceError
+
+if TYPE_CHECKING:
+    from packlint.facts.gating import Gate
 
 MAX_FIX_PASSES = 10
 UNUSED_NOQA = "PKL900"  # reads the other rules' diagnostics, so the engine runs it last
@@ -48,6 +52,7 @@ class Plan:
     unsafe_fixes: bool
     strict: bool
     prefilter: bool = True  # tests turn it off to prove it never changes a result
+    gating: bool = True  # walk only the functions the rules this file triggers can use (tests turn it off)
     fix_edits: bool = False  # compute every fix's text edits (JSON, SARIF) even when nothing is applied
     project: bool = False  # project mode: rules may read the summaries of the project's other files
     cross_file_only: bool = False  # only the rules' cross-file checks can report here (see `admission`)
@@ -60,14 +65,9 @@ class Plan:
             ignored = settings.ignored_for(path)
             codes = frozenset(c for c in codes if not any(matches_selector(c, s) for s in ignored))
         return cls(
-            codes,
-            settings.fix,
-            settings.unsafe_fixes,
-            settings.strict,
-            settings.prefilter,
-            settings.fix_edits,
-            settings.project,
-        )
+            codes, settings.fix, settings.unsafe_fixes, settings.strict, settings.prefilter,
+            fix_edits=settings.fix_edits, gating=settings.gating, project=settings.project,
+        )  # fmt: skip
 
     @property
     def applicable(self) -> frozenset[Applicability]:
@@ -122,17 +122,57 @@ def admission(data: bytes, path: str, plan: Plan) -> tuple[bool, tuple[tuple[str
     return False, tuple(sorted(depends.items())), False
 
 
+@functools.lru_cache(maxsize=32)
+def trigger_groups(codes: frozenset[str]) -> tuple[tuple[frozenset[str], tuple[tuple[Needle, ...], ...]], ...]:
+    """The selected rules grouped by their triggers (many share PACKING or RECURRENT), with their needles."""
+    from packlint.rules import BY_CODE
+
+    groups: dict[tuple[Trigger, ...], set[str]] = {}
+    for code in codes:
+        if code in BY_CODE:
+            groups.setdefault(BY_CODE[code].triggers, set()).add(code)
+    return tuple((frozenset(group), needles([triggers])) for triggers, group in groups.items())
+
+
+def triggered(text: str, codes: frozenset[str]) -> frozenset[str]:
+    """The selected rules whose triggers `text` holds: the only ones that can report anything in it (the
+    prefilter's promise, rule by rule), so the others are not run and their facts are not built."""
+    data = text.encode("utf-8", "surrogatepass")
+    return frozenset(code for group in matching_groups(data, trigger_groups(codes)) for code in group)
+
+
+def gate_for(text: str, source: Source, active: frozenset[str]) -> Gate:
+    """What the analysis must walk for the rules in `active`: their flow words (`rules.triggers.FLOW`)."""
+    from packlint.facts.gating import Gate
+    from packlint.rules.triggers import EVERY_FUNCTION, FLOW
+
+    words = frozenset(word for code in active for word in FLOW.get(code, EVERY_FUNCTION))
+    return Gate(text, source.line_starts, frozenset({""}) if "" in words else words)
+
+
 def lint_text(
-    text: str, source: Source, codes: frozenset[str], strict: bool, path: str | None = None
+    text: str,
+    source: Source,
+    codes: frozenset[str],
+    strict: bool,
+    path: str | None = None,
+    gating: bool = True,
 ) -> tuple[list[Diagnostic], list[FileError]]:
-    """Parse once, analyse once, run the selected rules, drop what noqa suppresses (with `path`, in project
-    mode: rules may follow calls into the other files of the file's project)."""
-    found, errors, _ = lint_project(text, source, codes, strict, path)
+    """Parse once, analyse once (only what the selected rules can use), run the selected rules, drop
+    what noqa suppresses (with `path`, in project mode: rules may follow calls into the other files of
+    the file's project)."""
+    found, errors, _ = lint_project(text, source, codes, strict, path, gating=gating)
     return found, errors
 
 
 def lint_project(
-    text: str, source: Source, codes: frozenset[str], strict: bool, path: str | None, cross_file_only: bool = False
+    text: str,
+    source: Source,
+    codes: frozenset[str],
+    strict: bool,
+    path: str | None,
+    cross_file_only: bool = False,
+    gating: bool = True,
 ) -> tuple[list[Diagnostic], list[FileError], tuple[tuple[str, str], ...]]:
     """`lint_text`, with the other files the result depends on (project mode, when `path` is given). With
     `cross_file_only`, the file's own analysis is skipped and only the rules' cross-file checks run: no
@@ -141,6 +181,8 @@ def lint_project(
     from packlint.rules import REGISTRY
     from packlint.rules.base import Context
 
+    # Rules whose triggers the original text lacks cannot report (PASTED's are the characters a repair replaces).
+    active = triggered(text, codes) if gating else codes
     pasted: Repair | None = None
     try:
         with warnings.catch_warnings():
@@ -156,7 +198,10 @@ def lint_project(
     except (ValueError, RecursionError, MemoryError) as exc:
         return [], [parse_failure(exc)], ()
     try:
-        facts = FileFacts(tree) if cross_file_only and path is not None else analyse(tree)
+        if cross_file_only and path is not None:
+            facts = FileFacts(tree)
+        else:
+            facts = analyse(tree, gate_for(text, source, active) if gating else None)
     except RecursionError:
         return [], [FileError("internal error: analysis ran too deep (nesting too deep)", INTERNAL_ERROR)], ()
     except Exception as exc:
@@ -173,7 +218,10 @@ def lint_project(
     found: list[Diagnostic] = []
     errors: list[FileError] = []
     for rule in REGISTRY:
-        if rule.code not in codes or (cross_file_only and path is not None and not rule.project_triggers):
+        if cross_file_only and path is not None:
+            if rule.code not in codes or not rule.project_triggers:
+                continue
+        elif rule.code not in active:
             continue
         try:
             found.extend(rule().check_project(ctx) if cross_file_only and path is not None else rule().check(ctx))
@@ -186,7 +234,7 @@ def lint_project(
         # same pass it could push that fix out, and the file would not parse.
         spans = [d.fix.span for d in found if d.code == PASTED and d.fix is not None]
         found = [d if d.code == PASTED or not overlaps(d.fix, spans, source) else replace(d, fix=None) for d in found]
-    if UNUSED_NOQA in codes:
+    if UNUSED_NOQA in active:  # its trigger is a PKL code in a noqa directive: without one, nothing to read
         found.extend(_unused_noqa(ctx, found, codes))
     rows = noqa_rows(text) if found else {}  # tokenizing costs as much as parsing: only when needed
     kept = sorted((d for d in found if not suppressed(d.code, d.noqa_row, rows)), key=lambda d: d.sort_key)
@@ -235,11 +283,16 @@ def named_syntax_check(result: FileResult, settings: Settings, data: bytes | Non
         if data is None:
             with open(result.path, "rb") as handle:
                 data = handle.read()
-        text = Source.decode(data).text
-    except (OSError, SourceError):
-        return result  # reading and decoding failures were reported by the check itself
+    except OSError:
+        return result  # a reading failure was reported by the check itself
     plan = Plan.from_settings(settings, result.path)
-    if skips_file(text) or (plan.prefilter and admits(data, result.path, plan)[0]):
+    if plan.prefilter and admits(data, result.path, plan)[0]:
+        return result  # the prefilter let it through: the check parsed it (decided on the bytes, not decoded)
+    try:
+        text = Source.decode(data).text  # decoded once, for both questions below
+    except SourceError:
+        return result  # a decoding failure was reported by the check itself
+    if skips_file(text):
         return result
     failure = syntax_failure(text)
     return replace(result, errors=(failure,)) if failure is not None else result
@@ -264,13 +317,13 @@ def overlaps(fix: Fix | None, spans: list[tuple[int, int]], source: Source) -> b
     """Whether `fix` touches one of `spans` (character ranges): its edits, or the nodes its changes rewrite."""
     if fix is None:
         return False
+    from packlint.fixes.changes import targets
+
     touched = [(e.start, e.end) for e in fix.edits]
     for change in fix.changes:
-        for name in change.__dataclass_fields__:
-            where = getattr(change, name)
-            if hasattr(where, "end_row"):
-                start = source.line_starts[where.row - 1] + where.column
-                touched.append((start, source.line_starts[where.end_row - 1] + where.end_column))
+        for where in targets(change):
+            start = source.line_starts[where.row - 1] + where.column
+            touched.append((start, source.line_starts[where.end_row - 1] + where.end_column))
     return any(lo <= t_hi and t_lo <= hi for lo, hi in touched for t_lo, t_hi in spans)
 
 
@@ -329,7 +382,7 @@ def check_python(data: bytes, path: str, settings: Settings, plan: Plan | None =
         return FileResult(path)
     where = path if plan.project and path not in ("-", "<stdin>") else None
     diagnostics, errors, found_in = lint_project(
-        source.text, source, plan.codes, plan.strict, where, plan.cross_file_only
+        source.text, source, plan.codes, plan.strict, where, plan.cross_file_only, plan.gating
     )
     depends = tuple(sorted({**dict(depends), **dict(found_in)}.items()))
     if errors or not plan.applicable:
@@ -448,7 +501,8 @@ def fix_source(path: str, source: Source, diagnostics: list[Diagnostic], plan: P
         seen.add(new_text)
         text, fixed = new_text, fixed + applied
         current = Source.decode(source.encode(text))
-        diagnostics, errors = lint_text(text, current, plan.codes, plan.strict, path if plan.project else None)
+        where = path if plan.project else None
+        diagnostics, errors = lint_text(text, current, plan.codes, plan.strict, where, plan.gating)
         if errors:
             return FileResult(path, tuple(diagnostics), tuple(errors))
     else:

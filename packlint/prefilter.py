@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Union
+from typing import TypeVar, Union
 
 # Zero-width guards in front of the word (`(?<!def )`): they only ever turn a match away, and a match
 # still starts where the word does.
@@ -15,6 +15,7 @@ _HEAD = re.compile(r"\w*")
 # A rule's triggers: it can fire only in a file that holds one of them; a trigger is a word or pattern
 # (see `Needle.of`), or a tuple of them that must all be present (PKL301: a backward and a step).
 Trigger = Union[str, tuple[str, ...]]  # a run-time alias: `|` on classes needs Python 3.10
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -24,13 +25,19 @@ class Needle:
 
     literal: bytes
     pattern: re.Pattern[bytes] | None = None
+    fold: bool = False  # `(?i)...`: in any case (`NOQA`), searched in the lowered bytes
 
     @classmethod
     def of(cls, trigger: str) -> Needle:
-        """A trigger is a word (`pack_sequence`), or a regular expression that starts with one, optionally
-        after lookbehind guards (`(?<!def )backward\\s*\\(`)."""
+        """A trigger is a word (`pack_sequence`), a word in any case (`(?i)noqa`), or a regular expression
+        that starts with one, optionally after lookbehind guards (`(?<!def )backward\\s*\\(`)."""
         if re.escape(trigger) == trigger and not trigger.isascii():
             return cls(trigger.encode())  # a literal character such as U+00A0 (PKL010), matched in UTF-8
+        if trigger.startswith("(?i)"):
+            # Any case: the needle is searched in the lowered bytes, its pattern matched ignoring case.
+            plain = cls.of(trigger[len("(?i)") :])
+            pattern = re.compile(plain.pattern.pattern, re.I) if plain.pattern is not None else None
+            return cls(plain.literal.lower(), pattern, fold=True)
         guards = _GUARDS.match(trigger).group()  # type: ignore[union-attr]
         head = _HEAD.match(trigger, len(guards)).group()  # type: ignore[union-attr]
         rest = trigger[len(guards) + len(head) :]
@@ -43,6 +50,8 @@ class Needle:
 
     def found_in(self, data: bytes) -> bool:
         """Whether `data` holds this trigger."""
+        if self.fold:
+            data = data.lower()
         at = data.find(self.literal)
         if at < 0 or self.pattern is None:
             return at >= 0
@@ -105,3 +114,20 @@ def may_match(data: bytes, alternatives: tuple[tuple[Needle, ...], ...]) -> bool
         else:
             return True
     return False
+
+
+def matching_groups(data: bytes, groups: Iterable[tuple[T, tuple[tuple[Needle, ...], ...]]]) -> Iterator[T]:
+    """The labels of the groups (label, alternatives) that `data` may match: which rules a file that passed
+    the prefilter can give anything, rule group by rule group (a needle shared by groups is searched once)."""
+    seen: dict[Needle, bool] = {}
+    for label, alternatives in groups:
+        for alternative in alternatives:
+            for needle in alternative:
+                found = seen.get(needle)
+                if found is None:
+                    found = seen[needle] = needle.found_in(data)
+                if not found:
+                    break
+            else:
+                yield label
+                break

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
@@ -15,11 +15,13 @@ from pygls.lsp.server import LanguageServer
 from packlint import DOCS_URL, __version__
 from packlint.config import ConfigError, Settings, load_settings
 from packlint.diagnostics import Applicability, Diagnostic, FileError, FileResult, Fix, Location
-from packlint.engine import Plan, apply_edits, check_source
+from packlint.engine import Plan, apply_edits, check_source, with_edits
 from packlint.notebook import CellIndex, CellModule, NotebookCell, is_python_cell, lint_cells, split_cells
+from packlint.source import Source
 
 SOURCE = "packlint"
 FIX_ALL = "source.fixAll.packlint"
+FIX_ALL_TITLE = "packlint: Fix all auto-fixable problems"
 _NEWLINE = re.compile(r"\r\n|\r|\n")
 _NOQA_CODES = re.compile(r"#\s*noqa:\s*[A-Z]+[0-9]+(?:[,\s]+[A-Z]+[0-9]+)*", re.I)
 
@@ -52,6 +54,18 @@ class Checked:
     text: str  # the document's text, or a notebook's joined (masked) cells
     module: CellModule | None  # set for notebook documents
     cell_uris: dict[int, str]  # notebook cell index -> cell document URI
+    # Each finding's fix with its text edits, made through libcst when a code action first asks for it
+    # (a change publishes diagnostics without them: building every fix costs seconds on a large file).
+    made: dict[int, Fix | None] = field(default_factory=dict, compare=False)
+
+    def fixes(self, wanted: Sequence[int]) -> dict[int, Fix | None]:
+        """The fixes of the findings numbered `wanted`, with their edits (None: it could not be built)."""
+        missing = [i for i in wanted if i not in self.made and self.findings[i].diagnostic.fix is not None]
+        if missing:
+            diagnostics = [self.findings[i].diagnostic for i in missing]
+            built, _ = with_edits(Source.decode(self.text.encode("utf-8")), diagnostics)
+            self.made.update((i, d.fix) for i, d in zip(missing, built))
+        return {i: self.made.get(i) for i in wanted}
 
 
 class PacklintServer(LanguageServer):
@@ -81,9 +95,15 @@ class PacklintServer(LanguageServer):
             except ConfigError as exc:
                 self.window_show_message(lsp.ShowMessageParams(lsp.MessageType.Error, f"packlint: {exc}"))
                 settings = Settings(root=directory)
-            # Quick fixes apply a fix's text edits: the server asks for them (made through libcst).
-            self.settings_cache[directory] = settings.but(fix_edits=True)
+            self.settings_cache[directory] = settings
         return self.settings_cache[directory]
+
+    def resolves_edits(self) -> bool:
+        """Whether the client asks for a code action's edit later (`codeAction/resolve`)."""
+        text_document = self.client_capabilities.text_document
+        code_action = text_document.code_action if text_document is not None else None
+        support = code_action.resolve_support if code_action is not None else None
+        return support is not None and "edit" in support.properties
 
     def units(self, text: str) -> int:
         """Length of `text` in the position encoding agreed with the client (UTF-16 unless told otherwise)."""
@@ -188,7 +208,8 @@ def error_diagnostic(error: FileError) -> lsp.Diagnostic:
 def publish(server: PacklintServer, uri: str) -> None:
     """Check a document (or its whole notebook) and publish the diagnostics of each document involved."""
     checked = check_document(server, uri)
-    targets = [checked.cell_uris[c.index] for c in checked.module.cells] if checked.module is not None else [uri]
+    # Every cell of a notebook gets its list, so that a cell that stopped being Python loses its diagnostics.
+    targets = list(checked.cell_uris.values()) if checked.module is not None else [uri]
     by_uri: dict[str, list[lsp.Diagnostic]] = {target: [] for target in targets}
     for finding in checked.findings:
         text = server.workspace.get_text_document(finding.uri).source
@@ -197,6 +218,16 @@ def publish(server: PacklintServer, uri: str) -> None:
         by_uri[targets[0]].extend(error_diagnostic(e) for e in checked.errors)
     for target, diagnostics in by_uri.items():
         server.text_document_publish_diagnostics(lsp.PublishDiagnosticsParams(uri=target, diagnostics=diagnostics))
+
+
+def republish(server: PacklintServer) -> None:
+    """Check every open document again (the settings changed): each notebook once, as a whole."""
+    notebooks = list(server.workspace.notebook_documents)
+    for uri in list(server.workspace.text_documents):
+        if server.workspace.get_notebook_document(cell_uri=uri) is None:
+            publish(server, uri)
+    for uri in notebooks:
+        publish(server, uri)
 
 
 def edits_for(
@@ -264,19 +295,25 @@ def code_actions(server: PacklintServer, params: lsp.CodeActionParams) -> list[l
         return only is None or any(kind == k or kind.startswith(f"{k}.") for k in only)
 
     raw_notebook = checked.module is None and uri_to_path(uri).endswith(".ipynb")
-    for finding in checked.findings:
-        if finding.uri != uri:
-            continue
-        shown = to_lsp(server, finding, lines)
-        if not _overlaps(shown.range, params.range):
-            continue
-        d = finding.diagnostic
-        if wanted(lsp.CodeActionKind.QuickFix) and not raw_notebook:
-            if d.fix is not None and d.fix.applicability is not Applicability.DISPLAY_ONLY:
-                action = _fix_action(server, checked, d.fix, d.code, shown, uri)
+    in_range: list[tuple[int, lsp.Diagnostic]] = []
+    for number, finding in enumerate(checked.findings):
+        if finding.uri == uri:
+            shown = to_lsp(server, finding, lines)
+            if _overlaps(shown.range, params.range):
+                in_range.append((number, shown))
+    quick = wanted(lsp.CodeActionKind.QuickFix) and not raw_notebook
+    made = checked.fixes([number for number, _ in in_range]) if quick else {}
+    for number, shown in in_range:
+        d = checked.findings[number].diagnostic
+        if quick:
+            fix = made[number]
+            if fix is not None and fix.applicability is not Applicability.DISPLAY_ONLY:
+                action = _fix_action(server, checked, fix, d.code, shown, uri)
                 if action is not None:
                     actions.append(action)
-            changes = edits_for(server, checked, with_noqa(checked.text, finding.module_row, d.code), uri)
+            changes = edits_for(
+                server, checked, with_noqa(checked.text, checked.findings[number].module_row, d.code), uri
+            )
             if changes:
                 actions.append(
                     lsp.CodeAction(
@@ -286,11 +323,34 @@ def code_actions(server: PacklintServer, params: lsp.CodeActionParams) -> list[l
                         edit=lsp.WorkspaceEdit(changes=changes),
                     )
                 )
-    if wanted(FIX_ALL):
-        fix_all = fix_all_action(server, checked, uri)
-        if fix_all is not None:
-            actions.append(fix_all)
+    if wanted(FIX_ALL) and has_safe_fix(checked):
+        if server.resolves_edits():
+            # The edit is built when the client resolves the action: a full `--fix` run, too slow to
+            # make for every request a moving cursor sends.
+            actions.append(lsp.CodeAction(title=FIX_ALL_TITLE, kind=FIX_ALL, data={"uri": uri}))
+        else:
+            fix_all = fix_all_action(server, checked, uri)
+            if fix_all is not None:
+                actions.append(fix_all)
     return actions
+
+
+def resolve_action(server: PacklintServer, action: lsp.CodeAction) -> lsp.CodeAction:
+    """The fix-all action with its edit, for a client that resolves code actions."""
+    data = action.data
+    if action.kind != FIX_ALL or not isinstance(data, dict) or not isinstance(data.get("uri"), str):
+        return action
+    uri = data["uri"]
+    if server.workspace.get_notebook_document(cell_uri=uri) is None and uri not in server.workspace.text_documents:
+        return action  # the document was closed meanwhile
+    built = fix_all_action(server, check_document(server, uri), uri)
+    action.edit = built.edit if built is not None else lsp.WorkspaceEdit(changes={})
+    return action
+
+
+def has_safe_fix(checked: Checked) -> bool:
+    """Whether fix-all has anything to apply."""
+    return any(f.diagnostic.fix and f.diagnostic.fix.applicability is Applicability.SAFE for f in checked.findings)
 
 
 def _fix_action(
@@ -312,7 +372,7 @@ def _fix_action(
 
 def fix_all_action(server: PacklintServer, checked: Checked, uri: str) -> lsp.CodeAction | None:
     """Every safe fix at once, as `packlint check --fix` applies them (re-checked until they settle)."""
-    if not any(f.diagnostic.fix and f.diagnostic.fix.applicability is Applicability.SAFE for f in checked.findings):
+    if not has_safe_fix(checked):
         return None
     if checked.module is not None:
         notebook = server.workspace.get_notebook_document(cell_uri=uri) or server.workspace.get_notebook_document(
@@ -331,9 +391,7 @@ def fix_all_action(server: PacklintServer, checked: Checked, uri: str) -> lsp.Co
     changes = edits_for(server, checked, new_text, uri)
     if not changes:
         return None
-    return lsp.CodeAction(
-        title="packlint: Fix all auto-fixable problems", kind=FIX_ALL, edit=lsp.WorkspaceEdit(changes=changes)
-    )
+    return lsp.CodeAction(title=FIX_ALL_TITLE, kind=FIX_ALL, edit=lsp.WorkspaceEdit(changes=changes))
 
 
 def _overlaps(a: lsp.Range, b: lsp.Range) -> bool:
@@ -373,6 +431,10 @@ def build_server() -> PacklintServer:
 
     @server.feature(lsp.NOTEBOOK_DOCUMENT_DID_CHANGE)
     def notebook_change(ls: PacklintServer, params: lsp.DidChangeNotebookDocumentParams) -> None:
+        structure = params.change.cells.structure if params.change.cells is not None else None
+        for cell in structure.did_close or [] if structure is not None else []:
+            # A deleted cell: its diagnostics go with it (the notebook's check no longer names it).
+            ls.text_document_publish_diagnostics(lsp.PublishDiagnosticsParams(uri=cell.uri, diagnostics=[]))
         publish(ls, params.notebook_document.uri)
 
     @server.feature(lsp.NOTEBOOK_DOCUMENT_DID_SAVE)
@@ -385,17 +447,35 @@ def build_server() -> PacklintServer:
         for cell in params.cell_text_documents:
             ls.text_document_publish_diagnostics(lsp.PublishDiagnosticsParams(uri=cell.uri, diagnostics=[]))
 
+    @server.feature(lsp.INITIALIZED)
+    def initialized(ls: PacklintServer, params: lsp.InitializedParams) -> None:
+        # A server cannot declare file watchers in its capabilities: it registers them, where the client
+        # allows it. Settings live in pyproject.toml, which is seldom open in the editor (and then as
+        # TOML, which the server is not attached to): without a watcher an edit to it would go unseen.
+        workspace = ls.client_capabilities.workspace
+        watched = workspace.did_change_watched_files if workspace is not None else None
+        if watched is None or not watched.dynamic_registration:
+            return
+        options = lsp.DidChangeWatchedFilesRegistrationOptions(watchers=[lsp.FileSystemWatcher("**/pyproject.toml")])
+        registration = lsp.Registration("packlint-pyproject", lsp.WORKSPACE_DID_CHANGE_WATCHED_FILES, options)
+        ls.client_register_capability(lsp.RegistrationParams([registration]))
+
     @server.feature(lsp.WORKSPACE_DID_CHANGE_WATCHED_FILES)
     def watched(ls: PacklintServer, params: lsp.DidChangeWatchedFilesParams) -> None:
         ls.settings_cache.clear()
         ls.checked.clear()
+        republish(ls)
 
     @server.feature(
         lsp.TEXT_DOCUMENT_CODE_ACTION,
-        lsp.CodeActionOptions(code_action_kinds=[lsp.CodeActionKind.QuickFix, FIX_ALL]),
+        lsp.CodeActionOptions(code_action_kinds=[lsp.CodeActionKind.QuickFix, FIX_ALL], resolve_provider=True),
     )
     def code_action(ls: PacklintServer, params: lsp.CodeActionParams) -> list[lsp.CodeAction]:
         return code_actions(ls, params)
+
+    @server.feature(lsp.CODE_ACTION_RESOLVE)
+    def code_action_resolve(ls: PacklintServer, action: lsp.CodeAction) -> lsp.CodeAction:
+        return resolve_action(ls, action)
 
     return server
 

@@ -187,3 +187,34 @@ def test_a_plain_check_leaves_fixes_unmaterialised() -> None:
     assert d.fix is not None and d.fix.edits == () and d.fix.changes
     (made,) = materialise(Source.decode(text.encode()), [d.fix])
     assert made.error is None and made.fix.edits
+
+
+def test_lines_inserted_around_a_with_block_keep_its_comments_and_line_endings() -> None:
+    text = (
+        "import torch\n"
+        "from torch import nn\n"
+        "\n"
+        "\n"
+        "def fit(loader):\n"
+        "    model = nn.Sequential(nn.Linear(3, 3), nn.Dropout(0.5))\n"
+        "    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)\n"
+        "    for epoch in range(2):\r\n"
+        "        for x in loader:\r\n"
+        "            optimizer.zero_grad()\r\n"
+        "            model(x).sum().backward()\r\n"
+        "            optimizer.step()\r\n"
+        "        # score the epoch\r\n"
+        "        with torch.no_grad():  # no graph\r\n"
+        "            scores = [model(x) for x in loader]\r\n"
+        "    return scores\n"
+    )
+    out = fixed(text, replace(FIX, unsafe_fixes=True))
+    assert (
+        "        # score the epoch\r\n"
+        "        model.eval()\r\n"
+        "        with torch.no_grad():  # no graph\r\n"
+        "            scores = [model(x) for x in loader]\r\n"
+        "        model.train()\r\n"
+        "    return scores\n"
+    ) in out
+    assert check_source(out.encode("utf-8"), "t.py", CHECK).diagnostics == ()

@@ -118,6 +118,27 @@ def test_text_json_sarif_and_github_reports_point_into_the_notebook(tmp_path: Pa
     assert "(cell 5:1:10)" in github
 
 
+def test_full_output_frames_a_notebook_diagnostic_in_its_cell(tmp_path: Path) -> None:
+    # As ruff does for notebooks: the cell's own lines, numbered within the cell, the caret under the
+    # call; the magic is shown as written, and nothing of the file's JSON appears.
+    cell = "%time\n" + BAD_CALL.replace("packed =", "x = x.float()\npacked =")
+    path = tmp_path / "nb.ipynb"
+    path.write_text(notebook(code(IMPORTS), code(MODEL), markdown("# Run"), code(cell)), encoding="utf-8")
+    out = run_packlint("check", "--no-cache", "--output-format", "full", str(path), cwd=tmp_path).stdout
+    header = f"{path}:cell 4:3:10: PKL112"
+    assert header in out
+    frame = out.split(header, 1)[1].split("\n")[1:7]
+    assert frame == [
+        "  |",
+        "1 | %time",
+        "2 | x = x.float()",
+        "3 | packed = pack_padded_sequence(x, lengths, enforce_sorted=False)",
+        "  |          " + "^" * len("pack_padded_sequence(x, lengths, enforce_sorted=False)") + " PKL112",
+        "4 | _, h = rnn(packed)",
+    ]
+    assert '"source"' not in out and "cell_type" not in out
+
+
 def test_fix_rewrites_only_the_changed_cell(tmp_path: Path) -> None:
     path = tmp_path / "nb.ipynb"
     path.write_text(STANDARD, encoding="utf-8")
@@ -176,6 +197,37 @@ def test_a_run_that_fixes_nothing_leaves_the_notebook_untouched() -> None:
     clean = notebook(code(IMPORTS), code(MODEL), code(FIXED_CALL))
     result = check(clean, fix=True, unsafe_fixes=True)
     assert not result.errors and result.diagnostics == () and result.new_source is None
+
+
+def test_fix_with_only_unsafe_fixes_on_offer_leaves_the_file_byte_identical(tmp_path: Path) -> None:
+    # A notebook as people keep them: outputs with an image, execution counts, a raw cell, a shell line,
+    # a `%%bash` cell, keys in Jupyter's order but indent 2, no final newline. Its one finding has only an
+    # unsafe fix: `--fix` must leave every byte as it was; `--unsafe-fixes` may change that cell alone.
+    # Reading `.data` sees the packed order that `enforce_sorted=False` changes: the fix is unsafe.
+    encode = "def encode(x, lengths):\n    packed = pack_padded_sequence(x, lengths)\n    return packed.data\n"
+    image = {
+        "data": {"image/png": "iVBORw0KGgo=\n", "text/plain": ["<Figure>"]},
+        "metadata": {},
+        "output_type": "display_data",
+    }
+    cells = (
+        markdown("# Läufe"),
+        code("!pip install torch\n" + IMPORTS, outputs=[image], metadata={"collapsed": True, "tags": ["setup"]}),
+        {"cell_type": "raw", "id": "raw", "metadata": {}, "source": ["raw text\n"]},
+        code("%%bash\necho hi\n"),
+        code(encode),
+    )
+    text = notebook(*cells, indent=2, sort_keys=False, ensure_ascii=True)[:-1]
+    path = tmp_path / "nb.ipynb"
+    path.write_bytes(text.encode("utf-8"))
+    done = run_packlint("check", "--no-cache", "--select", "ALL", "--fix", str(path), cwd=tmp_path)
+    assert done.returncode == 1 and "PKL107" in done.stdout, done.stdout + done.stderr
+    assert path.read_bytes() == text.encode("utf-8")
+    done = run_packlint("check", "--no-cache", "--select", "ALL", "--fix", "--unsafe-fixes", str(path), cwd=tmp_path)
+    after = path.read_text(encoding="utf-8")
+    fixed = encode.replace("(x, lengths)\n", "(x, lengths, enforce_sorted=False)\n")
+    style = {"indent": 2, "sort_keys": False, "ensure_ascii": True}
+    assert fixed != encode and after == notebook(*cells[:4], {**cells[4], "source": lines(fixed)}, **style)[:-1]
 
 
 def test_splicing_unchanged_sources_gives_back_the_same_text() -> None:

@@ -176,10 +176,13 @@ def test_a_trigger_is_a_word_or_a_regex_that_starts_with_one() -> None:
     guarded = Needle.of(r"(?<!\w)(?<!def )backward(?:\s|#[^\n]*)*\(")
     assert guarded.literal == b"backward"
     assert guarded.found_in(b"loss.backward  # why\n ()") and not guarded.found_in(b"def backward(ctx):")
-    for unsound in ["(?i)lstm", "LSTM|GRU", "backwards?", "backward*", r"\bRNN", "(?<!def )LSTM|GRU", "(?<!x)"]:
+    for unsound in ["(?i)LSTM|GRU", "LSTM|GRU", "backwards?", "backward*", r"\bRNN", "(?<!def )LSTM|GRU", "(?<!x)"]:
         with pytest.raises(ValueError, match="must start with a word"):
             Needle.of(unsound)
     assert Needle.of("backward(?:x|y)").literal == b"backward"  # a `|` inside a group is fine
+    folded = Needle.of(r"(?i)noqa:\s*pkl")  # any case: searched in the lowered bytes
+    assert folded.found_in(b"# NOQA: PKL104") and folded.found_in(b"# noqa:pkl1")
+    assert not folded.found_in(b"# noqa: E501  data.pkl")
 
 
 def test_the_process_pool_gives_the_same_results(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -242,3 +245,27 @@ def test_a_notebook_is_prefiltered_on_its_cells_not_its_json(tmp_path: Path) -> 
     off = check_items(items, ALL.but(prefilter=False), jobs=1)
     assert [d.code for r, _ in off for d in r.diagnostics] == ["PKL301"]
     assert [r for r, _ in on] == [r for r, _ in off]
+
+
+@pytest.mark.parametrize(
+    "comment", ["# noqa: PKL104", "# NOQA: pkl104", "# Noqa:PKL999", "# noqa: E501, PKL104"], ids=str
+)
+def test_a_noqa_naming_a_packlint_code_in_any_case_passes_for_unused_noqa(comment: str, tmp_path: Path) -> None:
+    # PKL900 reads noqa directives case-insensitively; its trigger is a noqa and a PKL code, in any case.
+    path = tmp_path / "plain.py"
+    path.write_text(f"x = 1  {comment}\n")
+    settings = Settings(select=("PKL900", "PKL104"), root=str(tmp_path), strict=True)
+    on, off = _same(path, settings)
+    assert off.diagnostics and on == off
+
+
+def test_a_noqa_without_a_packlint_code_is_turned_away_for_unused_noqa() -> None:
+    words = trigger_words(frozenset({"PKL900"}))
+    assert not may_match(b"import os  # noqa: F401\n", words)
+    assert may_match(b"import os  # NoQA: f401, Pkl104\n", words)
+
+
+def test_a_pickle_file_name_beside_a_noqa_is_turned_away_for_unused_noqa() -> None:
+    words = trigger_words(frozenset({"PKL900"}))
+    assert not may_match(b"import os  # noqa: F401\nPATH = 'data.pkl'\n", words)
+    assert may_match(b"x = 1  # noqa:E501 PKL104\n", words)

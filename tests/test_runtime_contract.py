@@ -83,6 +83,11 @@ def test_module_entry_and_training_entry() -> None:
         ("train(model, optimizer, loader, loss_fn) -> (params, _)", "on its own"),
         ("Encoder(widgets).forward(seqs) -> repr", "constructor parameters"),
         ("collate(seqs[0]) -> packed", "must be names"),
+        ("fit(loader, loss_fn) -> scores", "go together"),
+        ("fit(loader, loss_fn) -> (trained, scores, _)", "go together"),
+        ("fit(loss_fn, device) -> (trained, scores)", "takes a `loader`"),
+        ("fit(loader, rnn) -> (trained, scores)", "takes a `loader`"),
+        ("encode(rnn, padded, lengths) -> (alone, lengths)", "`alone` is a result on its own"),
     ],
 )
 def test_bad_headers_say_what_is_wrong(header: str, message: str) -> None:

@@ -193,3 +193,54 @@ def test_pytest_plugin_imports_no_torch_unless_asked() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+ATTENTION = """\
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence, pad_sequence
+
+torch.manual_seed(0)
+rnn, score = nn.GRU(3, 5, batch_first=True), nn.Linear(5, 1)
+seqs = [torch.randn(n, 3) for n in (4, 7, 1)]
+packed = pack_padded_sequence(pad_sequence(seqs, batch_first=True), [4, 7, 1], batch_first=True, enforce_sorted=False)
+out, lens = pad_packed_sequence(rnn(packed)[0], batch_first=True)
+scores = score(out).squeeze(-1)
+mask = torch.arange(out.size(1))[None] < lens[:, None]
+"""
+
+
+@pytest.mark.parametrize(
+    "last, leaks",
+    [
+        ("F.softmax(scores, dim=1)", True),
+        ("nn.Softmax(dim=1)(score(out))", True),  # time at dim 1 of (B, T, 1); nn.Softmax calls F.softmax
+        ("scores.softmax(-1)", True),
+        ("torch.softmax(scores.t(), dim=0)", True),  # time-first scores
+        ("F.softmax(scores.masked_fill(~mask, float('-inf')), dim=1)", False),
+        ("torch.softmax(out, dim=-1)", False),  # over the features
+        ("F.softmax(torch.randn(3, 7), dim=1)", False),  # a (B, T)-sized tensor that is not the padded scores
+    ],
+)
+def test_strict_sees_a_softmax_over_padded_steps(tmp_path: Path, last: str, leaks: bool) -> None:
+    script = tmp_path / "attend.py"
+    script.write_text(ATTENTION + last + "\n", encoding="utf-8")
+    result = run_script(str(script), [], strict=True)
+    assert [v.code for v in result.violations] == (["PKL204"] if leaks else []), result.exception
+    if leaks:
+        line = len(script.read_text(encoding="utf-8").splitlines())
+        assert result.violations[0].line == line and "past its length 1" in result.violations[0].message
+    assert run_script(str(script), []).violations == ()  # opt-in: only with --strict
+
+
+def test_strict_softmax_wrappers_are_restored() -> None:
+    originals = (torch.Tensor.softmax, torch.softmax, torch.nn.functional.softmax, rnn_utils.pad_packed_sequence)
+    with Sanitizer(strict=True):
+        assert torch.Tensor.softmax is not originals[0] and torch.nn.functional.softmax is not originals[2]
+    assert (
+        torch.Tensor.softmax,
+        torch.softmax,
+        torch.nn.functional.softmax,
+        rnn_utils.pad_packed_sequence,
+    ) == originals

@@ -229,3 +229,52 @@ def test_a_good_file_that_packlint_fixes_fails(tmp_path: Path) -> None:
     fixes = [r for r in run.reports if r.role == "good-fix"]
     assert len(fixes) == 1 and "changes a good file" in fixes[0].problem
     assert not run.ok
+
+
+EVALUATION = """# {what}
+# verify: fit(loader, loss_fn, device) -> (trained, scores)
+import torch
+from torch import nn
+
+
+class Classifier(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.gru = nn.GRU(3, 5)
+        self.layer = {layer}
+        self.fc = nn.Linear(5, 4)
+
+    def forward(self, packed):
+        _, h_n = self.gru(packed)
+        return self.fc(self.layer(h_n[-1]))
+
+
+def fit(loader, loss_fn, device):
+    model = Classifier().to(device)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    for inputs, targets in loader:
+        optimizer.zero_grad()
+        loss_fn(model(inputs), targets).backward()
+        optimizer.step()
+    {switch}
+    with torch.no_grad():
+        scores = [model(inputs) for inputs, _ in loader]
+    return model, scores
+"""
+
+
+@pytest.mark.parametrize(
+    "layer, switch, verdict",
+    [
+        ("nn.Dropout(0.5)", "model.eval()", "MATCH"),
+        ("nn.Dropout(0.5)", "pass", "DEVIATE"),
+        ("nn.BatchNorm1d(5)", "pass", "DEVIATE"),
+        ("nn.BatchNorm1d(5)", "model.train(False)", "MATCH"),
+        ("nn.Identity()", "pass", "MATCH"),
+    ],
+)
+def test_evaluation_scores_are_compared_with_eval_mode(tmp_path: Path, layer: str, switch: str, verdict: str) -> None:
+    code = EVALUATION.format(what=f"{layer} then {switch}", layer=layer, switch=switch)
+    run = _verify(_family(tmp_path, "PKL305", {"good_case.py": code}))
+    reports = [r for r in run.reports if r.role == "good"]
+    assert [r.verdict for r in reports] == [verdict], render_text(run)

@@ -53,3 +53,21 @@ def test_fixing_goes_through_libcst_without_torch() -> None:
     )
     assert "libcst" in loaded
     assert "torch" not in loaded
+
+
+def test_the_server_publishes_without_libcst_and_builds_a_quick_fix_with_it() -> None:
+    # What a change costs in the editor: the diagnostics alone. libcst is loaded only for a code action.
+    loaded = _modules_after(
+        "from pathlib import Path\n"
+        "from packlint.config import Settings\n"
+        "from packlint.server import Checked, Finding, check_text\n"
+        "text = Path('fixtures/PKL104/bad_collate.py').read_text()\n"
+        "result = check_text(text, 'bad_collate.py', Settings())\n"
+        "assert any(d.fix is not None and not d.fix.edits for d in result.diagnostics)\n"
+        "assert 'libcst' not in sys.modules\n"
+        "findings = tuple(Finding('file:///x.py', d, d.location.row) for d in result.diagnostics)\n"
+        "checked = Checked(findings, (), text, None, {})\n"
+        "(fix,) = [f for f in checked.fixes(range(len(findings))).values() if f is not None][:1]\n"
+        "assert fix.edits\n"
+    )
+    assert "libcst" in loaded and "torch" not in loaded

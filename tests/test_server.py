@@ -36,6 +36,7 @@ class Client:
         )
         self.messages: queue.Queue[dict[str, Any]] = queue.Queue()
         self.pending: list[dict[str, Any]] = []
+        self.server_requests: list[dict[str, Any]] = []  # what the server asked the client (answered null)
         self.next_id = 0
         threading.Thread(target=self._read, daemon=True).start()
 
@@ -91,6 +92,7 @@ class Client:
                 assert self.process.stderr is not None
                 raise AssertionError("the server did not answer in time") from None
             if "method" in message and "id" in message:  # a request from the server: accept it
+                self.server_requests.append(message)
                 self.send({"id": message["id"], "result": None})
                 continue
             if match(message):
@@ -276,3 +278,88 @@ def test_an_unsafe_fix_is_offered_labelled_and_not_preferred(client: Client, tmp
     assert "torch.cat((h_n[-2], h_n[-1]), dim=-1)" in apply(source, unsafe["edit"]["changes"][uri])
     # Fix-all applies safe fixes only, as `--fix` does: none here.
     assert actions_for(client, uri, diagnostic, only=["source.fixAll"]) == []
+
+
+def test_fix_all_is_built_when_a_resolving_client_resolves_it(tmp_path: Path) -> None:
+    # A client that resolves edits gets fix-all without one (a whole `--fix` run per request a moving
+    # cursor sends would be too slow) and asks `codeAction/resolve` for it when the user picks it.
+    pytest.importorskip("pygls")
+    c = Client(tmp_path)
+    capabilities = {"textDocument": {"codeAction": {"resolveSupport": {"properties": ["edit"]}, "dataSupport": True}}}
+    result = c.request("initialize", {"processId": None, "rootUri": tmp_path.as_uri(), "capabilities": capabilities})
+    assert result["capabilities"]["codeActionProvider"]["resolveProvider"] is True
+    c.notify("initialized", {})
+    text = IMPORTS + MODEL + CALL
+    uri = (tmp_path / "model.py").as_uri()
+    c.notify("textDocument/didOpen", {"textDocument": {"uri": uri, "languageId": "python", "version": 1, "text": text}})
+    (diagnostic,) = c.diagnostics(uri)
+    (fix_all,) = actions_for(c, uri, diagnostic, only=["source.fixAll"])
+    assert "edit" not in fix_all or fix_all["edit"] is None
+    resolved = c.request("codeAction/resolve", fix_all)
+    assert apply(text, resolved["edit"]["changes"][uri]) == IMPORTS + MODEL + FIXED_CALL
+    # Quick fixes keep their edits in the answer itself: they are built for the diagnostics in range only.
+    quick = [a for a in actions_for(c, uri, diagnostic, only=["quickfix"]) if "Ignore" not in a["title"]]
+    assert apply(text, quick[0]["edit"]["changes"][uri]) == IMPORTS + MODEL + FIXED_CALL
+    assert c.close() == 0
+
+
+def test_the_server_watches_pyproject_and_rechecks_open_files_when_it_changes(tmp_path: Path) -> None:
+    pytest.importorskip("pygls")
+    config = tmp_path / "pyproject.toml"
+    config.write_text('[tool.packlint]\nignore = ["PKL104"]\n', encoding="utf-8")
+    c = Client(tmp_path)
+    capabilities = {"workspace": {"didChangeWatchedFiles": {"dynamicRegistration": True}}}
+    c.request("initialize", {"processId": None, "rootUri": tmp_path.as_uri(), "capabilities": capabilities})
+    c.notify("initialized", {})
+    text = IMPORTS + MODEL + CALL + IGNORED
+    uri = (tmp_path / "model.py").as_uri()
+    c.notify("textDocument/didOpen", {"textDocument": {"uri": uri, "languageId": "python", "version": 1, "text": text}})
+    assert [d["code"] for d in c.diagnostics(uri)] == ["PKL112"]
+    (registration,) = [r for r in c.server_requests if r["method"] == "client/registerCapability"]
+    (watch,) = registration["params"]["registrations"]
+    assert watch["method"] == "workspace/didChangeWatchedFiles"
+    assert watch["registerOptions"]["watchers"] == [{"globPattern": "**/pyproject.toml"}]
+    config.write_text("[tool.packlint]\n", encoding="utf-8")
+    c.notify("workspace/didChangeWatchedFiles", {"changes": [{"uri": config.as_uri(), "type": 2}]})
+    assert sorted(d["code"] for d in c.diagnostics(uri)) == ["PKL104", "PKL112"]
+    assert c.close() == 0
+
+
+def test_notebook_cells_added_and_removed_keep_diagnostics_in_place(client: Client, tmp_path: Path) -> None:
+    notebook = (tmp_path / "nb.ipynb").as_uri()
+    uris = [f"vscode-notebook-cell:{notebook[5:]}#c{i}" for i in range(3)]
+    client.notify(
+        "notebookDocument/didOpen",
+        {
+            "notebookDocument": {
+                "uri": notebook,
+                "notebookType": "jupyter-notebook",
+                "version": 1,
+                "cells": [{"kind": 2, "document": u} for u in uris[:2]],
+            },
+            "cellTextDocuments": [
+                {"uri": uris[0], "languageId": "python", "version": 1, "text": IMPORTS + MODEL},
+                {"uri": uris[1], "languageId": "python", "version": 1, "text": CALL},
+            ],
+        },
+    )
+    assert client.diagnostics(uris[0]) == [] and len(client.diagnostics(uris[1])) == 1
+
+    def structure(
+        version: int, start: int, delete: int, cells: list[Any], opened: list[Any], closed: list[Any]
+    ) -> None:
+        array = {"start": start, "deleteCount": delete, "cells": cells}
+        change = {"cells": {"structure": {"array": array, "didOpen": opened, "didClose": closed}}}
+        client.notify(
+            "notebookDocument/didChange", {"notebookDocument": {"uri": notebook, "version": version}, "change": change}
+        )
+
+    # A cell inserted above: the finding stays in the call's cell, at the same cell-relative place.
+    opened = {"uri": uris[2], "languageId": "python", "version": 1, "text": "seqs = []\n"}
+    structure(2, 0, 0, [{"kind": 2, "document": uris[2]}], [opened], [])
+    published = {u: client.diagnostics(u) for u in (uris[2], uris[0], uris[1])}
+    assert published[uris[2]] == [] and published[uris[0]] == []
+    assert [d["range"]["start"] for d in published[uris[1]]] == [{"line": 0, "character": 9}]
+    # The call's cell deleted: its diagnostics are withdrawn.
+    structure(3, 2, 1, [], [], [{"uri": uris[1]}])
+    assert client.diagnostics(uris[1]) == []

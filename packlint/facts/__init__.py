@@ -29,6 +29,8 @@ from packlint.facts.loops import (
     step_of,
     training_loops,
 )
+from packlint.facts.modes import TrainModeEval, train_mode_evals
+from packlint.facts.padding import Padded, Reduction, padded_reductions
 from packlint.facts.perms import IDENTITY, Perm
 from packlint.facts.queries import last_step
 from packlint.facts.scopes import Binding
@@ -48,7 +50,9 @@ __all__ = [
     "LoopFacts",
     "Order",
     "PackCall",
+    "Padded",
     "Perm",
+    "Reduction",
     "Reorder",
     "ResetBeforeStep",
     "RnnCall",
@@ -56,6 +60,7 @@ __all__ = [
     "Shape",
     "SortSite",
     "SubscriptRead",
+    "TrainModeEval",
     "TrainingLoop",
     "UnpackCall",
     "Value",
@@ -71,10 +76,12 @@ __all__ = [
     "is_reset",
     "key_of",
     "last_step",
+    "padded_reductions",
     "parameter_names",
     "resets_before_step",
     "resetting_functions",
     "rnn_inputs",
     "step_of",
+    "train_mode_evals",
     "training_loops",
 ]

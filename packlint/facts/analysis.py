@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 
 from packlint.facts.file_facts import FileFacts
+from packlint.facts.gating import Gate, needed
 from packlint.facts.perms import IDENTITY
 from packlint.facts.summaries import Helper
 from packlint.facts.syntax import statements
@@ -12,9 +13,11 @@ from packlint.facts.values import UNKNOWN, Kind, Value, join
 from packlint.facts.walker import Walker
 
 
-def analyse(tree: ast.Module) -> FileFacts:
-    """Run the analysis pass over a parsed module."""
+def analyse(tree: ast.Module, gate: Gate | None = None) -> FileFacts:
+    """Run the analysis pass over a parsed module (with a gate, only over what the selected rules can use)."""
     facts = FileFacts(tree)
+    if gate is not None and not gate.words:
+        return facts  # the rules this file triggers read only its tree and text
     walker = Walker(facts, {})
     walker.walk_body(tree.body)
     bound_at_module: dict[str, int] = {}
@@ -32,7 +35,12 @@ def analyse(tree: ast.Module) -> FileFacts:
     # A function sees the module's imports, RNN modules and optimizers, and its constants (bound once:
     # `device = torch.device("cpu")`, `BATCH_FIRST = True`), not its other globals (which may be
     # rebound before it runs); copying those into every function made big modules quadratic.
-    pending = [(node, module_env, attrs) for node, _, attrs in walker.deferred]
+    deferred = walker.deferred
+    if gate is not None and not gate.walks_everything:
+        module_names = [name.split(".")[0] for name in (*walker.env, *bound_at_module)]
+        chosen = needed(gate, tree, [node for node, _, _ in deferred], module_names)
+        deferred = [item for item in deferred if id(item[0]) in chosen]
+    pending = [(node, module_env, attrs) for node, _, attrs in deferred]
     while pending:
         node, env, attrs = pending.pop(0)
         if isinstance(node, ast.ClassDef):

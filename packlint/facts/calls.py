@@ -18,17 +18,54 @@ _LOSS_FUNCTIONS = re.compile(
 )
 # Methods that keep what a value is and its batch order: `lengths.long()`, `out.contiguous()`.
 KEEP_METHODS = frozenset(
-    "long int float double half bool byte contiguous detach clone type requires_grad_ "
+    "long int float double half bool byte contiguous detach clone copy type requires_grad_ "
     "squeeze view reshape flatten".split()
 )
 _MASK_METHODS = frozenset("ne gt ge eq lt le".split())
 _KEEP_SORTED = KEEP_METHODS | {"numpy", "tolist"}
 _PERM_SHAPE_METHODS = frozenset("unsqueeze expand expand_as repeat view_as".split())
+# Calls that cut a tensor into pieces of their own lengths (`torch.split(x, sizes)`, `unpad_sequence`,
+# a helper `strip_padding(out, lengths)`): a list of tensors (container "list"), not one tensor whose
+# rows share a length. The kind stays what it was, so that the rules see the same values as before.
+_PIECES = re.compile(r"split|chunk|unbind|unpad|unbatch|strip|trim", re.I)
 
 
-def token_of(node: ast.Call) -> Perm:
+# Calls we do not model whose name says they reorder (`sort_batch(x)`, `sort_by_length(tokens)`,
+# `shuffle(rows)`): what they return is in an order of their own, not their argument's.
+_REORDERS = re.compile(r"sort|shuffle|permut|reorder", re.I)
+
+
+def _called(node: ast.Call) -> str:
+    func = node.func
+    return func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
+
+
+def cuts_into_pieces(node: ast.Call) -> bool:
+    """Whether the call's name says it returns pieces of a tensor rather than a tensor."""
+    return bool(_PIECES.search(_called(node)))
+
+
+def reorders(node: ast.Call) -> bool:
+    """Whether the call's name says it puts what it returns in another order."""
+    return bool(_REORDERS.search(_called(node)))
+
+
+def token_of(node: ast.Call, sorts: str | None = None) -> Perm:
     """The permutation a sort or `randperm` call makes, named by its source and line."""
-    return Perm.of(f"{ast.unparse(node)}@{node.lineno}")
+    return Perm.of(f"{ast.unparse(node)}@{node.lineno}", sorts)
+
+
+def sort_origin(source: Value) -> int | None:
+    """Which values a sort of `source` sorts: a lengths value's origin, or a parameter's binding."""
+    return source.origin if source.kind is Kind.LENGTHS else sorted_binding(source)
+
+
+def sorts_key(source: Value, order: Order) -> str | None:
+    """`Step.sorts` for a sort of `source` into `order`: None when the values sorted are not known."""
+    origin = sort_origin(source)
+    if origin is None or source.perm is None:
+        return None
+    return f"{origin}|{source.perm}|{order.value}"
 
 
 class CallEvaluator(Evaluator):
@@ -131,6 +168,7 @@ class CallEvaluator(Evaluator):
             perm=x.perm,
             from_rnn=True,
             bidirectional=module.bidirectional,
+            num_layers=module.num_layers,
             rnn_type=module.rnn_type,
             call=node,
             root=x.root,
@@ -249,15 +287,15 @@ class CallEvaluator(Evaluator):
         if not isinstance(descending, bool) or is_opaque(node):
             return UNKNOWN
         site = self.record_sort(node, "descending", descending_node, descending)
-        token = token_of(node)
         effective = descending != source.negated
         order = Order.DESCENDING if effective else Order.ASCENDING
+        token = token_of(node, sorts_key(source, order))
         perm = Value(
             Kind.PERM,
             container="tensor",
             perm=token,
             order=order,
-            origin=source.origin if source.kind is Kind.LENGTHS else sorted_binding(source),
+            origin=sort_origin(source),
             sort_site=site,
         )
         if not want_values:
@@ -277,6 +315,19 @@ class CallEvaluator(Evaluator):
         else:
             values = UNKNOWN
         return Value(Kind.TUPLE, items=(values, perm))
+
+    def sorted_copy(self, node: ast.Call, source: Value, container: str) -> Value:
+        """`np.sort(lengths)`: the values sorted ascending, with no indices and no flag to turn around
+        (so no sort site that a fix could rewrite)."""
+        if source.negated or source.kind not in (Kind.LENGTHS, Kind.UNKNOWN, Kind.TENSOR) or is_opaque(node):
+            return UNKNOWN
+        token = token_of(node, sorts_key(source, Order.ASCENDING))
+        perm = compose(source.perm, token)
+        if source.kind is Kind.LENGTHS:
+            return source.but(container=container, order=Order.ASCENDING, perm=perm, sort_site=None, binding=None)
+        return Value(
+            Kind.TENSOR, container=container, order=Order.ASCENDING, perm=perm, device=source.device, root=source.root
+        )
 
     def device_of(self, arg: Value | None, arg_node: ast.expr | None) -> Device | None:
         """Where `.to(arg)` or `device=arg` puts a tensor; None when it is not a device at all."""
@@ -326,7 +377,7 @@ class CallEvaluator(Evaluator):
         del keywords
         for arg in args:
             self.escape(arg)
-        if any(a.kind is Kind.PERM or a.blank_of for a in args):
+        if any(a.kind is Kind.PERM or a.blank_of for a in args) or reorders(node):
             return UNKNOWN
         if receiver.is_tensor_like or (receiver.kind is Kind.UNKNOWN and receiver.perm is not None):
             return Value(
@@ -334,6 +385,7 @@ class CallEvaluator(Evaluator):
                 perm=receiver.perm,
                 from_rnn=receiver.from_rnn,
                 device=receiver.device,
+                container="list" if cuts_into_pieces(node) else None,
                 root=receiver.root,
             )
         return UNKNOWN
@@ -362,7 +414,8 @@ class CallEvaluator(Evaluator):
         result = derived_call(node, args)
         if result.kind in (Kind.OUTPUT, Kind.BATCH):
             return result  # `torch.relu(out)`: an activation keeps per-step RNN output what it was
-        return result.but(kind=Kind.TENSOR, container="tensor") if result.perm is not None else result
+        container = "list" if cuts_into_pieces(node) else "tensor"
+        return result.but(kind=Kind.TENSOR, container=container) if result.perm is not None else result
 
 
 def derived_call(node: ast.Call, args: list[Value]) -> Value:
@@ -371,14 +424,15 @@ def derived_call(node: ast.Call, args: list[Value]) -> Value:
     `self.fc(h)` and `self.dropout(out)` keep the order of their input; a call that is given a
     permutation may apply it, so its result's order is unknown.
     """
-    if any(a.kind is Kind.PERM or a.blank_of for a in args):
+    if any(a.kind is Kind.PERM or a.blank_of for a in args) or reorders(node):
         return UNKNOWN
     if not args or all(
         a.kind is Kind.NUMBER or (a.kind is Kind.UNKNOWN and not a.root and a.perm is None) for a in args
     ):
         return Value(perm=IDENTITY)  # fresh data: `load_batch()`, `torch.randn(3, 4)`
     first = args[0]
-    if len(args) == 1 and not node.keywords and first.kind in (Kind.OUTPUT, Kind.BATCH):
+    pieces = cuts_into_pieces(node)
+    if len(args) == 1 and not node.keywords and first.kind in (Kind.OUTPUT, Kind.BATCH) and not pieces:
         return first.but(binding=None)
     if first.perm is None:
         return UNKNOWN
@@ -388,6 +442,7 @@ def derived_call(node: ast.Call, args: list[Value]) -> Value:
         from_rnn=first.from_rnn,
         device=first.device,
         root=first.root,
+        container="list" if pieces else None,
     )
 
 

@@ -314,6 +314,13 @@ def to_tensor(ev: CallEvaluator, a: Arguments) -> Value:
     return Value(Kind.TENSOR, container="tensor", perm=data.perm, device=device, root=data.root)
 
 
+def numpy_sort(ev: CallEvaluator, a: Arguments) -> Value:
+    """`np.sort(lengths)`: the values, ascending (`[::-1]` turns them around)."""
+    if a.passed("axis") is not None or a.passed("order") is not None:
+        return UNKNOWN  # another axis, or sorting records by field: not one row per length
+    return ev.sorted_copy(a.node, a.value("a"), "numpy")
+
+
 def to_numpy(ev: CallEvaluator, a: Arguments) -> Value | None:
     """`np.array(lengths)`: the same lengths or permutation, as a numpy array."""
     data = a.value("object") if "object" in a.signature.positional else a.value("a")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import bisect
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Union
@@ -27,13 +28,30 @@ class EvalLoop:
 
 def eval_loops(tree: ast.Module) -> list[EvalLoop]:
     """Evaluation loops that build an autograd graph on every batch for nothing."""
-    if not any(is_eval_call(node) for node in ast.walk(tree)):
+    lines: list[int] = []
+    functions: list[Scope] = [tree]  # the module, then every function in `ast.walk` order (`scopes`)
+    for node in ast.walk(tree):  # one walk for both: walking the whole tree is most of this rule's cost
+        if isinstance(node, ast.Call):
+            if is_eval_call(node):
+                lines.append(node.lineno)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            functions.append(node)
+    if not lines:
         return []  # most files that say `eval(` call the builtin, or no model at all
-    found = [loop for scope in scopes(tree) for loop in scope_loops(scope)]
+    lines.sort()
+    # Only a scope whose lines hold a `model.eval()` can have an evaluation loop (scope_loops asks for one).
+    found = [loop for scope in functions if _spans(scope, lines) for loop in scope_loops(scope)]
     if not found:
         return []
-    guarded = guarded_functions(tree)
+    guarded = guarded_functions(tree, functions)
     return [loop for loop in found if loop.function is None or loop.function.name not in guarded]
+
+
+def _spans(scope: Scope, lines: list[int]) -> bool:
+    if isinstance(scope, ast.Module):
+        return True
+    at = bisect.bisect_left(lines, scope.lineno)
+    return at < len(lines) and lines[at] <= (scope.end_lineno or scope.lineno)
 
 
 def is_eval_call(node: ast.AST) -> bool:
@@ -77,19 +95,27 @@ def mentions(node: ast.AST, words: tuple[str, ...]) -> bool:
     return any(word in text for word in words)
 
 
-def guarded_functions(tree: ast.Module) -> set[str]:
+def guarded_functions(tree: ast.Module, functions: list[Scope] | None = None) -> set[str]:
     """Functions that run with autograd off: decorated so, or called here only from where it is off."""
     guarded: set[str] = set()
     calls: dict[str, list[bool]] = {}
-    for scope in scopes(tree):
+    for scope in functions if functions is not None else scopes(tree):
         if isinstance(scope, (ast.FunctionDef, ast.AsyncFunctionDef)):
             if any(mentions(d, _NO_GRAD) for d in scope.decorator_list):
                 guarded.add(scope.name)
-        for node, above in own_nodes(scope):
+        # Whether autograd is off travels down with the walk: each `with` is read once, not once per
+        # call beneath it (the ancestor chains of `own_nodes` made this quadratic in nesting).
+        stack: list[tuple[ast.AST, bool]] = [(child, False) for child in ast.iter_child_nodes(scope)]
+        while stack:
+            node, off = stack.pop()
             if isinstance(node, ast.Call):
                 name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", None)
                 if name is not None:
-                    calls.setdefault(name, []).append(any(turns_off_grad(a) for a in above))
+                    calls.setdefault(name, []).append(off)
+            if isinstance(node, _DEFS):
+                continue
+            inner = off or turns_off_grad(node)
+            stack.extend((child, inner) for child in ast.iter_child_nodes(node))
     # One call from a no_grad block is enough to say the author knew; we cannot see other files.
     guarded.update(name for name, offs in calls.items() if any(offs))
     return guarded

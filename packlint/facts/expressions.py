@@ -10,10 +10,13 @@ from dataclasses import replace
 
 from packlint.facts.events import Reorder, SubscriptRead
 from packlint.facts.file_facts import FileFacts
-from packlint.facts.perms import IDENTITY, compose
+from packlint.facts.perms import IDENTITY, Perm, Step, compose
 from packlint.facts.scopes import Binding
 from packlint.facts.syntax import canonical, dotted, is_length_of, is_plain_index, sort_key
 from packlint.facts.values import UNKNOWN, Device, Kind, Order, Value, join
+
+# Kinds that are one tensor (unless their container says "list", as for pieces of a split).
+_TENSORS = (Kind.OUTPUT, Kind.STATE, Kind.TENSOR)
 
 RNN_MODULE = "torch.nn.utils.rnn"
 RNN_FUNCTIONS = ("pack_padded_sequence", "pack_sequence", "pad_packed_sequence", "pad_sequence", "PackedSequence")
@@ -279,6 +282,9 @@ class Evaluator:
         value = self.eval(node.operand)
         if isinstance(node.op, ast.USub) and value.kind in (Kind.LENGTHS, Kind.NUMBER):
             return value.but(negated=not value.negated)
+        if isinstance(node.op, ast.USub) and value.kind in (Kind.UNKNOWN, Kind.TENSOR) and value.perm is not None:
+            # `-lengths` of a parameter: `np.argsort(-lengths)` sorts it descending; rows keep their order
+            return value.but(negated=not value.negated)
         return UNKNOWN
 
     def eval_BinOp(self, node: ast.BinOp) -> Value:
@@ -334,9 +340,16 @@ class Evaluator:
             for e in elements[: perm_at[0]]
         ):
             return self.reorder(node, base, index[perm_at[0]])
+        if len(elements) == 1 and is_reversal(elements[0]):
+            return reversed_value(base)
         # Selecting with constants and slices keeps the batch order; any other index may reorder.
         # A slice keeps it whatever its bounds (`x[:n]`, `lengths[:batch_size]`): rows stay in order.
-        plain = all(is_plain_index(e) or (isinstance(e, ast.Slice) and e.step is None) for e in elements)
+        # A negative step (`x[::-1]`) turns the first axis around, which may be the batch's.
+        plain = all(
+            (is_plain_index(e) and not (isinstance(e, ast.Slice) and is_negative(e.step)))
+            or (isinstance(e, ast.Slice) and e.step is None)
+            for e in elements
+        )
         perm = base.perm if plain else None
         if base.kind in (Kind.LENGTHS, Kind.SEQS) and isinstance(node.slice, ast.Slice) and plain:
             return base.but(binding=None)  # a prefix of sorted lengths is still sorted
@@ -408,8 +421,10 @@ class Evaluator:
         perm = IDENTITY if source.kind is Kind.TUPLE else source.perm
         if is_length_of(node.elt, var):
             key = canonical(node.elt, var)
-            if source.kind is Kind.BATCH:
-                order = Order.DESCENDING  # rows of a padded batch all have its padded length
+            if source.kind is Kind.BATCH or (source.kind in _TENSORS and source.container != "list"):
+                order = Order.DESCENDING  # rows of a padded batch (of any one tensor) all have its padded length
+            elif source == UNKNOWN:
+                order = Order.UNKNOWN  # nothing is known of what is iterated: it may be a tensor
             elif source.sort_key is None:
                 order = self.built_order(source)
             elif source.sort_key == key:
@@ -475,6 +490,54 @@ class Evaluator:
         for item in flatten(value):
             if item.kind is Kind.PERM and item.perm:
                 self.facts.escaped.update(item.perm.tokens)
+
+
+def is_negative(node: ast.expr | None) -> bool:
+    """A negative literal: `-1`, `-2`."""
+    return (
+        isinstance(node, ast.UnaryOp)
+        and isinstance(node.op, ast.USub)
+        and isinstance(node.operand, ast.Constant)
+        and node.operand.value != 0
+    )
+
+
+def is_reversal(node: ast.expr) -> bool:
+    """`::-1`: the whole axis, back to front."""
+    return (
+        isinstance(node, ast.Slice)
+        and node.lower is None
+        and node.upper is None
+        and isinstance(node.step, ast.UnaryOp)
+        and isinstance(node.step.op, ast.USub)
+        and isinstance(node.step.operand, ast.Constant)
+        and node.step.operand.value == 1
+    )
+
+
+_TURNED = {Order.ASCENDING: Order.DESCENDING, Order.DESCENDING: Order.ASCENDING}
+
+
+def reversed_value(base: Value) -> Value:
+    """`sorted_lengths[::-1]`: lengths sorted one way, now sorted the other. The rows they belong
+    to are in the reverse of the sort's order, a sort of the same lengths the other way; of any
+    other value the order is unknown."""
+    perm = base.perm
+    sorts = perm.last_sort if perm is not None else None
+    if (
+        perm is None
+        or sorts is None
+        or base.kind not in (Kind.LENGTHS, Kind.TENSOR)
+        or base.order not in _TURNED
+        or not sorts.endswith(f"|{base.order.value}")
+    ):
+        return base.but(perm=None, order=Order.UNKNOWN, binding=None) if base.kind is not Kind.UNKNOWN else UNKNOWN
+    order = _TURNED[base.order]
+    last = perm.steps[-1]
+    text, at, line = last.token.rpartition("@")
+    token = f"{text}[::-1]{at}{line}" if at else f"{last.token}[::-1]"  # messages show the text before `@`
+    turned = Step(token, sorts=sorts.rsplit("|", 1)[0] + f"|{order.value}")
+    return base.but(order=order, perm=Perm((*perm.steps[:-1], turned)), sort_site=None, binding=None)
 
 
 def sorted_binding(value: Value) -> int | None:

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import ast
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypeVar, cast
 
 from packlint.facts.events import Exit, PackCall, Reorder, RnnCall, SortSite, SubscriptRead, UnpackCall
 from packlint.facts.perms import Perm
 from packlint.facts.scopes import Binding
 from packlint.facts.summaries import Helper
 from packlint.facts.values import Value
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -39,6 +43,13 @@ class FileFacts:
     uses_rnn_utils: bool = False
     _parents: dict[int, ast.AST] | None = None
     _calls_by_name: dict[str, list[ast.Call]] | None = None
+    _derived: dict[object, object] = field(default_factory=dict)
+
+    def derived(self, compute: Callable[[FileFacts], T]) -> T:
+        """`compute(self)`, computed once per file: a file-wide index that several rules or calls read."""
+        if compute not in self._derived:
+            self._derived[compute] = compute(self)
+        return cast(T, self._derived[compute])
 
     def new_helper(self, helper: Helper) -> int:
         """Register a same-file function whose calls are summarised; returns its id."""

@@ -192,18 +192,19 @@ def step_of(node: ast.AST, optimizers: dict[str, str | None]) -> Step | None:
     return None
 
 
-def _functions_that(tree: ast.Module, test: Callable[[ast.AST], bool]) -> set[str]:
-    """Names of same-file functions (and names bound to lambdas or bound methods) whose code
-    passes `test` somewhere, directly or through a call of another such name. A function that
-    defines a nested one counts as calling it."""
+def _functions_that(tree: ast.Module, *tests: Callable[[ast.AST], bool]) -> tuple[set[str], ...]:
+    """For each test, the names of same-file functions (and names bound to lambdas or bound methods)
+    whose code passes it somewhere, directly or through a call of another such name; one walk for all
+    the tests. A function that defines a nested one counts as calling it."""
     calls: dict[str, set[str]] = {}
-    direct: set[str] = set()
+    direct: tuple[set[str], ...] = tuple(set() for _ in tests)
     stack: list[tuple[ast.AST, str | None]] = [(tree, None)]
     while stack:
         node, owner = stack.pop()
         if owner is not None:
-            if test(node):
-                direct.add(owner)
+            for test, passed in zip(tests, direct):
+                if owner not in passed and test(node):
+                    passed.add(owner)
             name = called_name(node)
             if name is not None:
                 calls.setdefault(owner, set()).add(name)
@@ -220,6 +221,10 @@ def _functions_that(tree: ast.Module, test: Callable[[ast.AST], bool]) -> set[st
     for caller, callees in calls.items():
         for callee in callees:
             callers.setdefault(callee, set()).add(caller)
+    return tuple(_with_callers(passed, callers) for passed in direct)
+
+
+def _with_callers(direct: set[str], callers: dict[str, set[str]]) -> set[str]:
     found = set(direct)
     pending = list(direct)
     while pending:
@@ -232,12 +237,12 @@ def _functions_that(tree: ast.Module, test: Callable[[ast.AST], bool]) -> set[st
 
 def resetting_functions(tree: ast.Module) -> set[str]:
     """Names of same-file functions that may reset gradients, directly or through another."""
-    return _functions_that(tree, is_reset)
+    return _functions_that(tree, is_reset)[0]
 
 
 def backward_functions(tree: ast.Module) -> set[str]:
     """Names of same-file functions that run a backward pass, directly or through another."""
-    return _functions_that(tree, is_backward)
+    return _functions_that(tree, is_backward)[0]
 
 
 def _in_code(node: ast.AST) -> Iterator[ast.AST]:
@@ -264,27 +269,144 @@ def _unconditional(loop: ast.AST, call: ast.AST, parents: dict[int, ast.AST]) ->
     return False
 
 
-def _fresh_each_iteration(loop: Loop, step: Step) -> bool:
-    """`model = build(); opt = SGD(model.parameters())` inside the loop: a fresh model each iteration,
-    so no gradient is left over from the last one (parameter-grid tests)."""
+# Module methods that return the module itself: `model = base.to(device)` builds nothing new.
+_RETURNS_SELF = frozenset(
+    {"to", "cuda", "cpu", "xpu", "mps", "train", "eval", "float", "double", "half", "bfloat16", "type"}
+    | {"requires_grad_", "apply", "share_memory", "to_empty", "zero_grad", "register_module"}
+)
+_PARAMETER_CALLS = frozenset({"parameters", "named_parameters"})
+_Position = tuple[int, int]
+
+
+@dataclass(frozen=True)
+class _Pass:
+    """One loop's assignments that run on every pass before the optimizer step does: `name = value`
+    statements inside the loop that are the only binding of their name there and that every path
+    from the top of the pass to the step goes through."""
+
+    loop: Loop
+    step: ast.Call
+    parents: dict[int, ast.AST]
+    stores: dict[str, int]  # how often each name is bound inside the loop, comprehensions included
+
+    def value(self, name: str, before: _Position) -> tuple[ast.expr, _Position] | None:
+        """The value `name` holds at `before`, bound earlier in this pass, and where it was bound."""
+        if self.stores.get(name) != 1:
+            return None
+        for node in ast.walk(self.loop):
+            if (
+                isinstance(node, ast.Assign)
+                and len(node.targets) == 1
+                and isinstance(node.targets[0], ast.Name)
+                and node.targets[0].id == name
+            ):
+                at = (node.lineno, node.col_offset)
+                if at < before and _dominates(node, self.step, self.loop, self.parents):
+                    return node.value, at
+        return None
+
+
+def _dominates(stmt: ast.stmt, node: ast.AST, loop: Loop, parents: dict[int, ast.AST]) -> bool:
+    """Whether every pass of `loop` that reaches `node` has run `stmt` before it: `stmt` sits in a
+    block that holds `node` (or the statement around it) further down."""
+    owner = parents.get(id(stmt))
+    block = next(
+        (b for b in _blocks(owner) if any(s is stmt for s in b)) if owner is not None else iter(()),
+        None,
+    )
+    if block is None:
+        return False
+    index = next(i for i, s in enumerate(block) if s is stmt)
+    current: ast.AST | None = node
+    while current is not None and current is not loop and not isinstance(current, _DEFS):
+        if parents.get(id(current)) is owner:
+            return any(s is current for s in block[index + 1 :])
+        current = parents.get(id(current))
+    return False
+
+
+def _blocks(node: ast.AST) -> Iterator[list[ast.stmt]]:
+    for field in ("body", "orelse", "finalbody"):
+        block = getattr(node, field, None)
+        if isinstance(block, list):
+            yield block
+
+
+def _fresh_each_iteration(loop: Loop, step: Step, parents: dict[int, ast.AST]) -> bool:
+    """`model = build(); opt = SGD(model.parameters())` on every pass before the step: a fresh
+    model each iteration, so no gradient is left over from the last one (parameter-grid tests).
+    The optimizer's parameters may go through names and comprehensions bound in the pass
+    (`trainable = {n: p for n, p in model.named_parameters()}; SGD(trainable.values())`)."""
     if not isinstance(step.optimizer, ast.Name):
         return False
-    made: dict[str, ast.expr] = {}
+    stores: dict[str, int] = {}
     for node in ast.walk(loop):
-        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
-            made[node.targets[0].id] = node.value
-    built = made.get(step.optimizer.id)
-    if not isinstance(built, ast.Call) or not built.args:
+        if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
+            stores[node.id] = stores.get(node.id, 0) + 1
+    facts = _Pass(loop, step.call, parents, stores)
+    made = facts.value(step.optimizer.id, (step.call.lineno, step.call.col_offset))
+    if made is None:
         return False
-    params = built.args[0]
-    if not (
-        isinstance(params, ast.Call)
-        and isinstance(params.func, ast.Attribute)
-        and params.func.attr == "parameters"
-        and isinstance(params.func.value, ast.Name)
-    ):
+    built, at = made
+    if not isinstance(built, ast.Call):
         return False
-    return isinstance(made.get(params.func.value.id), ast.Call)  # the model is built here too
+    params = built.args[0] if built.args else next((k.value for k in built.keywords if k.arg == "params"), None)
+    if params is None:
+        return False
+    receivers: list[tuple[ast.expr, _Position]] = []
+    if not _parameter_sources(facts, params, at, receivers, set()):
+        return False
+    return bool(receivers) and all(_fresh_module(facts, module, where, set()) for module, where in receivers)
+
+
+def _parameter_sources(
+    facts: _Pass, expr: ast.expr, at: _Position, receivers: list[tuple[ast.expr, _Position]], seen: set[str]
+) -> bool:
+    """Collect the modules whose `.parameters()` make up `expr` (evaluated at `at`) into `receivers`;
+    False when a name in it is bound inside the loop in a way this pass cannot follow."""
+    local = {
+        n.id
+        for node in ast.walk(expr)
+        if isinstance(node, (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp))
+        for gen in node.generators
+        for n in ast.walk(gen.target)
+        if isinstance(n, ast.Name)
+    }
+    lambdas = [node.args for node in ast.walk(expr) if isinstance(node, ast.Lambda)]
+    local |= {a.arg for args in lambdas for a in ast.walk(args) if isinstance(a, ast.arg)}
+    stack: list[ast.AST] = [expr]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in _PARAMETER_CALLS:
+            receivers.append((node.func.value, at))
+            stack.extend([*node.args, *(k.value for k in node.keywords)])
+            continue
+        if isinstance(node, ast.Name) and node.id not in local:
+            if node.id in seen or node.id not in facts.stores:
+                continue  # bound outside the loop: a function (`filter`, `itertools`) or data that is not a module's
+            made = facts.value(node.id, at)
+            if made is None:
+                return False
+            seen.add(node.id)
+            if not _parameter_sources(facts, made[0], made[1], receivers, seen):
+                return False
+            continue
+        stack.extend(ast.iter_child_nodes(node))
+    return True
+
+
+def _fresh_module(facts: _Pass, expr: ast.expr, at: _Position, seen: set[str]) -> bool:
+    """Whether `expr` is a module built on this pass (`Net()`, `Net().to(dev)`, `model.encoder`)."""
+    if isinstance(expr, ast.Call):
+        if isinstance(expr.func, ast.Attribute) and expr.func.attr in _RETURNS_SELF:
+            return _fresh_module(facts, expr.func.value, at, seen)
+        return True  # a constructor or a factory: a new module, as far as this file shows
+    if isinstance(expr, ast.Attribute):
+        return _fresh_module(facts, expr.value, at, seen)  # a submodule of a fresh module
+    if isinstance(expr, ast.Name) and expr.id not in seen:
+        made = facts.value(expr.id, at)
+        return made is not None and _fresh_module(facts, made[0], made[1], seen | {expr.id})
+    return False
 
 
 def _bound_names(loop: Loop) -> frozenset[str]:
@@ -366,10 +488,21 @@ class LoopFacts:
         """Expressions assigned an optimizer in this file."""
         return optimizer_names(self.tree)
 
+    @cached_property
+    def helpers(self) -> tuple[set[str], set[str]]:
+        """Same-file functions that may reset gradients, and those that run a backward pass (one walk)."""
+        resetting, backward = _functions_that(self.tree, is_reset, is_backward)
+        return resetting, backward
+
+    @property
+    def resetting(self) -> set[str]:
+        """Names of same-file functions that may reset gradients (`resetting_functions`), built once."""
+        return self.helpers[0]
+
 
 def training_loops(facts: LoopFacts) -> list[TrainingLoop]:
     """Innermost loops around a backward and a step, and whether they reset gradients."""
-    tree, index = facts.tree, facts.index
+    index = facts.index
     backwards = [(call, chain) for call, chain in index.backwards if chain]
     if not backwards:
         return []
@@ -389,7 +522,7 @@ def training_loops(facts: LoopFacts) -> list[TrainingLoop]:
                 loops[id(common)] = (common, backward)
     if not loops:
         return []
-    helpers = resetting_functions(tree)
+    helpers = facts.resetting
     # A model whose `forward` resets (`self.zero_grad()`) resets whenever it is called, and we
     # cannot tell which calls in a loop are calls of that model.
     any_call_resets = bool(helpers & {"forward", "__call__"})
@@ -400,7 +533,7 @@ def training_loops(facts: LoopFacts) -> list[TrainingLoop]:
         resets = any(
             is_reset(n) or called_name(n) in helpers or (any_call_resets and isinstance(n, ast.Call))
             for n in ast.walk(loop)
-        ) or (bool(inside) and all(_fresh_each_iteration(loop, step) for step in inside))
+        ) or (bool(inside) and all(_fresh_each_iteration(loop, step, parents) for step in inside))
         found.append(
             TrainingLoop(
                 loop,
@@ -471,7 +604,7 @@ class _BlockScan:
             if is_backward(node) or re.search("backward|closure", name, re.I):
                 return True
             if self._backward_helpers is None:
-                self._backward_helpers = backward_functions(self.tree)
+                self._backward_helpers = self.facts.helpers[1]
             if name in self._backward_helpers:
                 return True
         return False

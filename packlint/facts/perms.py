@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 # A word longer than this is treated as unknown: real code applies a sort and its inverse, rarely more.
 _MAX_STEPS = 4
@@ -14,10 +14,14 @@ class Step:
 
     token: str  # the sort or randperm call that made it: `lengths.sort(descending=True)@12`
     inverted: bool = False
+    # For a sort of lengths: which values it sorts, from which order, which way. Two sorts with the
+    # same `sorts` may order tied rows differently, so they are different steps (an unsort must use
+    # its own sort's inverse), but rows put in either order have the same lengths.
+    sorts: str | None = field(default=None, compare=False)
 
     def inverse(self) -> Step:
         """The step that undoes this one."""
-        return Step(self.token, not self.inverted)
+        return Step(self.token, not self.inverted, self.sorts)
 
 
 @dataclass(frozen=True)
@@ -30,9 +34,25 @@ class Perm:
     steps: tuple[Step, ...] = ()
 
     @staticmethod
-    def of(token: str) -> Perm:
+    def of(token: str, sorts: str | None = None) -> Perm:
         """The permutation made by one sort or `randperm` call."""
-        return Perm((Step(token),))
+        return Perm((Step(token, sorts=sorts),))
+
+    @property
+    def last_sort(self) -> str | None:
+        """What the last step sorts (`Step.sorts`), when it is a sort of lengths and not inverted."""
+        if self.steps and not self.steps[-1].inverted:
+            return self.steps[-1].sorts
+        return None
+
+    def same_lengths(self, other: Perm) -> bool:
+        """Whether rows in this order have the lengths of rows in `other`'s: the same permutation,
+        or the same but for a last step that in both sorts the same lengths the same way (ties aside,
+        both give the one sorted sequence: `np.argsort(-x)` and `np.sort(x)[::-1]`)."""
+        if self == other:
+            return True
+        sorts = self.last_sort
+        return sorts is not None and sorts == other.last_sort and self.steps[:-1] == other.steps[:-1]
 
     @property
     def is_identity(self) -> bool:

@@ -8,6 +8,7 @@ an embedding's output, a call we do not know) is unknown, and rules stay quiet o
 from __future__ import annotations
 
 import ast
+import bisect
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -54,13 +55,21 @@ class RnnInput:
 
 def rnn_inputs(facts: FileFacts) -> list[RnnInput]:
     """The inputs of every RNN call the analysis recognised, with what this module knows of each."""
+    return list(facts.derived(_rnn_inputs))  # computed once per file, for each rule that reads them
+
+
+def _rnn_inputs(facts: FileFacts) -> tuple[RnnInput, ...]:
     targets = {id(c.node): c.node for c in facts.rnn_calls}
     if not targets:
-        return []
+        return ()
     names = import_names(facts.tree)
     found: dict[int, Shape | None] = {}
+    lines = sorted({call.lineno for call in targets.values()})
     for scope in scopes(facts.tree):
-        TensorWalker(names, targets, found).walk(scope.body)
+        # A scope's walk records only the calls of its own body (nested ones are scopes of their own),
+        # so one whose lines hold no RNN call has nothing to say.
+        if isinstance(scope, ast.Module) or _spans(scope, lines):
+            TensorWalker(names, targets, found).walk(scope.body)
     inputs = []
     for call in (c.node for c in facts.rnn_calls):
         arg = call.args[0] if call.args else (call.keywords[0].value if call.keywords else None)
@@ -68,7 +77,13 @@ def rnn_inputs(facts: FileFacts) -> list[RnnInput]:
             continue
         constructor = constructor_of(facts, call, names)
         inputs.append(RnnInput(call, arg, found.get(id(call)), constructor, input_size(constructor)))
-    return inputs
+    return tuple(inputs)
+
+
+def _spans(scope: ast.FunctionDef | ast.AsyncFunctionDef, lines: list[int]) -> bool:
+    """Whether one of the sorted `lines` lies within the lines of `scope`."""
+    at = bisect.bisect_left(lines, scope.lineno)
+    return at < len(lines) and lines[at] <= (scope.end_lineno or scope.lineno)
 
 
 def scopes(tree: ast.Module) -> Iterator[ast.Module | ast.FunctionDef | ast.AsyncFunctionDef]:
@@ -421,20 +436,24 @@ def constructor_of(facts: FileFacts, call: ast.Call, names: dict[str, str]) -> a
         key = None
     if key is None:
         return None
-    built = []
+    built = facts.derived(_single_assignments).get(key, [])
+    if len(built) != 1 or not isinstance(built[0], ast.Call):
+        return None
+    return built[0] if qualified(built[0].func, names) in RECURRENT else None
+
+
+def _single_assignments(facts: FileFacts) -> dict[tuple[str, str], list[ast.expr]]:
+    # The values of one-target assignments, by target (`self.rnn = ...` under ("attr", "rnn")), in file order.
+    built: dict[tuple[str, str], list[ast.expr]] = {}
     for node in ast.walk(facts.tree):
         if not isinstance(node, ast.Assign) or len(node.targets) != 1:
             continue
         target = node.targets[0]
-        if key[0] == "attr":
-            hit = isinstance(target, ast.Attribute) and target.attr == key[1] and isinstance(target.value, ast.Name)
-        else:
-            hit = isinstance(target, ast.Name) and target.id == key[1]
-        if hit:
-            built.append(node.value)
-    if len(built) != 1 or not isinstance(built[0], ast.Call):
-        return None
-    return built[0] if qualified(built[0].func, names) in RECURRENT else None
+        if isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name):
+            built.setdefault(("attr", target.attr), []).append(node.value)
+        elif isinstance(target, ast.Name):
+            built.setdefault(("name", target.id), []).append(node.value)
+    return built
 
 
 def input_size(constructor: ast.Call | None) -> int | None:

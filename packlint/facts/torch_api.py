@@ -143,6 +143,7 @@ def functions() -> dict[str, Entry]:
         "torch.from_numpy": entry("ndarray", e.to_tensor),
         "torch.asarray": entry("obj, *, dtype=None, device=None, copy=None, requires_grad=False", e.to_tensor),
         "numpy.argsort": entry("a, axis=-1, kind=None, order=None", e.sort_indices),
+        "numpy.sort": entry("a, axis=-1, kind=None, order=None", e.numpy_sort),
         "numpy.array": entry("object, dtype=None", e.to_numpy),
         "numpy.asarray": entry("a, dtype=None", e.to_numpy),
         "torch.nn.ModuleList": entry("modules=None", e.module_list),

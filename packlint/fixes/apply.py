@@ -335,7 +335,22 @@ def _define_rewriter() -> type:
                 else:
                     continue
                 self.done(change)
+            inserts = [c for c in self.by_node.get(id(original_node), []) if isinstance(c, InsertStatement)]
+            if inserts and isinstance(result, cst.BaseCompoundStatement):
+                return self.around_compound(result, inserts)
             return result
+
+        def around_compound(self, statement: _Node, inserts: list[InsertStatement]) -> Any:
+            """Lines inserted before or after a `with`/`for`/`if` statement; comments above stay above all."""
+            newline = newline_of(statement, self.module)
+            before = [new_line(small_statements(c.code, self.module), newline) for c in inserts if not c.after]
+            after = [new_line(small_statements(c.code, self.module), newline) for c in inserts if c.after]
+            if before:
+                before[0] = before[0].with_changes(leading_lines=statement.leading_lines)
+                statement = statement.with_changes(leading_lines=[])
+            for change in inserts:
+                self.done(change)
+            return cst.FlattenSentinel([*before, statement, *after])
 
         def set_keyword(self, call: _Node, change: SetKeyword) -> _Node:
             args = list(call.args)

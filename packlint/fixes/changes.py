@@ -106,6 +106,21 @@ Change = Union[
 ]
 
 
+def targets(change: Change) -> tuple[Target, ...]:
+    """The nodes that `change` rewrites or anchors to: what a fix touches besides its text edits."""
+    if isinstance(change, SetKeyword):
+        return (change.call,)
+    if isinstance(change, WrapExpression):
+        return (change.node,) if change.inner is None else (change.node, change.inner)
+    if isinstance(change, (ReplaceExpression, RemoveStatement)):
+        return (change.node,)
+    if isinstance(change, InsertStatement):
+        return (change.anchor,)
+    if isinstance(change, InsertFirst):
+        return (change.owner,)
+    return (change.node, change.anchor)  # MoveStatement
+
+
 def target(source: Source, node: ast.AST, kind: TargetKind) -> Target:
     """The libcst span of an `ast` node (whose columns count UTF-8 bytes)."""
     start = source.offset(node.lineno, node.col_offset)  # type: ignore[attr-defined]

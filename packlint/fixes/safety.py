@@ -28,7 +28,17 @@ def reads_packed_internals(facts: FileFacts, call: PackCall) -> bool:
     """Whether code may read the packed value's own order: `.data`, `.batch_sizes` and the indices
     in the function that packs (or, when it hands the value on, anywhere in the file), or a
     `PackedSequence(...)` rebuilt anywhere in the file, which drops the sort indices."""
+    if facts.derived(_rebuilds_packed):
+        return True
     scope = enclosing_scope(facts, call.node)
+    handed_on = scope is facts.tree or any(isinstance(n, (ast.Return, ast.Yield)) for n in ast.walk(scope))
+    if handed_on:
+        return facts.derived(_reads_packed_fields)
+    return any(isinstance(n, ast.Attribute) and n.attr in PACKED_FIELDS for n in ast.walk(scope))
+
+
+def _rebuilds_packed(facts: FileFacts) -> bool:
+    # Whether the file reads a packed value's indices or rebuilds one anywhere (once per file).
     for node in ast.walk(facts.tree):
         if isinstance(node, ast.Call) and _name(node.func) == "PackedSequence":
             return True
@@ -36,9 +46,11 @@ def reads_packed_internals(facts: FileFacts, call: PackCall) -> bool:
             return True
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "_replace":
             return True  # `packed._replace(data=...)`: a rebuild by namedtuple
-    handed_on = scope is facts.tree or any(isinstance(n, (ast.Return, ast.Yield)) for n in ast.walk(scope))
-    where = facts.tree if handed_on else scope
-    return any(isinstance(n, ast.Attribute) and n.attr in PACKED_FIELDS for n in ast.walk(where))
+    return False
+
+
+def _reads_packed_fields(facts: FileFacts) -> bool:
+    return any(isinstance(n, ast.Attribute) and n.attr in PACKED_FIELDS for n in ast.walk(facts.tree))
 
 
 def _name(node: ast.expr) -> str | None:
@@ -57,7 +69,7 @@ def swaps_axes(facts: FileFacts, node: ast.AST) -> bool:
         scope = facts.parent(scope)
     if scope is None:
         return True
-    helpers = layout_changing_functions(facts.tree)
+    helpers = facts.derived(_layout_changing_functions)
     return any(changes_layout(n) or called_name(n) in helpers for n in ast.walk(scope))
 
 
@@ -72,17 +84,32 @@ def layout_changing_functions(tree: ast.Module) -> set[str]:
     """Names of this file's functions (and methods) that may change a layout, directly or through
     another such function (to a fixed point)."""
     functions = [n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
+    # Each function is walked once: whether it changes a layout itself, and which names it calls.
+    direct: list[bool] = []
+    calls: list[set[str]] = []
+    for function in functions:
+        changes = False
+        called: set[str] = set()
+        for n in ast.walk(function):
+            changes = changes or changes_layout(n)
+            name = called_name(n)
+            if name is not None:
+                called.add(name)
+        direct.append(changes)
+        calls.append(called)
     found: set[str] = set()
     changed = True
     while changed:
         changed = False
-        for function in functions:
-            if function.name in found:
-                continue
-            if any(changes_layout(n) or called_name(n) in found for n in ast.walk(function)):
+        for function, changes, called in zip(functions, direct, calls):
+            if function.name not in found and (changes or not called.isdisjoint(found)):
                 found.add(function.name)
                 changed = True
     return found
+
+
+def _layout_changing_functions(facts: FileFacts) -> set[str]:
+    return layout_changing_functions(facts.tree)
 
 
 def layout_doubtful(facts: FileFacts, call: PackCall) -> bool:

@@ -25,13 +25,15 @@ def render(run: Run, full: bool = True, color: bool = False, quiet: bool = False
     style: Style = click.style if color else _plain
     blocks: list[str] = []
     for result in run.results:
+        text = run.sources.get(result.path)
+        cells = _cell_sources(text) if full and text is not None and result.path.endswith(".ipynb") else {}
         for item in run.entries(result):
             header = _header(run, result, item, style)
             if not full:
                 blocks.append(header)
                 continue
-            lines = [header, *_frame(run.sources.get(result.path), item, style), *_help(run, item, style)]
-            blocks.append("\n".join(lines) + "\n")
+            frame = _frame(_framed_text(text, cells, item), item, style)
+            blocks.append("\n".join([header, *frame, *_help(run, item, style)]) + "\n")
     tail = "".join(line + "\n" for line in ([] if quiet else summary(run)))
     if not full:
         return "".join(b + "\n" for b in blocks) + tail
@@ -47,9 +49,29 @@ def _header(run: Run, result: FileResult, item: FileError | Diagnostic, style: S
     return f"{where} {style(item.code, fg='red', bold=True)} {mark}{item.message}"
 
 
+def _cell_sources(text: str) -> dict[int, str]:
+    """A notebook's cell sources by cell number (1-based among all cells, as `cell N` counts)."""
+    from packlint.notebook import Notebook, NotebookError
+
+    try:
+        notebook = Notebook.parse(text.encode("utf-8"))
+    except NotebookError:
+        return {}
+    return {cell.index + 1: cell.source for cell in notebook.cells}
+
+
+def _framed_text(text: str | None, cells: dict[int, str], item: FileError | Diagnostic) -> str | None:
+    # A notebook's diagnostic is framed in its cell, with the cell's own rows (as ruff shows them), not in
+    # the file's JSON lines; a failure in a notebook has no place in a cell and gets no frame.
+    if text is None or not cells:
+        return text
+    cell = item.cell if isinstance(item, Diagnostic) else None
+    return cells.get(cell.number) if cell is not None else None
+
+
 def _frame(text: str | None, item: FileError | Diagnostic, style: Style) -> list[str]:
-    if text is None or (isinstance(item, Diagnostic) and item.cell is not None):
-        return []  # TODO(issue 13): a notebook's frame would show the cell, not the file's JSON lines
+    if text is None:
+        return []
     if isinstance(item, FileError):
         if item.location is None:
             return []

@@ -57,8 +57,8 @@ class SortMisaligned(Rule):
             batch, lengths = call.input, call.lengths
             if call.function != "pack_padded_sequence" or call.opaque:
                 continue  # pack_sequence takes its lengths from the sequences themselves
-            if batch.perm is None or lengths.perm is None or batch.perm == lengths.perm:
-                continue
+            if batch.perm is None or lengths.perm is None or batch.perm.same_lengths(lengths.perm):
+                continue  # the same order, or two sorts of the same lengths the same way
             yield self.diagnostic(ctx, call.node, self.message(ctx, facts, call, batch, lengths))
 
     @staticmethod

@@ -18,7 +18,9 @@ class LengthsOnAccelerator(Rule):
     """
     ## What it does
     Reports `pack_padded_sequence` calls whose lengths were moved to an accelerator, with
-    `.cuda()`, `.to(device)`, `.to("cuda")`, `.to(x.device)` or `torch.tensor(..., device=...)`.
+    `.cuda()`, `.to(device)`, `.to("cuda")`, `.to(x.device)` or `torch.tensor(..., device=...)`,
+    and lengths computed from a tensor that was moved there: `(tokens != pad).sum(1)`,
+    `mask.long().sum(dim=1)` or `torch.sum(mask, 1)` after `tokens = tokens.to(device)`.
     In project mode (`--project`) it also reports a call that passes moved lengths
     (`model(x, lengths.cuda())`) to project code in another file that packs that parameter as it is
     given, naming the file and line of the pack call.
@@ -27,7 +29,8 @@ class LengthsOnAccelerator(Rule):
     Since torch 1.7 the lengths must be a 1-D CPU int64 tensor (or a list): packing reads them on
     the host to build the batch sizes. On a GPU the call raises `RuntimeError: 'lengths' argument
     should be a 1D CPU int64 tensor, but got 1D cuda:0 Long tensor`. The code often passes its CPU
-    tests and fails on the first run on a GPU.
+    tests and fails on the first run on a GPU. Lengths counted from the batch itself are easy to
+    miss: they live wherever the batch lives, so moving the batch first moves them too.
 
     ## Example
     ```python
@@ -51,9 +54,10 @@ class LengthsOnAccelerator(Rule):
 
     ## Fix safety
     Safe: packing copies the lengths to the CPU anyway; passing `lengths.cpu()` gives it the same
-    values where it accepts them. Where the call's argument is itself `x.cuda()` or `x.to(device)`,
-    the fix passes `x.cpu()` instead. A report across files has no fix: the moved value may have
-    other uses on the accelerator, so where to move it back is the reader's choice.
+    values where it accepts them (counted lengths are int64, which it takes as they are). Where the
+    call's argument is itself `x.cuda()` or `x.to(device)`, the fix passes `x.cpu()` instead. A report
+    across files has no fix: the moved value may have other uses on the accelerator, so where to move it
+    back is the reader's choice.
     """
 
     code = "PKL111"

@@ -14,7 +14,6 @@ from packlint.facts import (
     called_name,
     dotted,
     is_reset,
-    resetting_functions,
     training_loops,
 )
 from packlint.fixes.changes import insert_first, insert_statement
@@ -119,7 +118,7 @@ class MissingZeroGrad(Rule):
 def outer_loop_resets(facts: LoopFacts, loop: ast.AST) -> bool:
     """Whether a loop around `loop` (in the same function) resets gradients somewhere."""
     parents = facts.index.parents
-    helpers = resetting_functions(facts.tree)
+    helpers = facts.resetting
     node = parents.get(id(loop))
     while node is not None and not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
         if isinstance(node, LOOPS) and any(is_reset(n) or called_name(n) in helpers for n in ast.walk(node)):

@@ -43,3 +43,39 @@ def all_of(*groups: tuple[str, ...]) -> tuple[Trigger, ...]:
 BACKWARD_AND_STEP = all_of((BACKWARD_CALL, MANUAL_BACKWARD_CALL), (STEP_CALL,))
 # PKL302: a backward pass, then `<x>.zero_grad()`, then a step.
 BACKWARD_RESET_STEP = all_of((BACKWARD_CALL, MANUAL_BACKWARD_CALL), (STEP_CALL,), (ZERO_GRAD,))
+
+
+# ----------------------------------------------------------------- facts gating
+# Which functions' statement-order facts (pack calls, RNN calls, subscripts, bindings: `FileFacts`) a rule
+# reads, as words: the analysis walks a function (or class) only when its text holds one of the words
+# of a rule whose triggers the file holds, or the name of a module-level binding or same-file function
+# that does (packlint.facts.gating). A rule missing from `FLOW` gets EVERY_FUNCTION: the whole file is
+# walked, as without gating, which is always right; a rule that declares less must be sure of it
+# (`tests/test_gating.py` runs every fixture and real files with and without gating).
+EVERY_FUNCTION: tuple[str, ...] = ("",)  # the empty word is in every text
+# Rules that read only the syntax tree and the source (loops, eval calls, noqa comments), never FileFacts' events.
+NO_FLOW: tuple[str, ...] = ()
+# Values an RNN-output rule reads (an RNN module, its output and h_n, a padded or packed batch) are made
+# only by a call whose text names an RNN class or an rnn-utils function, or by a name or function that
+# is bound to one in this file (the closure in facts.gating): a function with neither cannot give one.
+RECURRENT_FLOW: tuple[str, ...] = (*PACKING, *RECURRENT)
+
+FLOW: dict[str, tuple[str, ...]] = {
+    # The packing rules (PKL101-PKL112) are not listed: PKL101 reads a lengths list indexed by a
+    # permutation in any function of a file that packs, and a lengths value can come from a parameter's
+    # name (`seq_lens`), so their files are walked whole.
+    "PKL113": RECURRENT_FLOW,
+    "PKL114": RECURRENT_FLOW,
+    "PKL201": RECURRENT_FLOW,
+    "PKL202": RECURRENT_FLOW,
+    "PKL203": RECURRENT_FLOW,
+    "PKL206": RECURRENT_FLOW,  # subscripts of an RNN's h_n, as PKL202
+    # Training and evaluation loops are read off the tree (facts.loops, facts.evaluation).
+    "PKL301": NO_FLOW,
+    "PKL302": NO_FLOW,
+    "PKL303": NO_FLOW,
+    "PKL304": NO_FLOW,
+    "PKL305": NO_FLOW,  # facts.modes reads the tree: models, training loops, evaluations, eval() calls
+    "PKL010": NO_FLOW,  # the source's characters
+    "PKL900": NO_FLOW,  # the other rules' diagnostics and the noqa comments
+}

@@ -40,6 +40,10 @@ class Batch:
     lengths: tuple[int, ...]
     labels: Tensor  # int64 [B]
 
+    def single(self, i: int) -> Batch:
+        """A batch of sequence `i` alone: no padding, the ground truth of `-> alone`."""
+        return Batch((self.seqs[i],), (self.ids[i],), (self.lengths[i],), self.labels[i : i + 1])
+
 
 def make_batch(env: Env, sorted_: bool = False, windows: bool = False) -> Batch:
     """The seeded hostile batch; `sorted_` orders it longest first (for code whose callers sort),

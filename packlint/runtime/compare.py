@@ -267,3 +267,25 @@ def _compare_state(value: object, where: str, expected: Expected, order: Tensor 
         c = _reordered(_as_tensor(value[1], where), order, 1)
         return max(_gap("h_n", h, expected.h_n), _gap("c_n", c, expected.c_n), key=lambda g: g.error)
     return _gap("h_n", _reordered(_as_tensor(value, where), order, 1), expected.h_n)
+
+
+def alone_gap(value: object, rows: Sequence[object]) -> Gap:
+    """`-> alone`: row i of the batch's result against the result of a batch of sequence i alone.
+
+    A per-step result (`[B, T, ...]` batched, `[1, L_i, ...]` alone) is compared up to each length."""
+    if not isinstance(value, Tensor) or not all(isinstance(r, Tensor) for r in rows):
+        raise StructureError("`alone` compares tensors: the entry must return one tensor with a row per sequence")
+    if value.dim() == 0 or value.size(0) != len(rows):
+        return Gap(math.inf, f"the result has {value.size(0) if value.dim() else 0} rows for {len(rows)} sequences")
+    worst = Gap(0.0)
+    for i, row in enumerate(rows):
+        assert isinstance(row, Tensor)
+        batched = value[i]
+        if row.dim() == value.dim() and row.dim() >= 2 and row.shape[2:] == value.shape[2:]:
+            batched = batched[: row.size(1)]  # per-step: the steps of sequence i, not its padding
+        if row.dim() == 0 or row.size(0) != 1 or row.shape[1:] != batched.shape:
+            return Gap(math.inf, f"sequence {i} alone gives shape {tuple(row.shape)}, batched {tuple(value.shape)}")
+        error = float((batched.detach().double() - row[0].detach().double()).abs().max())
+        if error > worst.error:
+            worst = Gap(error, f"row {i} differs from sequence {i} run alone")
+    return worst

@@ -18,6 +18,8 @@ EXECUTABLE_RULES = frozenset(
     {"PKL101", "PKL102", "PKL103", "PKL104", "PKL105", "PKL111", "PKL112", "PKL201", "PKL202", "PKL203"}
     | {"PKL301", "PKL302"}
     | {"PKL010", "PKL108", "PKL113", "PKL114", "PKL303"}
+    | {"PKL206", "PKL305"}
+    | {"PKL204", "PKL205"}
 )
 
 MODULE = "<module>"
@@ -59,7 +61,11 @@ CONSTRUCTOR_NAMES: dict[str, str] = {
 # What a returned value must equal, by kind (docs/verify.md, "Result kinds").
 RESULT_KINDS = frozenset(
     {"packed", "packed_out", "outputs", "last", "h_n", "repr", "labels", "lengths", "perm", "params", "loss"}
+    | {"trained", "scores"}
+    | {"alone"}
 )
+# `-> (trained, scores)`: a fixture that builds, trains and evaluates its own model gets only these.
+EVALUATION_ARGUMENTS = frozenset({"loader", "loss_fn", "epochs", "device"})
 # `head(kind)`: the kind passed through the linear head (a class entry's one nn.Linear, or `head`).
 HEAD_INPUTS = frozenset({"outputs", "last", "repr"})
 
@@ -368,6 +374,19 @@ def _validate(contract: Contract) -> None:
         missing = sorted({"model", "optimizer", "loader", "loss_fn"} - arguments)
         if missing:
             raise ContractError(f"`-> params` needs the training arguments; missing {', '.join(missing)}")
+    if "scores" in kinds or "trained" in kinds:
+        if (
+            not isinstance(contract.result, tuple)
+            or sorted(kinds) != ["scores", "trained"]
+            or len(contract.result) != 2
+        ):
+            raise ContractError("`trained` and `scores` go together, alone: `-> (trained, scores)`")
+        if "loader" not in arguments or not arguments <= EVALUATION_ARGUMENTS:
+            raise ContractError(
+                f"`-> (trained, scores)` takes a `loader` and only {', '.join(sorted(EVALUATION_ARGUMENTS))}"
+            )
+    if "alone" in kinds and contract.result != "alone":
+        raise ContractError("`alone` is a result on its own: `-> alone`")
     if kinds.count("perm") > 1:
         raise ContractError("at most one `perm` in a result")
     rnn_kinds = arguments & {*RNN_KINDS}

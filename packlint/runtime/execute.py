@@ -14,11 +14,19 @@ from torch import Tensor, nn
 
 from packlint.invisible import repair
 from packlint.runtime.batch import SEED, SETTINGS, Batch, argument, build_head, build_rnn, make_batch
-from packlint.runtime.compare import Gap, StructureError, compare
+from packlint.runtime.compare import Gap, StructureError, alone_gap, compare
 from packlint.runtime.contract import RNN_KINDS, Config, Contract, Result
 from packlint.runtime.devices import Env, precise
 from packlint.runtime.reference import Expected, data_only, find_embedding, find_linear, find_rnn, run_alone
-from packlint.runtime.training import ACCUMULATE, EPOCHS, Loop, make_arguments, reference_parameters
+from packlint.runtime.training import (
+    ACCUMULATE,
+    EPOCHS,
+    Loop,
+    evaluation_scores,
+    make_arguments,
+    make_loader,
+    reference_parameters,
+)
 
 MATCH, DEVIATE, RAISE, ERROR, SKIP = "MATCH", "DEVIATE", "RAISE", "ERROR", "SKIP"
 
@@ -110,6 +118,10 @@ class Runner:
                     raise ContractMismatch(f"the file defines no `{contract.entry.name}`")
                 if contract.result == "params":
                     return self._train(label, target, contract, config)
+                if "scores" in contract.result_kinds():
+                    return self._evaluation(label, target, contract)
+                if contract.result == "alone":
+                    return self._alone(label, target, contract, config)
                 call, expected = self._prepare(target, contract, config)
                 return self._judge(label, contract.result, call, expected, config)
             except FixtureRaised as exc:
@@ -202,6 +214,44 @@ class Runner:
         verdict = MATCH if gap.error <= self.env.tolerance else DEVIATE
         return Outcome(label, verdict, gap.error, "" if verdict == MATCH else gap.note)
 
+    def _alone(self, label: str, target: object, contract: Contract, config: Config) -> Outcome:
+        """`-> alone`: the entry on the whole batch, row by row, against the entry on each sequence alone."""
+        entry, env = contract.entry, self.env
+        batch = self.batch(contract.options.sorted, contract.uses_windows())
+        modules: dict[str, nn.Module] = {}
+        if entry.is_class:
+            instance = self._construct(target, contract, config)
+            assert entry.method is not None
+            function = getattr(instance, entry.method, None)
+            if function is None:
+                raise ContractMismatch(f"`{entry.name}` has no method `{entry.method}`")
+        else:
+            if not callable(target):
+                raise ContractMismatch(f"`{entry.name}` is not callable")
+            function = target
+            if contract.builds_rnn():
+                rnn = modules["rnn"] = build_rnn(config, env)
+                if "head" in entry.kinds():
+                    modules["head"] = build_head(rnn, env)
+
+        def call(part: Batch) -> object:
+            kwargs = {b.name: argument(b.kind, part, config, env, modules) for b in entry.arguments}
+            _check_binding(function, kwargs, entry.name)
+            return function(**kwargs)
+
+        try:
+            value = call(batch)
+            rows = [call(batch.single(i)) for i in range(len(batch.lengths))]
+        except ContractMismatch:
+            raise
+        except Exception as exc:
+            return Outcome(label, RAISE, detail=exception_text(exc))
+        try:
+            gap = alone_gap(value, rows)
+        except StructureError as exc:
+            return Outcome(label, ERROR, detail=str(exc))
+        return self._verdict(label, gap)
+
     def _train(self, label: str, target: object, contract: Contract, config: Config) -> Outcome:
         if not callable(target):
             raise ContractMismatch(f"`{contract.entry.name}` is not callable")
@@ -233,6 +283,39 @@ class Runner:
         got = [p.detach().double() for p in args.model.parameters()]
         error = max(float((p - w.double()).abs().max()) for p, w in zip(got, wanted))
         return self._verdict(label, Gap(error, "params"))
+
+    def _evaluation(self, label: str, target: object, contract: Contract) -> Outcome:
+        """`-> (trained, scores)`: the scores must be what the returned model gives in eval mode."""
+        if not callable(target):
+            raise ContractMismatch(f"`{contract.entry.name}` is not callable")
+        loader = make_loader(self.batch(contract.options.sorted))
+        values: dict[str, object] = {
+            "loader": loader,
+            "loss_fn": nn.CrossEntropyLoss(),
+            "epochs": EPOCHS,
+            "device": self.env.device,
+        }
+        kwargs = {b.name: values[b.kind] for b in contract.entry.arguments}
+        _check_binding(target, kwargs, contract.entry.name)
+        try:
+            value = target(**kwargs)
+        except Exception as exc:
+            return Outcome(label, RAISE, detail=exception_text(exc))
+        if not (isinstance(value, tuple) and len(value) == 2):
+            return Outcome(label, ERROR, detail="`-> (trained, scores)` needs a returned pair")
+        named = dict(zip(contract.result, value))
+        trained, scores = named["trained"], named["scores"]
+        if not isinstance(trained, nn.Module):
+            return Outcome(label, ERROR, detail="`trained` must be the model (an nn.Module)")
+        if isinstance(scores, (list, tuple)) and all(isinstance(s, Tensor) for s in scores):
+            scores = torch.cat(list(scores))
+        if not isinstance(scores, Tensor):
+            return Outcome(label, ERROR, detail="`scores` must be a tensor (or a list of per-batch tensors)")
+        wanted = evaluation_scores(trained, loader)
+        if scores.shape != wanted.shape:
+            return self._verdict(label, Gap(float("inf"), f"scores of shape {tuple(scores.shape)}"))
+        error = float((scores.detach().double() - wanted.double()).abs().max())
+        return self._verdict(label, Gap(error, "scores differ from the trained model's in eval mode"))
 
 
 def _setting(kind: str, config: Config) -> object:

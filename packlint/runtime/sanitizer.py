@@ -20,6 +20,9 @@ from torch import Tensor
 from torch.nn.utils.rnn import PackedSequence
 
 WRAPPED = ("pack_padded_sequence", "pack_sequence")
+# Strict mode also remembers the padding of the last few `pad_packed_sequence` results, to see a
+# softmax over their padded steps (PKL204).
+RECENT_PADDINGS = 4
 _TORCH_DIR = os.path.dirname(os.path.abspath(torch.__file__)) + os.sep
 _THIS_FILE = os.path.abspath(__file__)
 
@@ -95,6 +98,7 @@ class Sanitizer:
         self._patched: list[tuple[object, str, object]] = []
         self._rnn_hook: Any = None
         self._inside = threading.local()
+        self._paddings: list[tuple[int, int, tuple[int, ...]]] = []  # (B, T, lengths) of recent unpacks
 
     def __enter__(self) -> Sanitizer:
         self.install()
@@ -112,8 +116,21 @@ class Sanitizer:
         """Wrap the pack functions in torch.nn.utils.rnn and wherever a module already imported them."""
         if self.installed:
             return
-        originals = {name: getattr(rnn_utils, name) for name in WRAPPED}
-        wrappers = {id(fn): self._wrap(name, fn) for name, fn in originals.items()}
+        originals: dict[str, Callable[..., Any]] = {name: getattr(rnn_utils, name) for name in WRAPPED}
+        wrappers: dict[int, Callable[..., Any]] = {id(fn): self._wrap(name, fn) for name, fn in originals.items()}
+        if self.strict:
+            extra: dict[str, Callable[..., Any]] = {
+                "pad_packed_sequence": rnn_utils.pad_packed_sequence,
+                "softmax": torch.nn.functional.softmax,
+            }
+            originals.update(extra)
+            wrappers[id(extra["pad_packed_sequence"])] = self._wrap_unpack(extra["pad_packed_sequence"])
+            wrappers[id(extra["softmax"])] = self._wrap_softmax(extra["softmax"])
+            wrappers[id(torch.softmax)] = self._wrap_softmax(torch.softmax)
+            originals["torch.softmax"] = torch.softmax
+            tensor_softmax = torch.Tensor.softmax
+            torch.Tensor.softmax = self._wrap_softmax(tensor_softmax)  # type: ignore[method-assign]
+            self._patched.append((torch.Tensor, "softmax", tensor_softmax))
         for module in list(sys.modules.values()):
             namespace = getattr(module, "__dict__", None)
             if not isinstance(namespace, dict) or module is sys.modules[__name__]:
@@ -183,6 +200,78 @@ class Sanitizer:
                 self._inside.active = False
 
         return wrapper
+
+    def _wrap_unpack(self, original: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(original)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            result = original(*args, **kwargs)
+            padded, lengths = result
+            if isinstance(padded, Tensor) and padded.dim() >= 2 and isinstance(lengths, Tensor):
+                batch_first = bool(kwargs.get("batch_first", args[1] if len(args) > 1 else False))
+                batch, steps = (padded.size(0), padded.size(1)) if batch_first else (padded.size(1), padded.size(0))
+                record = (batch, steps, tuple(int(v) for v in lengths.tolist()))
+                self._paddings = [record, *(p for p in self._paddings if p != record)][:RECENT_PADDINGS]
+            return result
+
+        return wrapper
+
+    def _wrap_softmax(self, original: Callable[..., Tensor]) -> Callable[..., Tensor]:
+        @functools.wraps(original)
+        def wrapper(*args: Any, **kwargs: Any) -> Tensor:
+            __tracebackhide__ = True
+            if getattr(self._inside, "softmax", False):  # F.softmax calls Tensor.softmax
+                return original(*args, **kwargs)
+            self._inside.softmax = True
+            try:
+                result = original(*args, **kwargs)
+            finally:
+                self._inside.softmax = False
+            dim = kwargs.get("dim", args[1] if len(args) > 1 else None)
+            if self._paddings and isinstance(args[0] if args else None, Tensor) and isinstance(dim, int):
+                self._check_softmax(args[0], result, dim)
+            return result
+
+        return wrapper
+
+    def _check_softmax(self, scores: Tensor, weights: Tensor, dim: int) -> None:
+        """PKL204 at run time: weight on the padded steps of a recent `pad_packed_sequence` result.
+
+        Only scores that carry padding's signature are judged: along `dim` the size is that result's
+        padded length T, another axis is its batch, and past each shorter sequence's length the
+        scores are one value (what per-step layers make of zero padding), not a coincidence of sizes."""
+        __tracebackhide__ = True
+        if scores.dim() < 2 or not scores.is_floating_point():
+            return
+        dim = dim % scores.dim()
+        for batch, steps, lengths in self._paddings:
+            if scores.size(dim) != steps or len(lengths) != batch or min(lengths) >= steps:
+                continue
+            axes = [a for a in range(scores.dim()) if a != dim and scores.size(a) == batch]
+            if not axes:
+                continue
+            rows_scores = scores.detach().movedim((axes[0], dim), (0, 1)).reshape(batch, steps, -1)
+            rows_weights = weights.detach().movedim((axes[0], dim), (0, 1)).reshape(batch, steps, -1)
+            leaked = []
+            for b, n in enumerate(lengths):
+                if n >= steps:
+                    continue
+                tail = rows_scores[b, n:]
+                if not bool((tail == tail[:1]).all()):
+                    break  # not padding's signature: the sizes only coincide
+                share = float(rows_weights[b, n:].sum(dim=0).max())
+                if share > 1e-6:
+                    leaked.append((b, share))
+            else:
+                if leaked:
+                    b, share = max(leaked, key=lambda item: item[1])
+                    self._fail(
+                        "PKL204",
+                        "attention-over-padding",
+                        f"a softmax over dim {dim} (size {steps}) of a {tuple(scores.shape)} tensor gives "
+                        f"{share:.0%} of row {b}'s weight to the steps past its length {lengths[b]}: mask the "
+                        "padding (`masked_fill(~mask, float('-inf'))`) before the softmax",
+                        "softmax",
+                    )
 
     def _fail(self, code: str, name: str, message: str, function: str) -> None:
         __tracebackhide__ = True

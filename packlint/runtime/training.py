@@ -104,6 +104,13 @@ def reference_parameters(start: SequenceClassifier, args: TrainingArguments, loo
     return [p.detach().clone() for p in model.parameters()]
 
 
+def evaluation_scores(model: nn.Module, loader: list[tuple[PackedSequence, Tensor]]) -> Tensor:
+    """What an evaluation of a trained model must give: its class scores for every batch, in eval mode."""
+    model.eval()
+    with torch.no_grad():
+        return torch.cat([model(inputs) for inputs, _ in loader])
+
+
 def parameters(model: nn.Module) -> Iterator[Tensor]:
     """The model's parameters, detached."""
     return (p.detach() for p in model.parameters())
@@ -113,4 +120,13 @@ def _autocast(env: Env, enabled: bool) -> AbstractContextManager[object]:
     return torch.autocast(env.kind, enabled=True) if enabled else nullcontext()
 
 
-__all__ = ["INPUT_SIZE", "Loop", "SequenceClassifier", "TrainingArguments", "make_arguments", "reference_parameters"]
+__all__ = [
+    "INPUT_SIZE",
+    "Loop",
+    "SequenceClassifier",
+    "TrainingArguments",
+    "evaluation_scores",
+    "make_arguments",
+    "make_loader",
+    "reference_parameters",
+]
