@@ -218,13 +218,16 @@ def lint_project(
     found: list[Diagnostic] = []
     errors: list[FileError] = []
     for rule in REGISTRY:
-        if cross_file_only and path is not None:
-            if rule.code not in codes or not rule.project_triggers:
-                continue
-        elif rule.code not in active:
+        if rule.code not in codes:
+            continue
+        if rule.code in active and not (cross_file_only and path is not None):
+            check = rule().check
+        elif path is not None and rule.project_triggers:
+            check = rule().check_project  # its own triggers are absent: only its cross-file check can report
+        else:
             continue
         try:
-            found.extend(rule().check_project(ctx) if cross_file_only and path is not None else rule().check(ctx))
+            found.extend(check(ctx))
         except Exception as exc:
             if strict:
                 raise
