@@ -19,7 +19,11 @@ MODEL = "x = pad_sequence(seqs, batch_first=True); rnn = nn.GRU(8, 16, batch_fir
 CALL = "packed = pack_padded_sequence(x, lengths, enforce_sorted=False)\n_, h = rnn(packed)\n"
 FIXED_CALL = CALL.replace("enforce_sorted=False)", "enforce_sorted=False, batch_first=True)")
 # A second mistake that the workspace's configuration turns off (PKL104: unsorted lengths, default on).
-IGNORED = "lens = [len(s) for s in seqs]\nother = pack_padded_sequence(y, lens, batch_first=True)\n"
+# (A collate's batch is in dataset order: lengths of a name nothing is known of would be PKL107's.)
+IGNORED = (
+    "def collate(batch):\n    seqs = [x for x, _ in batch]\n    lens = [len(s) for s in seqs]\n"
+    "    return pack_padded_sequence(pad_sequence(seqs, batch_first=True), lens, batch_first=True)\n"
+)
 TIMEOUT = 60
 
 
