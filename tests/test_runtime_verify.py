@@ -22,9 +22,7 @@ CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 @pytest.fixture(scope="module")
 def tree_run() -> VerifyRun:
     """The whole fixture tree, once, on the CPU in float32."""
-    # fixtures/project holds multi-file projects for project mode (tests/test_project.py), not executable ones.
-    rules = [str(p) for p in sorted(FIXTURES.iterdir()) if p.is_dir() and p.name != "project"]
-    return verify_paths(rules, resolve("cpu", "float32"))
+    return verify_paths([str(FIXTURES)], resolve("cpu", "float32"))
 
 
 def _verify(directory: Path) -> VerifyRun:
@@ -278,3 +276,19 @@ def test_evaluation_scores_are_compared_with_eval_mode(tmp_path: Path, layer: st
     run = _verify(_family(tmp_path, "PKL305", {"good_case.py": code}))
     reports = [r for r in run.reports if r.role == "good"]
     assert [r.verdict for r in reports] == [verdict], render_text(run)
+
+
+def test_a_directory_walk_leaves_out_multi_file_projects_but_not_a_rule_directory(tmp_path: Path) -> None:
+    from packlint.runtime.verify import fixture_files
+
+    for name in ("PKL301/good_a.py", "PKL301/bad_b.py", "PKL301/bad_b.fixed.py", "project/p/train.py", "project.py"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("x = 1\n", encoding="utf-8")
+    found = {p.relative_to(tmp_path).as_posix() for p in fixture_files([str(tmp_path)])}
+    assert found == {"PKL301/good_a.py", "PKL301/bad_b.py", "project.py"}
+    # The shipped tree: its project fixtures exist, and the walk of fixtures/ reaches none of them.
+    assert any((FIXTURES / "project").rglob("*.py"))
+    assert not [p for p in fixture_files([str(FIXTURES)]) if "project" in p.relative_to(FIXTURES).parts[:-1]]
+    # Named on the command line, a project's file is still verified (a user asked for it).
+    (named,) = fixture_files([str(tmp_path / "project/p/train.py")])
+    assert named.name == "train.py"

@@ -67,13 +67,22 @@ class VerifyRun:
         return all(r.ok for r in self.reports)
 
 
+# Multi-file projects for project mode (fixtures/project/<name>/): bad or good by their directory's name,
+# read across files, and checked by tests/test_project.py; a directory walk leaves them out.
+PROJECT_FIXTURES = "project"
+
+
 def fixture_files(paths: Sequence[str]) -> list[Path]:
     """The files under `paths`; in a directory a `.fixed.py` is run through its bad file instead."""
     found: list[Path] = []
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            found.extend(p for p in sorted(path.rglob("*.py")) if not p.name.endswith(".fixed.py"))
+            found.extend(
+                p
+                for p in sorted(path.rglob("*.py"))
+                if not p.name.endswith(".fixed.py") and PROJECT_FIXTURES not in p.relative_to(path).parts[:-1]
+            )
         else:
             found.append(path)
     return list(dict.fromkeys(found))
