@@ -103,7 +103,12 @@ def needles(triggers: Iterable[Iterable[Trigger]]) -> tuple[tuple[Needle, ...], 
 
 def may_match(data: bytes, alternatives: tuple[tuple[Needle, ...], ...]) -> bool:
     """False only when no selected rule can report anything in `data`."""
-    seen: dict[Needle, bool] = {}
+    return _any_alternative(data, alternatives, {})
+
+
+def _any_alternative(data: bytes, alternatives: tuple[tuple[Needle, ...], ...], seen: dict[Needle, bool]) -> bool:
+    # Whether every needle of some alternative is in `data`; `seen` keeps each needle's answer, so that one
+    # shared by several alternatives (or groups) is searched once.
     for alternative in alternatives:
         for needle in alternative:
             found = seen.get(needle)
@@ -121,13 +126,5 @@ def matching_groups(data: bytes, groups: Iterable[tuple[T, tuple[tuple[Needle, .
     the prefilter can give anything, rule group by rule group (a needle shared by groups is searched once)."""
     seen: dict[Needle, bool] = {}
     for label, alternatives in groups:
-        for alternative in alternatives:
-            for needle in alternative:
-                found = seen.get(needle)
-                if found is None:
-                    found = seen[needle] = needle.found_in(data)
-                if not found:
-                    break
-            else:
-                yield label
-                break
+        if _any_alternative(data, alternatives, seen):
+            yield label
