@@ -66,11 +66,17 @@ def reaches(path: str, data: bytes, word: bytes, root: str | None = None) -> tup
     assert word in WORDS
     importer = os.path.abspath(path)
     root = root or root_of(importer)
-    resolver = Resolver(root, importer)
-    deps: dict[str, str] = {}
+    return _first_reaching(Resolver(root, importer), import_lines(data), importer, word, MAX_DEPTH - 1, {})
+
+
+def _first_reaching(
+    resolver: Resolver, lines: tuple[ImportLine, ...], origin: str, word: bytes, depth: int, deps: dict[str, str]
+) -> tuple[bool, tuple[tuple[str, str], ...]]:
+    """Whether a project file that `lines` (imports of `origin`) name reaches `word` (`depth` deep), with
+    `deps` and every file read on the way, found or looked for and absent (see `reaches`)."""
     found = False
-    for file in _imported_files(resolver, import_lines(data), importer):
-        found, inner = _module_reaches(root, file, word, MAX_DEPTH - 1)
+    for file in _imported_files(resolver, lines, origin):
+        found, inner = _module_reaches(resolver.root, file, word, depth)
         deps.update(inner)
         if found:
             break
@@ -122,12 +128,4 @@ def _module_reaches_at(
     # imports are its own business (following them all would visit the whole project).
     package = os.path.basename(file) == "__init__.py"
     follow = tuple(i for i in inner if package or "*" in i.names)
-    resolver = Resolver(root, file)
-    found = False
-    for other in _imported_files(resolver, follow, file):
-        found, more = _module_reaches(root, other, word, depth - 1)
-        deps.update(more)
-        if found:
-            break
-    absent = {p: "+" if p in resolver.found else "" for p in resolver.probed if p not in deps}
-    return found, tuple(sorted({**absent, **deps}.items()))
+    return _first_reaching(Resolver(root, file), follow, file, word, depth - 1, deps)
