@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from types import CodeType
+from typing import cast
 
 import torch
 from torch import Tensor, nn
@@ -15,7 +16,7 @@ from torch import Tensor, nn
 from packlint.invisible import repair
 from packlint.runtime.batch import SEED, SETTINGS, Batch, argument, build_head, build_rnn, make_batch
 from packlint.runtime.compare import Gap, StructureError, alone_gap, compare
-from packlint.runtime.contract import RNN_KINDS, Config, Contract, Result
+from packlint.runtime.contract import RNN_KINDS, Config, Contract, Entry, Result
 from packlint.runtime.devices import Env, precise
 from packlint.runtime.reference import Expected, data_only, find_embedding, find_linear, find_rnn, run_alone
 from packlint.runtime.training import (
@@ -153,18 +154,9 @@ class Runner:
             expected = run_alone(rnn, rnn_inputs, data, batch.labels)
             if any(k == "loss" or k.startswith("head(") for k in contract.result_kinds()):
                 expected = expected.with_head(find_linear(instance))
-            assert entry.method is not None
-            function = getattr(instance, entry.method, None)
-            if function is None:
-                raise ContractMismatch(f"`{entry.name}` has no method `{entry.method}`")
+            function = _method(instance, entry)
         else:
-            if not callable(target):
-                raise ContractMismatch(f"`{entry.name}` is not callable")
-            function = target
-            if contract.builds_rnn():
-                rnn = modules["rnn"] = build_rnn(config, env)
-                if "head" in entry.kinds():
-                    modules["head"] = build_head(rnn, env)
+            function = _function(target, contract, config, env, modules)
             expected = self._reference(config, contract, batch, modules, data)
         kwargs = {b.name: argument(b.kind, batch, config, env, modules) for b in entry.arguments}
         _check_binding(function, kwargs, entry.name)
@@ -221,18 +213,9 @@ class Runner:
         modules: dict[str, nn.Module] = {}
         if entry.is_class:
             instance = self._construct(target, contract, config)
-            assert entry.method is not None
-            function = getattr(instance, entry.method, None)
-            if function is None:
-                raise ContractMismatch(f"`{entry.name}` has no method `{entry.method}`")
+            function = _method(instance, entry)
         else:
-            if not callable(target):
-                raise ContractMismatch(f"`{entry.name}` is not callable")
-            function = target
-            if contract.builds_rnn():
-                rnn = modules["rnn"] = build_rnn(config, env)
-                if "head" in entry.kinds():
-                    modules["head"] = build_head(rnn, env)
+            function = _function(target, contract, config, env, modules)
 
         def call(part: Batch) -> object:
             kwargs = {b.name: argument(b.kind, part, config, env, modules) for b in entry.arguments}
@@ -366,3 +349,26 @@ def _module_expectation(namespace: dict[str, object], contract: Contract) -> Exp
         features = [(s.unsqueeze(-1) if scalar else s).to(dtype) for s in seqs]
         return run_alone(rnn, features, seqs, None)
     return data_only(seqs, None)
+
+
+def _method(instance: object, entry: Entry) -> Callable[..., object]:
+    """The class entry's method on the instance the shim built."""
+    assert entry.method is not None
+    function = getattr(instance, entry.method, None)
+    if function is None:
+        raise ContractMismatch(f"`{entry.name}` has no method `{entry.method}`")
+    return cast("Callable[..., object]", function)
+
+
+def _function(
+    target: object, contract: Contract, config: Config, env: Env, modules: dict[str, nn.Module]
+) -> Callable[..., object]:
+    """A function entry, with the RNN (and its head) it takes built into `modules`."""
+    entry = contract.entry
+    if not callable(target):
+        raise ContractMismatch(f"`{entry.name}` is not callable")
+    if contract.builds_rnn():
+        rnn = modules["rnn"] = build_rnn(config, env)
+        if "head" in entry.kinds():
+            modules["head"] = build_head(rnn, env)
+    return target
