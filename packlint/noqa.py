@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import re
 import tokenize
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from packlint.diagnostics import Diagnostic
@@ -23,23 +23,26 @@ def skips_file(text: str) -> bool:
 
 def noqa_rows(text: str) -> dict[int, frozenset[str]]:
     """For each row with a noqa comment, the codes it suppresses (ALL for a bare `# noqa`)."""
-    if "noqa" not in text.lower():
-        return {}
     rows: dict[int, frozenset[str]] = {}
+    for token, match in _noqa_comments(text):
+        codes = match.group("codes")
+        rows[token.start[0]] = ALL if codes is None else frozenset(c.upper() for c in re.split(r"[,\s]+", codes) if c)
+    return rows
+
+
+def _noqa_comments(text: str) -> Iterator[tuple[tokenize.TokenInfo, re.Match[str]]]:
+    """Each comment token holding a noqa directive, with the directive's match; a file that does not
+    tokenize to its end gives the comments before the error."""
+    if "noqa" not in text.lower():
+        return
     try:
         for token in tokenize.generate_tokens(io.StringIO(text).readline):
-            if token.type != tokenize.COMMENT:
-                continue
-            match = _NOQA.search(token.string)
-            if match is None:
-                continue
-            codes = match.group("codes")
-            rows[token.start[0]] = (
-                ALL if codes is None else frozenset(c.upper() for c in re.split(r"[,\s]+", codes) if c)
-            )
+            if token.type == tokenize.COMMENT:
+                match = _NOQA.search(token.string)
+                if match is not None:
+                    yield token, match
     except (tokenize.TokenError, SyntaxError):
-        return rows
-    return rows
+        return
 
 
 def suppressed(code: str, row: int, rows: dict[int, frozenset[str]]) -> bool:
@@ -114,26 +117,14 @@ class Directive:
 
 def directives(text: str) -> list[Directive]:
     """Every noqa comment with codes, in order (a noqa inside a string is not a comment)."""
-    if "noqa" not in text.lower():
-        return []
     found: list[Directive] = []
-    try:
-        for token in tokenize.generate_tokens(io.StringIO(text).readline):
-            if token.type != tokenize.COMMENT:
-                continue
-            match = _NOQA.search(token.string)
-            if match is None:
-                continue
-            base = token.start[1]
-            codes: list[tuple[str, int, int]] = []
-            if match.group("codes") is not None:
-                offset = base + match.start("codes")
-                for code in re.finditer(r"[A-Za-z]+[0-9]+", match.group("codes")):
-                    codes.append((code.group().upper(), offset + code.start(), offset + code.end()))
-            end = base + match.end()
-            found.append(
-                Directive(token.start[0], base, base + len(token.string), base + match.start(), end, tuple(codes))
-            )
-    except (tokenize.TokenError, SyntaxError):
-        return found
+    for token, match in _noqa_comments(text):
+        base = token.start[1]
+        codes: list[tuple[str, int, int]] = []
+        if match.group("codes") is not None:
+            offset = base + match.start("codes")
+            for code in re.finditer(r"[A-Za-z]+[0-9]+", match.group("codes")):
+                codes.append((code.group().upper(), offset + code.start(), offset + code.end()))
+        end = base + match.end()
+        found.append(Directive(token.start[0], base, base + len(token.string), base + match.start(), end, tuple(codes)))
     return found
