@@ -112,7 +112,7 @@ class Directive:
     comment_end: int
     start: int  # where the directive starts inside the comment (after other text, if any)
     end: int
-    codes: tuple[tuple[str, int, int], ...]  # each code with its columns; empty for a bare `# noqa`
+    codes: tuple[tuple[str, int, int], ...]  # each code with its columns; empty for a bare noqa comment
 
 
 def directives(text: str) -> list[Directive]:
