@@ -6,7 +6,8 @@ with the tree's size times the number of questions. One walk records every node'
 preorder, its depth and where its subtree ends; a subtree is then a contiguous run of positions, and
 "the calls inside this loop" is a binary search in the list of the file's calls.
 
-Where an answer depends on the order that `ast.walk` visits nodes in (the first match wins), `walk`
+The index leaves out the contexts and operators (`Load()`, `Add()`, `Eq()`), which `ast` shares between
+nodes. Where an answer depends on the order that `ast.walk` visits nodes in (the first match wins), `walk`
 gives that order exactly: `ast.walk` is breadth-first, and among nodes of the same depth breadth-first
 order is preorder (both follow the child order at every level), so it is preorder sorted by depth.
 """
@@ -36,28 +37,33 @@ class Nodes:
         stack: list[tuple[ast.AST, int, int]] = [(tree, -1, 0)]
         pop, push, add = stack.pop, stack.append, order.append
         AST = ast.AST
+        fields = _CHILD_FIELDS
         while stack:
             node, parent, depth = pop()
             here = len(order)
             add(node)
             parents.append(parent)
             depths.append(depth)
-            kind = type(node)
+            kind = node.__class__
             found = types.get(kind)
             if found is None:
                 types[kind] = [here]
+                names = fields.get(kind)
+                if names is None:
+                    names = fields[kind] = tuple(reversed([f for f in kind._fields if f not in _LEAF_FIELDS]))
             else:
                 found.append(here)
-            # The children in `ast.iter_child_nodes` order, pushed reversed so that they pop in order.
-            children: list[ast.AST] = []
-            for name in node._fields:
+                names = fields[kind]
+            # The children in `ast.iter_child_nodes` order, pushed last first so that they pop in order.
+            depth += 1
+            for name in names:
                 value = getattr(node, name, None)
-                if isinstance(value, AST):
-                    children.append(value)
-                elif isinstance(value, list):
-                    children.extend(item for item in value if isinstance(item, AST))
-            for child in reversed(children):
-                push((child, here, depth + 1))
+                if value.__class__ is list:
+                    for item in reversed(value):
+                        if isinstance(item, AST):
+                            push((item, here, depth))
+                elif isinstance(value, AST):
+                    push((value, here, depth))
         stops = list(range(1, len(order) + 1))
         for here in range(len(order) - 1, 0, -1):  # a subtree ends where its last descendant's does
             parent = parents[here]
@@ -199,3 +205,7 @@ class Nodes:
 
 
 _DEFS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
+# Fields that hold only the singletons `ast` shares between nodes (`Load()`, `Add()`, `Eq()`): they have no
+# place of their own in a tree, so they are left out (no search here asks for a context or an operator).
+_LEAF_FIELDS = frozenset({"ctx", "op", "ops"})
+_CHILD_FIELDS: dict[type, tuple[str, ...]] = {}  # per node class, its other fields, last first
