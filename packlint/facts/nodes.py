@@ -16,34 +16,32 @@ from __future__ import annotations
 
 import ast
 import bisect
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Sequence
 from typing import Any, TypeVar, overload
 
 N = TypeVar("N", bound=ast.AST)
 M = TypeVar("M", bound=ast.AST)
-K = TypeVar("K", bound=Hashable)
 
 
 class Nodes:
     """Every node of a tree in preorder, with its parent, depth and subtree extent."""
 
-    __slots__ = ("_keyed", "_subtypes", "_types", "depths", "order", "parents", "positions", "stops")
+    __slots__ = ("_depths", "_subtypes", "_types", "order", "parents", "positions", "stops")
 
     def __init__(self, tree: ast.AST) -> None:
         order: list[ast.AST] = []
         parents: list[int] = []
-        depths: list[int] = []
         types: dict[type, list[int]] = {}
-        stack: list[tuple[ast.AST, int, int]] = [(tree, -1, 0)]
-        pop, push, add = stack.pop, stack.append, order.append
+        stack: list[tuple[ast.AST, int]] = [(tree, -1)]
+        pop, push, add, up = stack.pop, stack.append, order.append, parents.append
         AST = ast.AST
         fields = _CHILD_FIELDS
+        here = -1
         while stack:
-            node, parent, depth = pop()
-            here = len(order)
+            node, parent = pop()
+            here += 1
             add(node)
-            parents.append(parent)
-            depths.append(depth)
+            up(parent)
             kind = node.__class__
             found = types.get(kind)
             if found is None:
@@ -55,15 +53,14 @@ class Nodes:
                 found.append(here)
                 names = fields[kind]
             # The children in `ast.iter_child_nodes` order, pushed last first so that they pop in order.
-            depth += 1
             for name in names:
                 value = getattr(node, name, None)
                 if value.__class__ is list:
                     for item in reversed(value):
                         if isinstance(item, AST):
-                            push((item, here, depth))
+                            push((item, here))
                 elif isinstance(value, AST):
-                    push((value, here, depth))
+                    push((value, here))
         stops = list(range(1, len(order) + 1))
         for here in range(len(order) - 1, 0, -1):  # a subtree ends where its last descendant's does
             parent = parents[here]
@@ -71,12 +68,22 @@ class Nodes:
                 stops[parent] = stops[here]
         self.order = order
         self.parents = parents
-        self.depths = depths
         self.stops = stops
         self.positions = {id(node): at for at, node in enumerate(order)}
+        self._depths: list[int] | None = None
         self._types = types
-        self._keyed: dict[object, dict[Hashable, list[int]]] = {}
         self._subtypes: dict[tuple[type, ...], list[type]] = {}
+
+    @property
+    def depths(self) -> list[int]:
+        """Each node's depth (the root's is 0), computed on first use: only `walk`'s order needs it."""
+        if self._depths is None:
+            depths = [0] * len(self.order)
+            for here, parent in enumerate(self.parents):
+                if parent >= 0:
+                    depths[here] = depths[parent] + 1  # a parent comes before its children in preorder
+            self._depths = depths
+        return self._depths
 
     def __contains__(self, node: object) -> bool:
         return id(node) in self.positions
@@ -144,18 +151,6 @@ class Nodes:
             raise KeyError("node not in this tree")
         i = bisect.bisect_left(positions, at)
         return i < len(positions) and positions[i] < self.stops[at]
-
-    def where(self, key: object, test: Callable[[ast.AST], K | None], *kinds: type[ast.AST]) -> dict[K, list[int]]:
-        """Positions of the nodes of these types by `test(node)` (None: left out), computed once per `key`."""
-        table = self._keyed.get(key)
-        if table is None:
-            table = {}
-            for node in self.inside(self.order[0], *kinds):
-                label = test(node)
-                if label is not None:
-                    table.setdefault(label, []).append(self.positions[id(node)])
-            self._keyed[key] = table
-        return table  # type: ignore[return-value]
 
     @overload
     def own(self, scope: ast.AST, kind: type[N], /) -> list[N]: ...
