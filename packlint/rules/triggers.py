@@ -72,6 +72,10 @@ FLOW: dict[str, tuple[str, ...]] = {
     "PKL202": RECURRENT_FLOW,
     "PKL203": RECURRENT_FLOW,
     "PKL206": RECURRENT_FLOW,  # subscripts of an RNN's h_n, as PKL202
+    # Their seeds are the RNN calls and pad_packed_sequence calls the walk records (`facts.padding._seeds`:
+    # `rnn_calls`, `unpack_calls`, as PKL201 and PKL203 read); from there they walk the tree themselves.
+    "PKL204": RECURRENT_FLOW,
+    "PKL205": RECURRENT_FLOW,
     # Training and evaluation loops are read off the tree (facts.loops, facts.evaluation).
     "PKL301": NO_FLOW,
     "PKL302": NO_FLOW,
