@@ -5,6 +5,7 @@ root is read (docs/project-mode.md).
 """
 
 from packlint.project.crossfile import MovedIntoPack, ResetElsewhere, moved_into_pack, reset_elsewhere
+from packlint.project.feeds import PaddedFeed, forward_input, padded_feed
 from packlint.project.root import find_root, root_of
 from packlint.project.summary import ClassSummary, FunctionSummary, ModuleSummary, summarise
 from packlint.project.view import ProjectView
@@ -14,10 +15,13 @@ __all__ = [
     "FunctionSummary",
     "ModuleSummary",
     "MovedIntoPack",
+    "PaddedFeed",
     "ProjectView",
     "ResetElsewhere",
     "find_root",
+    "forward_input",
     "moved_into_pack",
+    "padded_feed",
     "reset_elsewhere",
     "root_of",
     "summarise",

@@ -87,7 +87,7 @@ def moved_into_pack(view: ProjectView, tree: ast.Module) -> list[MovedIntoPack]:
             parents = {id(c): p for p in ast.walk(tree) for c in ast.iter_child_nodes(p)}
         function = callee.function
         for parameter, line in function.packs:
-            passed = _passed(node, function, callee.skipped, parameter)
+            passed = passed_argument(node, function, callee.skipped, parameter)
             if passed is None:
                 continue
             moved = passed if is_move(passed) else _moved_binding(passed, node, parents)
@@ -98,7 +98,7 @@ def moved_into_pack(view: ProjectView, tree: ast.Module) -> list[MovedIntoPack]:
     return found
 
 
-def _passed(call: ast.Call, function: FunctionSummary, skipped: int, parameter: str) -> ast.expr | None:
+def passed_argument(call: ast.Call, function: FunctionSummary, skipped: int, parameter: str) -> ast.expr | None:
     """The argument `call` gives `parameter`, if it is written (no `*args` before it)."""
     for kw in call.keywords:
         if kw.arg == parameter:

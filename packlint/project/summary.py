@@ -33,6 +33,10 @@ class FunctionSummary:
     unsorts: int  # line of an inverse permutation (`argsort`) it builds; 0: none
     moves: tuple[str, ...]  # parameters it returns moved to a device (`x.cuda()`, `x.to(device)`)
     no_grad: bool  # its whole body runs without autograd (decorator or an outer `with torch.no_grad()`)
+    # (length as written, line): it pads sequences at their end, so a shorter one's last steps are padding
+    # (`seq + [pad] * (200 - len(seq))`, `pad_sequence(...)`, `Field(fix_length=200)`); none where it packs
+    right_pads: tuple[tuple[str, int], ...] = ()
+    packs_any: int = 0  # line of a `pack_padded_sequence`/`pack_sequence` call in it; 0: none
 
 
 @dataclass(frozen=True)
@@ -99,11 +103,13 @@ def summarise(data: bytes) -> ModuleSummary:
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return EMPTY
     # Which functions reset costs a walk of the whole module: only where a reset can be written.
-    return summarise_tree(tree, resets=b"grad" in data)
+    return summarise_tree(tree, resets=b"grad" in data, left=b"padding_side" in data)
 
 
-def summarise_tree(tree: ast.Module, resets: bool = True) -> ModuleSummary:
-    """The summary of a parsed file (with `resets` False, no function is taken to reset gradients)."""
+def summarise_tree(tree: ast.Module, resets: bool = True, left: bool = True) -> ModuleSummary:
+    """The summary of a parsed file (with `resets` False, no function is taken to reset gradients; with
+    `left`, a tokenizer's side of padding may have been set to the left, so its padding is not known to
+    be at the end)."""
     resetting = resetting_functions(tree) if resets else set()
     packers = _pack_names(tree)
     functions: list[FunctionSummary] = []
@@ -112,10 +118,10 @@ def summarise_tree(tree: ast.Module, resets: bool = True) -> ModuleSummary:
     exported: tuple[str, ...] | None = None
     for stmt in tree.body:
         if isinstance(stmt, _DEFS):
-            functions.append(_function(stmt, stmt.name, resetting, packers, method=False))
+            functions.append(_function(stmt, stmt.name, resetting, packers, method=False, left=left))
         elif isinstance(stmt, ast.ClassDef):
             methods = tuple(
-                _function(s, f"{stmt.name}.{s.name}", resetting, packers, method=True)
+                _function(s, f"{stmt.name}.{s.name}", resetting, packers, method=True, left=left)
                 for s in stmt.body
                 if isinstance(s, _DEFS)
             )
@@ -146,7 +152,12 @@ def _pack_names(tree: ast.Module) -> frozenset[str]:
 
 
 def _function(
-    node: ast.FunctionDef | ast.AsyncFunctionDef, name: str, resetting: set[str], packers: frozenset[str], method: bool
+    node: ast.FunctionDef | ast.AsyncFunctionDef,
+    name: str,
+    resetting: set[str],
+    packers: frozenset[str],
+    method: bool,
+    left: bool = True,
 ) -> FunctionSummary:
     params = tuple(parameter_names(node))
     positional = len(node.args.posonlyargs) + len(node.args.args)
@@ -156,6 +167,7 @@ def _function(
     pads: list[tuple[str, int]] = []
     sorts = unsorts = 0
     moves: list[str] = []
+    pack_line = next((n.lineno for n in ast.walk(node) if isinstance(n, ast.Call) and _packs(n)), 0)
     if node.name in resetting:
         resets = next((n.lineno for n in ast.walk(node) if is_reset(n) and hasattr(n, "lineno")), node.lineno)
     for n in ast.walk(node):
@@ -192,7 +204,109 @@ def _function(
         unsorts,
         tuple(moves),
         _without_grad(node),
+        () if pack_line else _right_pads(node, left),
+        pack_line,
     )
+
+
+_PACKS = ("pack_padded_sequence", "pack_sequence")
+_GRID = ("zeros", "ones", "full", "empty", "fill_", "zeros_like", "full_like", "LongTensor", "Tensor")
+
+
+def _packs(node: ast.Call) -> bool:
+    return called_name(node) in _PACKS
+
+
+def _right_pads(node: ast.FunctionDef | ast.AsyncFunctionDef, left: bool) -> tuple[tuple[str, int], ...]:
+    """Padding at the end of each sequence in `node`: (length as written, line); with `left`, a tokenizer's
+    padding side may have been set in the file."""
+    found: list[tuple[str, int]] = []
+    grids = _grids(node)
+    for n in ast.walk(node):
+        if isinstance(n, ast.Call):
+            length = _right_padded_length(n, called_name(n), left)
+            if length is not None:
+                found.append((length, n.lineno))
+        elif isinstance(n, ast.BinOp) and isinstance(n.op, ast.Add) and isinstance(n.right, ast.BinOp):
+            length = _list_padding(n.right) if isinstance(n.right.op, ast.Mult) else None
+            if length is not None:  # `seq + [pad] * (200 - len(seq))`: the pad goes after the tokens
+                found.append((length, n.lineno))
+        elif isinstance(n, ast.AugAssign) and isinstance(n.op, ast.Add) and isinstance(n.value, ast.BinOp):
+            length = _list_padding(n.value) if isinstance(n.value.op, ast.Mult) else None
+            if length is not None:  # `seq += [pad] * (200 - len(seq))`
+                found.append((length, n.lineno))
+        elif isinstance(n, ast.Assign) and len(n.targets) == 1:
+            grid = _grid_row_fill(n.targets[0], grids)
+            if grid is not None:  # `padded[i, :len(seq)] = seq` into `torch.zeros(B, T)`: the rest stays pad
+                found.append((grid, n.lineno))
+    return tuple(found)
+
+
+def _right_padded_length(call: ast.Call, called: str | None, left: bool) -> str | None:
+    """The length a call pads to, when the padding is known to go at the end (None: not padding, or not
+    known to be at the end)."""
+    keywords = {kw.arg: kw.value for kw in call.keywords if kw.arg is not None}
+    if called == "pad_sequence":
+        side = keywords.get("padding_side")
+        if side is None or (isinstance(side, ast.Constant) and side.value == "right"):
+            return "the longest sequence of the batch"
+        return None
+    if called == "extend" and len(call.args) == 1 and isinstance(call.args[0], ast.BinOp):
+        return _list_padding(call.args[0]) if isinstance(call.args[0].op, ast.Mult) else None
+    length = _padded_length(call, called)
+    if length is None:
+        return None
+    if "fix_length" in keywords:
+        first = keywords.get("pad_first")
+        return length if first is None or (isinstance(first, ast.Constant) and first.value is False) else None
+    if called == "pad_sequences":  # Keras pads at the front unless told `padding="post"`
+        side = keywords.get("padding")
+        return length if isinstance(side, ast.Constant) and side.value == "post" else None
+    # A tokenizer pads at the end unless its `padding_side` was set (somewhere in the file): then unknown.
+    if "padding_side" in keywords or left:
+        return None
+    return length
+
+
+def _grids(node: ast.AST) -> dict[str, str]:
+    """Names assigned a fresh tensor of pads: `padded = torch.zeros(len(batch), max_len)` -> its size."""
+    grids: dict[str, str] = {}
+    for n in ast.walk(node):
+        if isinstance(n, ast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], ast.Name):
+            value = n.value
+            while (
+                isinstance(value, ast.Call)
+                and isinstance(value.func, ast.Attribute)
+                and value.func.attr in ("long", "float", "int", "to", "cuda", "fill_")
+            ):
+                if value.func.attr == "fill_":
+                    break
+                value = value.func.value
+            if isinstance(value, ast.Call) and called_name(value) in _GRID and len(value.args) >= 2:
+                grids[n.targets[0].id] = ast.unparse(value.args[1])
+            elif isinstance(value, ast.Call) and called_name(value) == "fill_":
+                inner = value.func.value if isinstance(value.func, ast.Attribute) else None
+                if isinstance(inner, ast.Call) and called_name(inner) in _GRID and len(inner.args) >= 2:
+                    grids[n.targets[0].id] = ast.unparse(inner.args[1])
+    return grids
+
+
+def _grid_row_fill(target: ast.expr, grids: dict[str, str]) -> str | None:
+    """`padded[i, :n] = seq` (or `padded[i][:n]`) where `padded` is a grid of pads: its width."""
+    if not isinstance(target, ast.Subscript):
+        return None
+    base, index = target.value, target.slice
+    if isinstance(index, ast.Tuple) and len(index.elts) == 2:
+        row, cols = index.elts
+    elif isinstance(base, ast.Subscript):
+        row, cols, base = base.slice, index, base.value
+    else:
+        return None
+    if not (isinstance(base, ast.Name) and base.id in grids and isinstance(cols, ast.Slice)):
+        return None
+    if isinstance(row, ast.Slice) or cols.lower is not None or cols.upper is None or cols.step is not None:
+        return None
+    return grids[base.id]
 
 
 def _padded_length(call: ast.Call, called: str | None) -> str | None:

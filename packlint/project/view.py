@@ -51,6 +51,7 @@ class ProjectView:
         self.root = os.path.realpath(root) if root is not None else root_of(self.path)
         self.resolver = Resolver(self.root, self.path)
         self.read: dict[str, str] = {}  # file -> content digest (hex), for the cache
+        self.listed: dict[str, str] = {}  # directory -> digest of its listing (`files.listing_digest`)
         self._summaries: dict[str, ModuleSummary] = {}
         self._instances: dict[bytes | None, dict[str, tuple[ClassSummary, str]]] = {}
 
@@ -61,7 +62,7 @@ class ProjectView:
         was (a module found, never read), and (path, "") of each looked for and absent."""
         found = self.resolver.found
         absent = {p: "+" if p in found else "" for p in self.resolver.probed if p not in self.read}
-        deps = {**absent, **self.read}
+        deps = {**absent, **self.listed, **self.read}
         deps.pop(self.path, None)
         return tuple(sorted(deps.items()))
 
@@ -85,7 +86,30 @@ class ProjectView:
                     self.resolver.found.add(path)
         return found
 
+    def depend_on(self, other: ProjectView) -> None:
+        """Make what `other` (the view of another file this one's answer read) used part of this file's
+        dependencies."""
+        for path, digest in other.read.items():
+            self.read.setdefault(path, digest)
+        self.listed.update(other.listed)
+        self.resolver.probed.update(other.resolver.probed)
+        self.resolver.found.update(other.resolver.found)
+
     # -- reading other files ----------------------------------------------------------------------------
+
+    def content(self, file: str) -> bytes | None:
+        """The bytes of a project file (recorded as used), None when it cannot be read."""
+        if os.path.realpath(file) == os.path.realpath(self.path) and self.data is not None:
+            return self.data
+        if not inside(file, self.root):
+            return None
+        try:
+            with open(file, "rb") as handle:
+                data = handle.read()
+        except OSError:
+            return None
+        self.read[file] = hashlib.sha256(data).hexdigest()
+        return data
 
     def summary(self, file: str) -> ModuleSummary:
         """The summary of a project file (read once per view, summarised once per content)."""

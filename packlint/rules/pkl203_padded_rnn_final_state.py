@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from packlint.diagnostics import Diagnostic
 from packlint.facts import Kind
 from packlint.fixes.edits import text_of
+from packlint.project import forward_input, padded_feed
 from packlint.rules.base import Context, Rule
 from packlint.rules.triggers import RECURRENT
 
@@ -55,6 +56,12 @@ class PaddedRnnFinalState(Rule):
             return h_n[-1]
     ```
 
+    In project mode (`--project`) it also reports an RNN in a model's `forward` that runs on a
+    parameter, unpacked, when a loop elsewhere in the project passes that parameter batches that a
+    collate function or dataset pads at the end (`DataLoader(collate_fn=...)`, a `Dataset`'s
+    `__getitem__`, torchtext's `Field(fix_length=...)`, a tokenizer's `padding="max_length"`): the
+    message names the call and the padding, file and line.
+
     ## Fix safety
     No automatic fix: packing needs the lengths and changes how the output is read. Pack the batch
     with `pack_padded_sequence(x, lengths, batch_first=..., enforce_sorted=False)` (or
@@ -78,4 +85,26 @@ class PaddedRnnFinalState(Rule):
                 call.node,
                 f"`{module}` runs over the padding of an unpacked batch and its final state is used; "
                 "pack the batch with `enforce_sorted=False` first",
+            )
+        if ctx.project is not None:
+            yield from self.padded_elsewhere(ctx)
+
+    def padded_elsewhere(self, ctx: Context) -> Iterator[Diagnostic]:
+        """A `forward`'s RNN fed, by a loop in the project, batches that another file pads."""
+        assert ctx.project is not None
+        facts = ctx.facts
+        for call in facts.rnn_calls:
+            if id(call.node) not in facts.used_calls:
+                continue
+            fed = forward_input(facts, call)
+            feed = padded_feed(ctx.project, *fed) if fed is not None else None
+            if fed is None or feed is None or not feed.crosses:
+                continue
+            module = text_of(ctx.source, call.node.func)
+            yield self.diagnostic(
+                ctx,
+                call.node,
+                f"`{module}` runs over the padding of the batches `{feed.call}` passes as `{fed[1]}` (padded to "
+                f"{feed.length} by `{feed.padded_by}`) and its final state is used; pack the batch with "
+                "`enforce_sorted=False` first",
             )
