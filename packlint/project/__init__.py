@@ -4,6 +4,7 @@ Only stdlib `ast` on the files' text: nothing is imported or executed, and nothi
 root is read (docs/project-mode.md).
 """
 
+from packlint.project.callers import callers_without_grad
 from packlint.project.crossfile import MovedIntoPack, ResetElsewhere, moved_into_pack, reset_elsewhere
 from packlint.project.feeds import PaddedFeed, forward_input, padded_feed
 from packlint.project.root import find_root, root_of
@@ -18,6 +19,7 @@ __all__ = [
     "PaddedFeed",
     "ProjectView",
     "ResetElsewhere",
+    "callers_without_grad",
     "find_root",
     "forward_input",
     "moved_into_pack",

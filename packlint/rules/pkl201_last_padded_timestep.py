@@ -21,6 +21,10 @@ class LastPaddedTimestep(Rule):
     one) when `out` is padded: it comes from `pad_packed_sequence`, or from an RNN run on a padded
     batch of sequences of different lengths.
 
+    In project mode (`--project`) it also reports the last step of an RNN run in a model's `forward`
+    on a parameter, unpacked, when a loop elsewhere in the project passes that parameter batches that
+    a collate function or dataset pads at the end; the message names the call and the padding.
+
     ## Why is this bad?
     Only the longest sequence ends at the last time step. For every shorter one that step is
     padding: zeros after `pad_packed_sequence`, or a state driven through pad tokens when the RNN
@@ -65,10 +69,6 @@ class LastPaddedTimestep(Rule):
             return self.fc(last)
     ```
     For a unidirectional RNN over packed input, `h_n[-1]` is the same vector.
-
-    In project mode (`--project`) it also reports the last step of an RNN run in a model's `forward`
-    on a parameter, unpacked, when a loop elsewhere in the project passes that parameter batches that
-    a collate function or dataset pads at the end; the message names the call and the padding.
 
     ## Fix safety
     Unsafe: the fix gathers each sequence's step at `lengths - 1` (the result keeps the shape of

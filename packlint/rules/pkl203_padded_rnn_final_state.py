@@ -18,6 +18,12 @@ class PaddedRnnFinalState(Rule):
     Reports an RNN call on a padded batch (from `pad_sequence`, or with the batch's lengths in
     scope) that is not packed, when its final state `h_n` is used afterwards.
 
+    In project mode (`--project`) it also reports an RNN in a model's `forward` that runs on a
+    parameter, unpacked, when a loop elsewhere in the project passes that parameter batches that a
+    collate function or dataset pads at the end (`DataLoader(collate_fn=...)`, a `Dataset`'s
+    `__getitem__`, torchtext's `Field(fix_length=...)`, a tokenizer's `padding="max_length"`): the
+    message names the call and the padding, file and line.
+
     ## Why is this bad?
     Without packing the RNN steps through every padding position of the shorter sequences, so
     their `h_n` is the state after the pad tokens, not after their last real token. Nothing
@@ -55,12 +61,6 @@ class PaddedRnnFinalState(Rule):
             _, h_n = self.gru(packed)
             return h_n[-1]
     ```
-
-    In project mode (`--project`) it also reports an RNN in a model's `forward` that runs on a
-    parameter, unpacked, when a loop elsewhere in the project passes that parameter batches that a
-    collate function or dataset pads at the end (`DataLoader(collate_fn=...)`, a `Dataset`'s
-    `__getitem__`, torchtext's `Field(fix_length=...)`, a tokenizer's `padding="max_length"`): the
-    message names the call and the padding, file and line.
 
     ## Fix safety
     No automatic fix: packing needs the lengths and changes how the output is read. Pack the batch
