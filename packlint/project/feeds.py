@@ -100,8 +100,10 @@ class _Feeds:
         assigns = [n for n in ast.walk(tree) if isinstance(n, ast.Assign)]
         for node in assigns:
             made = self.class_of(node.value)
+            kept = dotted(_unchained(node.value))
             for target in node.targets:
-                self._bind(self.classes, target, made)
+                if kept is None or kept != dotted(target):  # `model = model.cuda()` keeps what `model` was
+                    self._bind(self.classes, target, made)
         for node in assigns:
             value = node.value
             pads = self.loader_pads(value) if isinstance(value, ast.Call) else None
@@ -141,8 +143,7 @@ class _Feeds:
 
     def class_of(self, value: ast.expr) -> tuple[ClassSummary, str] | None:
         """The project class `value` builds an instance of (`Net(...)`, `Net(...).to(device)`)."""
-        while isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute) and value.func.attr in _MODEL_CHAIN:
-            value = value.func.value
+        value = _unchained(value)
         if not isinstance(value, ast.Call):
             return None
         hit = self.view.resolve(value.func)
@@ -230,6 +231,13 @@ class _Feeds:
         return None
 
 
+def _unchained(value: ast.expr) -> ast.expr:
+    """`Net(...)` of `Net(...).to(device).train()`."""
+    while isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute) and value.func.attr in _MODEL_CHAIN:
+        value = value.func.value
+    return value
+
+
 def _is_loader(call: ast.expr) -> bool:
     return isinstance(call, ast.Call) and (called_name(call) or "").endswith("DataLoader")
 
@@ -259,3 +267,27 @@ def forward_input(facts: FileFacts, call: RnnCall) -> tuple[str, str] | None:
     if root is None or root not in parameter_names(function)[1:]:
         return None
     return klass.name, root
+
+
+def reads_final_state(facts: FileFacts, call: RnnCall) -> bool:
+    """Whether the `forward` around `call` reads the RNN's final state itself (`self.fc(h_n[-1])`), beyond
+    returning it as it is: a caller in another file may drop a returned state, and that is not known here."""
+    statement = facts.parent(call.node)
+    function = facts.enclosing_function(call.node)
+    if not isinstance(statement, ast.Assign) or len(statement.targets) != 1 or function is None:
+        return False
+    target = statement.targets[0]
+    if not isinstance(target, ast.Tuple) or len(target.elts) != 2:
+        return False
+    names = {n.id for n in ast.walk(target.elts[1]) if isinstance(n, ast.Name) and n.id != "_"}
+    returned: set[int] = set()
+    for node in ast.walk(function):
+        if isinstance(node, ast.Return) and node.value is not None:
+            values = node.value.elts if isinstance(node.value, ast.Tuple) else [node.value]
+            returned.update(id(v) for v in values if isinstance(v, ast.Name))
+    returned.update(id(n) for n in ast.walk(statement))  # `out, h = rnn(x, h)` reads the state it is given
+    return any(
+        isinstance(n, ast.Name) and n.id in names and isinstance(n.ctx, ast.Load) and id(n) not in returned
+        for n in ast.walk(function)
+        if getattr(n, "lineno", 0) >= statement.lineno
+    )

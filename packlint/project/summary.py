@@ -238,7 +238,14 @@ def _right_pads(node: ast.FunctionDef | ast.AsyncFunctionDef, left: bool) -> tup
         elif isinstance(n, ast.Assign) and len(n.targets) == 1:
             grid = _grid_row_fill(n.targets[0], grids)
             if grid is not None:  # `padded[i, :len(seq)] = seq` into `torch.zeros(B, T)`: the rest stays pad
-                found.append((grid, n.lineno))
+                found.append(grid)
+        elif isinstance(n, (ast.For, ast.While)):
+            # `txt = torch.zeros(200)`, then `txt[count] = token` in a loop: filled from the front, the rest pad
+            for inner in ast.walk(n):
+                vector = _vector_fill(inner, grids) if isinstance(inner, ast.Assign) else None
+                if vector is not None:
+                    found.append(vector)
+                    break
     return tuple(found)
 
 
@@ -268,9 +275,10 @@ def _right_padded_length(call: ast.Call, called: str | None, left: bool) -> str 
     return length
 
 
-def _grids(node: ast.AST) -> dict[str, str]:
-    """Names assigned a fresh tensor of pads: `padded = torch.zeros(len(batch), max_len)` -> its size."""
-    grids: dict[str, str] = {}
+def _grids(node: ast.AST) -> dict[str, tuple[str, int]]:
+    """Names assigned a fresh tensor of pads: `padded = torch.zeros(len(batch), max_len)` -> its width; a
+    vector (`txt = torch.LongTensor(np.zeros(200))`) under `1:` and its name -> its length."""
+    grids: dict[str, tuple[str, int]] = {}
     for n in ast.walk(node):
         if isinstance(n, ast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], ast.Name):
             value = n.value
@@ -282,17 +290,40 @@ def _grids(node: ast.AST) -> dict[str, str]:
                 if value.func.attr == "fill_":
                     break
                 value = value.func.value
+            # `np.zeros(200)` inside `torch.LongTensor(...)`/`torch.tensor(...)`/`torch.from_numpy(...)`
+            if (
+                isinstance(value, ast.Call)
+                and called_name(value) in ("LongTensor", "tensor", "from_numpy", "as_tensor")
+                and len(value.args) == 1
+                and isinstance(value.args[0], ast.Call)
+                and called_name(value.args[0]) in _GRID
+            ):
+                value = value.args[0]
             if isinstance(value, ast.Call) and called_name(value) in _GRID and len(value.args) >= 2:
-                grids[n.targets[0].id] = ast.unparse(value.args[1])
+                grids[n.targets[0].id] = (ast.unparse(value.args[1]), n.lineno)
+            elif isinstance(value, ast.Call) and called_name(value) in _GRID and len(value.args) == 1:
+                size = value.args[0]
+                if not isinstance(size, (ast.Tuple, ast.List)):
+                    grids["1:" + n.targets[0].id] = (ast.unparse(size), n.lineno)
             elif isinstance(value, ast.Call) and called_name(value) == "fill_":
                 inner = value.func.value if isinstance(value.func, ast.Attribute) else None
                 if isinstance(inner, ast.Call) and called_name(inner) in _GRID and len(inner.args) >= 2:
-                    grids[n.targets[0].id] = ast.unparse(inner.args[1])
+                    grids[n.targets[0].id] = (ast.unparse(inner.args[1]), n.lineno)
     return grids
 
 
-def _grid_row_fill(target: ast.expr, grids: dict[str, str]) -> str | None:
-    """`padded[i, :n] = seq` (or `padded[i][:n]`) where `padded` is a grid of pads: its width."""
+def _vector_fill(node: ast.Assign, grids: dict[str, tuple[str, int]]) -> tuple[str, int] | None:
+    """`txt[count] = token` into a vector of pads (`txt = torch.zeros(200)`): its length and line."""
+    if len(node.targets) != 1 or not isinstance(node.targets[0], ast.Subscript):
+        return None
+    target = node.targets[0]
+    if not (isinstance(target.value, ast.Name) and isinstance(target.slice, ast.Name)):
+        return None
+    return grids.get("1:" + target.value.id)
+
+
+def _grid_row_fill(target: ast.expr, grids: dict[str, tuple[str, int]]) -> tuple[str, int] | None:
+    """`padded[i, :n] = seq` (or `padded[i][:n]`) where `padded` is a grid of pads: its width and line."""
     if not isinstance(target, ast.Subscript):
         return None
     base, index = target.value, target.slice

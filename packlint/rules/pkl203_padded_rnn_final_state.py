@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from packlint.diagnostics import Diagnostic
 from packlint.facts import Kind
 from packlint.fixes.edits import text_of
-from packlint.project import forward_input, padded_feed
+from packlint.project import forward_input, padded_feed, reads_final_state
 from packlint.rules.base import Context, Rule
 from packlint.rules.triggers import RECURRENT
 
@@ -94,8 +94,8 @@ class PaddedRnnFinalState(Rule):
         assert ctx.project is not None
         facts = ctx.facts
         for call in facts.rnn_calls:
-            if id(call.node) not in facts.used_calls:
-                continue
+            if id(call.node) not in facts.used_calls or not reads_final_state(facts, call):
+                continue  # a state only returned may be dropped by the caller
             fed = forward_input(facts, call)
             feed = padded_feed(ctx.project, *fed) if fed is not None else None
             if fed is None or feed is None or not feed.crosses:
