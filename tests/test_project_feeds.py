@@ -26,6 +26,8 @@ def test_each_padding_source_and_trap_has_a_project() -> None:
         "good_loop_packs",
         "good_state_only_returned",
         "bad_dataset_fills_fixed_vector",
+        "bad_encoder_inside_model",
+        "good_wrapper_packs",
     } <= set(NAMES)
 
 
@@ -71,3 +73,10 @@ def test_a_new_file_that_feeds_the_model_rechecks_it(tmp_path: Path) -> None:
     (project / "scripts" / "train.py").write_text(text)  # a new file in a new folder: only the listings tell
     code, out = check(project, tmp_path / "cache")
     assert code == 1 and "lib/model.py:14:21: PKL203" in out, out
+
+
+def test_message_names_the_outer_models_call() -> None:
+    (found,) = messages(PROJECTS / "bad_encoder_inside_model")
+    message = str(found["message"])
+    assert "`train.py:19` passes, through `classifier.py:16`, as `inputs`" in message, message
+    assert "padded to the longest text of the batch by `train.py:7`" in message, message

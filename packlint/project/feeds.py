@@ -14,7 +14,7 @@ from typing import TypeVar
 from packlint.facts import FileFacts, Kind, RnnCall, called_name, dotted, parameter_names
 from packlint.project.crossfile import passed_argument
 from packlint.project.files import listing_digest, project_files
-from packlint.project.summary import ClassSummary, FunctionSummary, ModuleSummary, summarise
+from packlint.project.summary import ClassSummary, FunctionSummary, ModuleSummary, field_padding, summarise
 from packlint.project.view import ProjectView
 
 # Calls that wrap an iterable and yield its items: `for i, batch in enumerate(tqdm(loader))`.
@@ -32,6 +32,7 @@ class PaddedFeed:
     padded_by: str  # `data.py:12`: the padding
     length: str  # `` `200` ``, or `the longest sequence of the batch`, for a message
     crosses: bool  # the call or the padding lies in another file than the model
+    through: str = ""  # `model.py:70`: the outer model's call of this one, when the loop calls that model
 
 
 @dataclass(frozen=True)
@@ -41,9 +42,18 @@ class _Pads:
     line: int
 
 
-def padded_feed(view: ProjectView, klass: str, param: str) -> PaddedFeed | None:
+def padded_feed(view: ProjectView, klass: str, param: str, depth: int = 0) -> PaddedFeed | None:
     """A loop somewhere in the project that passes right-padded batches (not packed) as `param` of the
-    `forward` of `klass`, a top-level class of the view's own file."""
+    `forward` of `klass`, a top-level class of the view's own file: directly, or (`depth` 0) through the
+    `forward` of another model class that passes its own parameter on (`self.encoder(embedded)`)."""
+    key = ("feed", klass, param, depth)
+    if key not in view.answers:
+        view.answers[key] = _padded_feed(view, klass, param, depth)
+    answer = view.answers[key]
+    return answer if isinstance(answer, PaddedFeed) else None
+
+
+def _padded_feed(view: ProjectView, klass: str, param: str, depth: int) -> PaddedFeed | None:
     forward = summarise(view.data or b"").klass(klass) if view.data is not None else None
     method = forward.method("forward") if forward is not None else None
     if method is None or param not in method.params:
@@ -59,13 +69,20 @@ def padded_feed(view: ProjectView, klass: str, param: str) -> PaddedFeed | None:
     for file in files:
         same = os.path.realpath(file) == here
         data = view.data if same else view.content(file)
-        if data is None or needle not in data or b"for" not in data:
+        if data is None or needle not in data:
             continue
         tree = view.tree if same else _parse(data)
         if tree is None:
             continue
         other = view if same else ProjectView(file, tree, view.root, data)
-        found = _Feeds(other, tree, data, here, klass, method).find(param)
+        feeds = _Feeds(other, tree, data, here, klass, method)
+        found = feeds.find(param) if b"for" in data else None
+        for outer, outer_param, line in feeds.wrappers(param) if found is None and depth == 0 else ():
+            fed = padded_feed(other, outer, outer_param, depth + 1)
+            if fed is not None:
+                crosses = fed.crosses or os.path.realpath(file) != here
+                found = PaddedFeed(fed.call, fed.padded_by, fed.length, crosses, other.where(file, line))
+                break
         if other is not view:
             view.depend_on(other)
         if found is not None:
@@ -97,6 +114,7 @@ class _Feeds:
         self.here = os.path.realpath(view.path)
         self.classes: dict[str, tuple[ClassSummary, str] | None] = {}
         self.loaders: dict[str, _Pads | None] = {}
+        self.fields = _field_pads(tree, view.path) if b"torchtext" in data else None
         assigns = [n for n in ast.walk(tree) if isinstance(n, ast.Assign)]
         for node in assigns:
             made = self.class_of(node.value)
@@ -157,6 +175,8 @@ class _Feeds:
     def loader_pads(self, call: ast.Call) -> _Pads | None:
         """How the batches of `call` are padded: a `DataLoader` by its collate function or its dataset's
         `__getitem__`; a project function (`load_data()` building torchtext fields) by its own padding."""
+        if _is_text_iterator(call):
+            return self.fields  # torchtext's iterators batch what the file's `Field`s pad
         if _is_loader(call):
             collate = next((k.value for k in call.keywords if k.arg == "collate_fn"), None)
             if collate is not None:
@@ -208,10 +228,32 @@ class _Feeds:
                 )
         return None
 
+    def wrappers(self, param: str) -> list[tuple[str, str, int]]:
+        """(class, parameter, line): top-level model classes of this file whose `forward` passes a value
+        made from that parameter of theirs to the model (`self.encoder = Encoder(...)`) as `param`."""
+        found: list[tuple[str, str, int]] = []
+        for stmt in self.tree.body:
+            if not isinstance(stmt, ast.ClassDef) or (stmt.name == self.klass and self.here == self.model_file):
+                continue
+            forward = next((s for s in stmt.body if isinstance(s, ast.FunctionDef) and s.name == "forward"), None)
+            if forward is None:
+                continue
+            for outer in [a.arg for a in (*forward.args.posonlyargs, *forward.args.args)][1:]:
+                call = self._model_call_in(forward.body, {outer}, param)
+                if call is not None:
+                    found.append((stmt.name, outer, call.lineno))
+                    break
+        return found
+
     def _model_call(self, loop: ast.For | ast.AsyncFor, param: str) -> ast.Call | None:
         """A call of the model in `loop` that passes it, as `param`, a value made from the batch."""
         derived = {n.id for n in ast.walk(loop.target) if isinstance(n, ast.Name)}
-        body = [n for stmt in loop.body for n in ast.walk(stmt)]
+        return self._model_call_in(loop.body, derived, param)
+
+    def _model_call_in(self, statements: list[ast.stmt], derived: set[str], param: str) -> ast.Call | None:
+        """A call of the model in `statements` that passes it, as `param`, a value made from `derived`."""
+        derived = set(derived)
+        body = [n for stmt in statements for n in ast.walk(stmt)]
         for node in sorted((n for n in body if isinstance(n, ast.Assign)), key=lambda n: (n.lineno, n.col_offset)):
             if _mentions(node.value, derived):
                 derived.update(n.id for t in node.targets for n in ast.walk(t) if isinstance(n, ast.Name))
@@ -236,6 +278,24 @@ def _unchained(value: ast.expr) -> ast.expr:
     while isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute) and value.func.attr in _MODEL_CHAIN:
         value = value.func.value
     return value
+
+
+def _is_text_iterator(call: ast.Call) -> bool:
+    """torchtext's `BucketIterator(...)`, `Iterator.splits(...)` (not `BPTTIterator`: one stream, no padding)."""
+    parts = (dotted(call.func) or "").split(".")
+    if parts[-1] == "splits" and len(parts) > 1:
+        parts = parts[:-1]
+    return parts[-1] in ("BucketIterator", "Iterator")
+
+
+def _field_pads(tree: ast.Module, file: str) -> _Pads | None:
+    """The first torchtext `Field` of the file that pads at the end (texts of a batch share its length)."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            length = field_padding(node)
+            if length is not None:
+                return _Pads(length if length.startswith("the ") else f"`{length}`", file, node.lineno)
+    return None
 
 
 def _is_loader(call: ast.expr) -> bool:

@@ -103,10 +103,10 @@ def summarise(data: bytes) -> ModuleSummary:
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return EMPTY
     # Which functions reset costs a walk of the whole module: only where a reset can be written.
-    return summarise_tree(tree, resets=b"grad" in data, left=b"padding_side" in data)
+    return summarise_tree(tree, resets=b"grad" in data, left=b"padding_side" in data, torchtext=b"torchtext" in data)
 
 
-def summarise_tree(tree: ast.Module, resets: bool = True, left: bool = True) -> ModuleSummary:
+def summarise_tree(tree: ast.Module, resets: bool = True, left: bool = True, torchtext: bool = False) -> ModuleSummary:
     """The summary of a parsed file (with `resets` False, no function is taken to reset gradients; with
     `left`, a tokenizer's side of padding may have been set to the left, so its padding is not known to
     be at the end)."""
@@ -118,10 +118,12 @@ def summarise_tree(tree: ast.Module, resets: bool = True, left: bool = True) -> 
     exported: tuple[str, ...] | None = None
     for stmt in tree.body:
         if isinstance(stmt, _DEFS):
-            functions.append(_function(stmt, stmt.name, resetting, packers, method=False, left=left))
+            functions.append(
+                _function(stmt, stmt.name, resetting, packers, method=False, left=left, torchtext=torchtext)
+            )
         elif isinstance(stmt, ast.ClassDef):
             methods = tuple(
-                _function(s, f"{stmt.name}.{s.name}", resetting, packers, method=True, left=left)
+                _function(s, f"{stmt.name}.{s.name}", resetting, packers, method=True, left=left, torchtext=torchtext)
                 for s in stmt.body
                 if isinstance(s, _DEFS)
             )
@@ -158,6 +160,7 @@ def _function(
     packers: frozenset[str],
     method: bool,
     left: bool = True,
+    torchtext: bool = False,
 ) -> FunctionSummary:
     params = tuple(parameter_names(node))
     positional = len(node.args.posonlyargs) + len(node.args.args)
@@ -204,7 +207,7 @@ def _function(
         unsorts,
         tuple(moves),
         _without_grad(node),
-        () if pack_line else _right_pads(node, left),
+        () if pack_line else _right_pads(node, left, torchtext),
         pack_line,
     )
 
@@ -217,7 +220,9 @@ def _packs(node: ast.Call) -> bool:
     return called_name(node) in _PACKS
 
 
-def _right_pads(node: ast.FunctionDef | ast.AsyncFunctionDef, left: bool) -> tuple[tuple[str, int], ...]:
+def _right_pads(
+    node: ast.FunctionDef | ast.AsyncFunctionDef, left: bool, torchtext: bool = False
+) -> tuple[tuple[str, int], ...]:
     """Padding at the end of each sequence in `node`: (length as written, line); with `left`, a tokenizer's
     padding side may have been set in the file."""
     found: list[tuple[str, int]] = []
@@ -225,6 +230,8 @@ def _right_pads(node: ast.FunctionDef | ast.AsyncFunctionDef, left: bool) -> tup
     for n in ast.walk(node):
         if isinstance(n, ast.Call):
             length = _right_padded_length(n, called_name(n), left)
+            if length is None and torchtext:
+                length = field_padding(n)
             if length is not None:
                 found.append((length, n.lineno))
         elif isinstance(n, ast.BinOp) and isinstance(n.op, ast.Add) and isinstance(n.right, ast.BinOp):
@@ -264,8 +271,7 @@ def _right_padded_length(call: ast.Call, called: str | None, left: bool) -> str 
     if length is None:
         return None
     if "fix_length" in keywords:
-        first = keywords.get("pad_first")
-        return length if first is None or (isinstance(first, ast.Constant) and first.value is False) else None
+        return field_padding(call)
     if called == "pad_sequences":  # Keras pads at the front unless told `padding="post"`
         side = keywords.get("padding")
         return length if isinstance(side, ast.Constant) and side.value == "post" else None
@@ -273,6 +279,22 @@ def _right_padded_length(call: ast.Call, called: str | None, left: bool) -> str 
     if "padding_side" in keywords or left:
         return None
     return length
+
+
+def field_padding(call: ast.Call) -> str | None:
+    """The length a torchtext `Field(...)` pads its texts to, at their end: `fix_length`, else the longest
+    text of each batch (None: not sequential, padded first, or not known)."""
+    if called_name(call) != "Field" or call.args or any(k.arg is None for k in call.keywords):
+        return None
+    keywords = {k.arg: k.value for k in call.keywords if k.arg is not None}
+    for flag, unpadded in (("sequential", False), ("pad_first", True)):
+        value = keywords.get(flag)
+        if value is not None and not (isinstance(value, ast.Constant) and value.value is not unpadded):
+            return None  # not sequential, padded at the front, or not a literal: nothing known
+    fixed = keywords.get("fix_length")
+    if fixed is None or (isinstance(fixed, ast.Constant) and fixed.value is None):
+        return "the longest text of the batch"
+    return ast.unparse(fixed)
 
 
 def _grids(node: ast.AST) -> dict[str, tuple[str, int]]:

@@ -56,6 +56,7 @@ class ProjectView:
         self._summaries: dict[str, ModuleSummary] = {}
         self._instances: dict[bytes | None, dict[str, tuple[ClassSummary, str]]] = {}
         self._views: dict[str, ProjectView | None] = {}
+        self.answers: dict[tuple[object, ...], object] = {}  # questions about the project, asked once per view
 
     # -- what the cache needs ---------------------------------------------------------------------------
 

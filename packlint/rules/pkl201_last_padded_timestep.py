@@ -116,11 +116,12 @@ class LastPaddedTimestep(Rule):
             feed = padded_feed(ctx.project, *fed) if fed is not None else None
             if fed is None or feed is None or not feed.crosses:
                 continue
+            via = f", through `{feed.through}`," if feed.through else ""
             written = text_of(ctx.source, read.node)
             yield self.diagnostic(
                 ctx,
                 read.node,
-                f"`{written}` reads the last time step of the batches `{feed.call}` passes as `{fed[1]}` (padded "
+                f"`{written}` reads the last time step of the batches `{feed.call}` passes{via} as `{fed[1]}` (padded "
                 f"to {feed.length} by `{feed.padded_by}`): for every shorter sequence that is padding; gather "
                 "each sequence's step at its length - 1, or pack the batch",
             )

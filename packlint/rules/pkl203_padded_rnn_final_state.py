@@ -100,11 +100,12 @@ class PaddedRnnFinalState(Rule):
             feed = padded_feed(ctx.project, *fed) if fed is not None else None
             if fed is None or feed is None or not feed.crosses:
                 continue
+            via = f", through `{feed.through}`," if feed.through else ""
             module = text_of(ctx.source, call.node.func)
             yield self.diagnostic(
                 ctx,
                 call.node,
-                f"`{module}` runs over the padding of the batches `{feed.call}` passes as `{fed[1]}` (padded to "
+                f"`{module}` runs over the padding of the batches `{feed.call}` passes{via} as `{fed[1]}` (padded to "
                 f"{feed.length} by `{feed.padded_by}`) and its final state is used; pack the batch with "
                 "`enforce_sorted=False` first",
             )
