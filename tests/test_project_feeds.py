@@ -80,3 +80,14 @@ def test_message_names_the_outer_models_call() -> None:
     message = str(found["message"])
     assert "`train.py:19` passes, through `classifier.py:16`, as `inputs`" in message, message
     assert "padded to the longest text of the batch by `train.py:7`" in message, message
+
+
+def test_summaries_survive_pickling() -> None:
+    # Summaries are stored by content (on disk, by the project cache): plain, frozen data that round-trips.
+    import pickle
+
+    from packlint.project import summarise
+
+    summaries = [summarise(path.read_bytes()) for path in sorted(PROJECTS.rglob("*.py"))]
+    assert any(f.right_pads for s in summaries for c in s.classes for f in c.methods)
+    assert all(pickle.loads(pickle.dumps(s)) == s for s in summaries)
