@@ -24,6 +24,7 @@ def test_each_padding_source_and_trap_has_a_project() -> None:
         "good_other_model_padded",
         "good_single_file_padded",
         "good_loop_packs",
+        "good_loop_helper_prepares",
         "good_state_only_returned",
         "bad_dataset_fills_fixed_vector",
         "bad_encoder_inside_model",

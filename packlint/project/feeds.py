@@ -22,6 +22,13 @@ _WRAPPERS = ("enumerate", "tqdm", "iter", "trange")
 # Calls that only move or convert the model they are given: `Net(...).to(device)` is still a `Net`.
 _MODEL_CHAIN = ("to", "cuda", "cpu", "train", "eval", "double", "float", "half")
 T = TypeVar("T")
+# Methods and calls that move, convert or reshape a batch without packing or trimming it.
+_KEEPS_PADDING = frozenset(
+    {"to", "cuda", "cpu", "t", "long", "float", "int", "transpose", "permute", "contiguous", "squeeze"}
+    | {"unsqueeze", "view", "reshape", "detach", "clone", "type"}
+)
+_WRAPS_TENSOR = frozenset({"Variable", "tensor", "LongTensor", "as_tensor", "from_numpy"})
+_STEPWISE_LAYERS = frozenset({"Embedding", "Dropout", "Linear", "LayerNorm", "ReLU", "Tanh"})
 
 
 @dataclass(frozen=True)
@@ -116,6 +123,14 @@ class _Feeds:
         self.loaders: dict[str, _Pads | None] = {}
         self.fields = _field_pads(tree, view.path) if b"torchtext" in data else None
         assigns = [n for n in ast.walk(tree) if isinstance(n, ast.Assign)]
+        # `self.embed = nn.Embedding(...)`: layers that keep each step where it was (the padding included)
+        self.layers = {
+            key
+            for node in assigns
+            if isinstance(node.value, ast.Call) and called_name(node.value) in _STEPWISE_LAYERS
+            for key in (dotted(t) for t in node.targets)
+            if key is not None
+        }
         for node in assigns:
             made = self.class_of(node.value)
             kept = dotted(_unchained(node.value))
@@ -255,8 +270,11 @@ class _Feeds:
         derived = set(derived)
         body = [n for stmt in statements for n in ast.walk(stmt)]
         for node in sorted((n for n in body if isinstance(n, ast.Assign)), key=lambda n: (n.lineno, n.col_offset)):
-            if _mentions(node.value, derived):
-                derived.update(n.id for t in node.targets for n in ast.walk(t) if isinstance(n, ast.Name))
+            names = {n.id for t in node.targets for n in ast.walk(t) if isinstance(n, ast.Name)}
+            if self._made_from(node.value, derived):
+                derived |= names
+            else:
+                derived -= names  # `x = prepare(x, lengths)`: what a helper returns is not known
         calls = [n for n in body if isinstance(n, ast.Call)]
         if any(called_name(c) in ("pack_padded_sequence", "pack_sequence") and _mentions(c, derived) for c in calls):
             return None  # the loop packs the batch itself
@@ -268,9 +286,26 @@ class _Feeds:
             ):
                 continue
             given = passed_argument(call, self.forward, 1, param)
-            if given is not None and _mentions(given, derived):
+            if given is not None and self._made_from(given, derived):
                 return call
         return None
+
+    def _made_from(self, value: ast.expr, derived: set[str]) -> bool:
+        """Whether `value` is made from `derived` names by steps that keep the padding as it is: moves and
+        reshapes (`x.to(device)`, `x.t()`), `Variable(x)`, an embedding or dropout layer built in the file.
+        Any other call may pack or trim the batch: what it returns is not known."""
+        if not _mentions(value, derived):
+            return False
+        for node in ast.walk(value):
+            if not isinstance(node, ast.Call):
+                continue
+            func = node.func
+            if isinstance(func, ast.Attribute) and func.attr in _KEEPS_PADDING:
+                continue
+            if (dotted(func) or "").split(".")[-1] in _WRAPS_TENSOR or dotted(func) in self.layers:
+                continue
+            return False
+        return True
 
 
 def _unchained(value: ast.expr) -> ast.expr:
