@@ -96,6 +96,16 @@ def project_needs(codes: frozenset[str]) -> tuple[bytes, ...]:
     return tuple(sorted({w for code in codes if code in BY_CODE for w in BY_CODE[code].project_needs}))
 
 
+@functools.lru_cache(maxsize=32)
+def project_questions(codes: frozenset[str]) -> tuple[tuple[bytes, str | None], ...]:
+    """`project_needs` with the summary fact each rule's cross-file check needs of that module (see gate)."""
+    from packlint.rules import BY_CODE
+
+    rules = [BY_CODE[code] for code in codes if code in BY_CODE]
+    questions = {(w, r.project_fact) for r in rules for w in r.project_needs}
+    return tuple(sorted(questions, key=lambda q: (q[0], q[1] or "")))
+
+
 def admits(data: bytes, path: str, plan: Plan) -> tuple[bool, tuple[tuple[str, str], ...]]:
     """The prefilter: whether a selected rule may report in this file, and (project mode) the other files
     that answer depended on."""
@@ -114,8 +124,8 @@ def admission(data: bytes, path: str, plan: Plan) -> tuple[bool, tuple[tuple[str
     from packlint.project.gate import reaches
 
     depends: dict[str, str] = {}
-    for word in project_needs(plan.codes):
-        found, read = reaches(path, data, word)
+    for word, fact in project_questions(plan.codes):
+        found, read = reaches(path, data, word, fact=fact)
         depends.update(read)
         if found:
             return True, tuple(sorted(depends.items())), True
