@@ -106,10 +106,18 @@ def check_cached(
     if first is not None:  # the engine (and with it the rules) is imported only for a miss
         from packlint.engine import check_items
 
-        for result, _ in check_items(itertools.chain([first], pending), settings, jobs):
-            key, stat, trusted, digest = read[result.path]
-            entries[key] = (stat, trusted, digest, started, encode_result(result), deps.record(result.depends))
-            results.append(result)
+        if settings.project:  # the other files' summaries are kept beside the results, by content
+            from packlint.project import store
+
+            store.use(cache_directory(settings, cache_dir))
+        try:
+            for result, _ in check_items(itertools.chain([first], pending), settings, jobs):
+                key, stat, trusted, digest = read[result.path]
+                entries[key] = (stat, trusted, digest, started, encode_result(result), deps.record(result.depends))
+                results.append(result)
+        finally:
+            if settings.project:
+                store.stop()
     dirty = bool(read or touched)
     if dirty:
         kept = {k: e for k, e in entries.items() if e[3] >= started - KEEP_NS}

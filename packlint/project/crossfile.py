@@ -6,6 +6,7 @@ import ast
 from dataclasses import dataclass
 
 from packlint.facts import called_name, dotted
+from packlint.project import gate
 from packlint.project.summary import FunctionSummary
 from packlint.project.view import ProjectView
 
@@ -62,7 +63,7 @@ def moved_into_pack(view: ProjectView, tree: ast.Module) -> list[MovedIntoPack]:
     # Cheap tests first, the walk below costs more: a move (is_move) needs `cuda` or a device in the text,
     # and a report needs an imported function that packs one of its parameters.
     text = view.data
-    if text is not None and b"cuda" not in text and b"device" not in text.lower():
+    if gate.NARROW and text is not None and b"cuda" not in text and b"device" not in text.lower():
         return found
     if not view.reaches(b"pack_padded_sequence", "packs_a_parameter"):
         return found
