@@ -589,6 +589,10 @@ def check_items(
     results: list[tuple[FileResult, bool]] = []
     pending: list[tuple[str, bytes, Plan]] = []
     base = Plan.from_settings(settings)
+    if settings.project:  # the project's files as they are now: nothing resolved or read by an earlier run
+        from packlint.project.gate import refresh
+
+        refresh()
     for path, data in items:
         plan = Plan.from_settings(settings, path) if settings.per_file_ignores else base
         if path.endswith(".ipynb"):

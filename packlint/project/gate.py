@@ -82,11 +82,34 @@ def _import_line_starts(data: bytes) -> list[int]:
     return starts
 
 
+# Open editor buffers by absolute path (the language server keeps them here): another file of the project
+# is read as the editor shows it, saved or not. Empty on the command line.
+OPEN_BUFFERS: dict[str, bytes] = {}
+
+
+def read(path: str) -> bytes:
+    """A project file's content: its open buffer if the editor has one, else the file (OSError if neither)."""
+    buffered = OPEN_BUFFERS.get(path)
+    if buffered is not None:
+        return buffered
+    with open(path, "rb") as handle:
+        return handle.read()
+
+
+def refresh() -> None:
+    """Forget what was read and resolved (a long-lived process whose files may have changed: the server).
+
+    Within one command-line run the tree is taken as it stands: imports resolved from one directory are
+    resolved once, every module's words read once."""
+    module_text.cache_clear()
+    _module_reaches_at.cache_clear()
+    _resolved.cache_clear()
+
+
 @functools.lru_cache(maxsize=4096)
 def module_text(path: str, size: int, mtime_ns: int) -> tuple[str, tuple[ImportLine, ...], frozenset[bytes]]:
     """A module's digest, import lines, and which of the words the gates look for it holds."""
-    with open(path, "rb") as handle:
-        data = handle.read()
+    data = read(path)
     words = frozenset(w for w in WORDS if w in data)
     return hashlib.sha256(data).hexdigest(), import_lines(data), words
 
@@ -161,14 +184,16 @@ def _first_reaching(
         if found:
             break
     absent = {p: "+" if p in resolver.found else "" for p in resolver.probed if p not in deps}
-    return found, tuple(sorted({**absent, **deps}.items()))
+    # In the order found (the engine sorts what it records): sorting at every level cost more than the rest.
+    return found, tuple({**absent, **deps}.items())
 
 
 def _imported_files(resolver: Resolver, lines: tuple[ImportLine, ...], origin: str) -> list[str]:
     """The project files that `lines` (imports written in `origin`) name, in order, each once."""
     files: list[str] = []
+    directory = os.path.dirname(origin)
     for line in lines:
-        module = resolver.module(line.module, line.level, importer=origin)
+        module = _module(resolver, directory, line.module, line.level)
         candidates = [module]
         # `from pkg import data` names a submodule only when `pkg` is a package of the project (or the
         # folder of a relative import): `from typing import List` looks for nothing more.
@@ -176,9 +201,26 @@ def _imported_files(resolver: Resolver, lines: tuple[ImportLine, ...], origin: s
             for name in line.names:
                 if name != "*":
                     dotted = f"{line.module}.{name}" if line.module else name
-                    candidates.append(resolver.module(dotted, line.level, importer=origin))
+                    candidates.append(_module(resolver, directory, dotted, line.level))
         files.extend(f for f in candidates if f is not None and f != origin and f not in files)
     return files
+
+
+def _module(resolver: Resolver, directory: str, name: str, level: int) -> str | None:
+    """`resolver.module` for an importer in `directory`, with what it looked at added to the resolver's
+    record: resolved once per directory, name and level (`refresh` forgets)."""
+    found, probed, present = _resolved(resolver.root, directory, name, level)
+    resolver.probed.update(probed)
+    resolver.found.update(present)
+    return found
+
+
+@functools.lru_cache(maxsize=65536)
+def _resolved(root: str, directory: str, name: str, level: int) -> tuple[str | None, frozenset[str], frozenset[str]]:
+    # Resolution depends on the importer's directory alone (Resolver.bases, relative levels).
+    resolver = Resolver(root, os.path.join(directory, "__importer__.py"))
+    found = resolver.module(name, level)
+    return found, frozenset(resolver.probed), frozenset(resolver.found)
 
 
 def _module_reaches(root: str, file: str, question: Question, depth: int) -> tuple[bool, tuple[tuple[str, str], ...]]:
@@ -221,8 +263,7 @@ def _has_fact(file: str, digest: str, fact: str) -> bool:
     from packlint.project.store import summary_of
 
     try:
-        with open(file, "rb") as handle:
-            data = handle.read()
+        data = read(file)
     except OSError:
         return True
     if hashlib.sha256(data).hexdigest() != digest:
