@@ -200,7 +200,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "packlint-project-bench")
     parser.add_argument("--no-edits", action="store_true", help="skip the edited-file warm runs")
     args = parser.parse_args(argv)
-    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH", "")]))
+    # A copy of packlint as it is now: edits made while this runs change neither what it measures nor, through
+    # packlint's code fingerprint, the cache it fills.
+    snapshot = Path(tempfile.mkdtemp(prefix="packlint-snapshot-"))
+    shutil.copytree(REPO / "packlint", snapshot / "packlint", ignore=shutil.ignore_patterns("__pycache__"))
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(snapshot), os.environ.get("PYTHONPATH", "")]))
     chosen = args.corpus or ["torch", "vcs"]
     for name in chosen:
         if name == "torch":

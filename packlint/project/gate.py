@@ -166,26 +166,56 @@ def reaches(
     importer = os.path.abspath(path)
     root = root or root_of(importer)
     question = (word, fact if NARROW else None)
-    return _first_reaching(Resolver(root, importer), import_lines(data), importer, question, MAX_DEPTH - 1, {})
+    found, node = _first_reaching(Resolver(root, importer), import_lines(data), importer, question, MAX_DEPTH - 1, {})
+    return found, _flatten(node)
 
 
 Question = tuple[bytes, "str | None"]  # (word, summary fact or None): what a module must hold
 
 
+# What an answer depended on: the paths it looked for and did not find, found, and read (with digests), and
+# the answers it took in (shared: every importer of a package takes in the same answer about its __init__,
+# thousands of files deep on torch, so they are merged with dict updates, each answer once).
+Pairs = tuple[tuple[str, str], ...]
+Record = tuple[Pairs, Pairs, Pairs, tuple["Record", ...]]
+
+
 def _first_reaching(
-    resolver: Resolver, lines: tuple[ImportLine, ...], origin: str, question: Question, depth: int, deps: dict[str, str]
-) -> tuple[bool, tuple[tuple[str, str], ...]]:
+    resolver: Resolver, lines: tuple[ImportLine, ...], origin: str, question: Question, depth: int, own: dict[str, str]
+) -> tuple[bool, Record]:
     """Whether a project file that `lines` (imports of `origin`) name answers `question` (`depth` deep), with
-    `deps` and every file read on the way, found or looked for and absent (see `reaches`)."""
+    `own` and every file read on the way, found or looked for and absent (see `reaches`)."""
     found = False
+    taken: list[Record] = []
     for file in _imported_files(resolver, lines, origin):
         found, inner = _module_reaches(resolver.root, file, question, depth)
-        deps.update(inner)
+        taken.append(inner)
         if found:
             break
-    absent = {p: "+" if p in resolver.found else "" for p in resolver.probed if p not in deps}
-    # In the order found (the engine sorts what it records): sorting at every level cost more than the rest.
-    return found, tuple({**absent, **deps}.items())
+    probed = [p for p in resolver.probed if p not in own]
+    absent = tuple((p, "") for p in probed if p not in resolver.found)
+    present = tuple((p, "+") for p in probed if p in resolver.found)
+    return found, (absent, present, tuple(own.items()), tuple(taken))
+
+
+def _flatten(record: Record) -> Pairs:
+    """Every (path, digest) of a record, each answer taken in once; a path read wins over one found, which
+    wins over one looked for (the strictest test is what the cache keeps)."""
+    absent: dict[str, str] = {}
+    present: dict[str, str] = {}
+    read: dict[str, str] = {}
+    seen: set[int] = set()
+    stack = [record]
+    while stack:
+        current = stack.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        absent.update(current[0])
+        present.update(current[1])
+        read.update(current[2])
+        stack.extend(current[3])
+    return tuple({**absent, **present, **read}.items())
 
 
 def _imported_files(resolver: Resolver, lines: tuple[ImportLine, ...], origin: str) -> list[str]:
@@ -223,18 +253,18 @@ def _resolved(root: str, directory: str, name: str, level: int) -> tuple[str | N
     return found, frozenset(resolver.probed), frozenset(resolver.found)
 
 
-def _module_reaches(root: str, file: str, question: Question, depth: int) -> tuple[bool, tuple[tuple[str, str], ...]]:
+def _module_reaches(root: str, file: str, question: Question, depth: int) -> tuple[bool, Record]:
     try:
         stat = os.stat(file)
     except OSError:
-        return False, ((file, ""),)
+        return False, (((file, ""),), (), (), ())
     return _module_reaches_at(root, file, stat.st_size, stat.st_mtime_ns, question, depth)
 
 
 @functools.lru_cache(maxsize=16384)
 def _module_reaches_at(
     root: str, file: str, size: int, mtime_ns: int, question: Question, depth: int
-) -> tuple[bool, tuple[tuple[str, str], ...]]:
+) -> tuple[bool, Record]:
     """Whether `file`, or a module it re-exports from (`depth` deep), answers `question`, with what was read.
 
     Kept per file and modification time for the run: every importer of a package asks about the same
@@ -243,19 +273,19 @@ def _module_reaches_at(
     try:
         digest, inner, words = module_text(file, size, mtime_ns)
     except OSError:
-        return False, ((file, ""),)
-    deps: dict[str, str] = {file: digest}
+        return False, (((file, ""),), (), (), ())
+    own: dict[str, str] = {file: digest}
     holds = word in words
     if holds and (fact is None or _has_fact(file, digest, fact)):
-        return True, tuple(deps.items())
+        return True, ((), (), tuple(own.items()), ())
     if depth <= 0:
-        return False, tuple(deps.items())
+        return False, ((), (), tuple(own.items()), ())
     # Re-exports: everything a package's __init__ imports, and star imports anywhere. A module's other
     # imports are its own business (following them all would visit the whole project), except in a module
     # that holds the word without the fact: the view looks up a name it imports there too.
     package = os.path.basename(file) == "__init__.py"
     follow = tuple(i for i in inner if package or holds or "*" in i.names)
-    return _first_reaching(Resolver(root, file), follow, file, question, depth - 1, deps)
+    return _first_reaching(Resolver(root, file), follow, file, question, depth - 1, own)
 
 
 def _has_fact(file: str, digest: str, fact: str) -> bool:
