@@ -274,3 +274,11 @@ def test_a_field_added_to_a_summary_needs_no_change_to_the_store(monkeypatch: py
     monkeypatch.setattr(summaries, "Extended", extended, raising=False)
     value = extended(**{f.name: getattr(base, f.name) for f in dataclasses.fields(base)}, pads_to=(("200", 41),))
     assert store.decode(store.encode(value)) == value
+
+
+def test_every_rule_fact_is_one_the_gate_knows() -> None:
+    from packlint.rules import REGISTRY
+
+    named = {rule.code: rule.project_fact for rule in REGISTRY if rule.project_fact is not None}
+    assert named == {"PKL111": "packs_a_parameter"}
+    assert set(named.values()) <= set(gate.FACTS)

@@ -148,9 +148,6 @@ class Fact:
 FACTS: dict[str, Fact] = {
     # PKL111: `callee.function.packs` (crossfile.moved_into_pack) is all it reads of the callee.
     "packs_a_parameter": Fact(lambda summary: any(f.packs for f in _functions(summary)), _may_pack),
-    # PKL301: `function.resets` of a callee or of an imported class's method (crossfile.reset_elsewhere);
-    # the summary looks for resets only in a text holding `grad`.
-    "resets_gradients": Fact(lambda summary: any(f.resets for f in _functions(summary)), lambda data: b"grad" in data),
 }
 NARROW = True  # decide with the summary facts (tests turn it off to prove it changes no result)
 

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Union
 
-from packlint.project.gate import module_text, reaches, read
+from packlint.project.gate import module_text, reaches
+from packlint.project.gate import read as read_project_file
 from packlint.project.resolve import Resolver
 from packlint.project.root import inside, root_of
 from packlint.project.store import summary_of
@@ -96,7 +97,7 @@ class ProjectView:
         summary = EMPTY
         if inside(file, self.root):
             try:
-                data = read(file)
+                data = read_project_file(file)
             except OSError:
                 data = None
             if data is not None:
