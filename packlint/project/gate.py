@@ -170,11 +170,11 @@ def reaches(
 Question = tuple[bytes, "str | None"]  # (word, summary fact or None): what a module must hold
 
 
-# What an answer depended on: the paths it looked for and did not find, found, and read (with digests), and
-# the answers it took in (shared: every importer of a package takes in the same answer about its __init__,
-# thousands of files deep on torch, so they are merged with dict updates, each answer once).
+# What an answer depended on: the paths it looked for and did not find, those found, and those read (with
+# their digests), each answer's own and those of the answers it took in. Every importer of a package takes
+# in the same answer about its __init__ (thousands of files deep on torch): merged with dict updates.
 Pairs = tuple[tuple[str, str], ...]
-Record = tuple[Pairs, Pairs, Pairs, tuple["Record", ...]]
+Record = tuple[Pairs, Pairs, Pairs]
 
 
 def _first_reaching(
@@ -183,36 +183,25 @@ def _first_reaching(
     """Whether a project file that `lines` (imports of `origin`) name answers `question` (`depth` deep), with
     `own` and every file read on the way, found or looked for and absent (see `reaches`)."""
     found = False
-    taken: list[Record] = []
+    absent: dict[str, str] = {}
+    present: dict[str, str] = {}
+    read: dict[str, str] = dict(own)
     for file in _imported_files(resolver, lines, origin):
         found, inner = _module_reaches(resolver.root, file, question, depth)
-        taken.append(inner)
+        absent.update(inner[0])
+        present.update(inner[1])
+        read.update(inner[2])
         if found:
             break
-    probed = [p for p in resolver.probed if p not in own]
-    absent = tuple((p, "") for p in probed if p not in resolver.found)
-    present = tuple((p, "+") for p in probed if p in resolver.found)
-    return found, (absent, present, tuple(own.items()), tuple(taken))
+    for path in resolver.probed:
+        (present if path in resolver.found else absent)[path] = "+" if path in resolver.found else ""
+    return found, (tuple(absent.items()), tuple(present.items()), tuple(read.items()))
 
 
 def _flatten(record: Record) -> Pairs:
-    """Every (path, digest) of a record, each answer taken in once; a path read wins over one found, which
-    wins over one looked for (the strictest test is what the cache keeps)."""
-    absent: dict[str, str] = {}
-    present: dict[str, str] = {}
-    read: dict[str, str] = {}
-    seen: set[int] = set()
-    stack = [record]
-    while stack:
-        current = stack.pop()
-        if id(current) in seen:
-            continue
-        seen.add(id(current))
-        absent.update(current[0])
-        present.update(current[1])
-        read.update(current[2])
-        stack.extend(current[3])
-    return tuple({**absent, **present, **read}.items())
+    """Every (path, digest) of a record once: a path read wins over one found, which wins over one looked
+    for (the strictest test is what the cache keeps)."""
+    return tuple({**dict(record[0]), **dict(record[1]), **dict(record[2])}.items())
 
 
 def _imported_files(resolver: Resolver, lines: tuple[ImportLine, ...], origin: str) -> list[str]:
@@ -254,7 +243,7 @@ def _module_reaches(root: str, file: str, question: Question, depth: int) -> tup
     try:
         stat = os.stat(file)
     except OSError:
-        return False, (((file, ""),), (), (), ())
+        return False, (((file, ""),), (), ())
     return _module_reaches_at(root, file, stat.st_size, stat.st_mtime_ns, question, depth)
 
 
@@ -270,13 +259,13 @@ def _module_reaches_at(
     try:
         digest, inner, words = module_text(file, size, mtime_ns)
     except OSError:
-        return False, (((file, ""),), (), (), ())
+        return False, (((file, ""),), (), ())
     own: dict[str, str] = {file: digest}
     holds = word in words
     if holds and (fact is None or _has_fact(file, digest, fact)):
-        return True, ((), (), tuple(own.items()), ())
+        return True, ((), (), tuple(own.items()))
     if depth <= 0:
-        return False, ((), (), tuple(own.items()), ())
+        return False, ((), (), tuple(own.items()))
     # Re-exports: everything a package's __init__ imports, and star imports anywhere. A module's other
     # imports are its own business (following them all would visit the whole project), except in a module
     # that holds the word without the fact: the view looks up a name it imports there too.
