@@ -63,7 +63,7 @@ class EvalWithoutNoGrad(Rule):
     fix_availability = "sometimes"
 
     def check(self, ctx: Context) -> Iterator[Diagnostic]:
-        loops = eval_loops(ctx.facts.tree)
+        loops = eval_loops(ctx.facts.tree, ctx.facts.nodes)
         if not loops:
             return
         torch_names = [local for local, full in import_names(ctx.facts.tree).items() if full == "torch"]
