@@ -99,9 +99,9 @@ def project_needs(codes: frozenset[str]) -> tuple[bytes, ...]:
 @functools.lru_cache(maxsize=32)
 def project_questions(codes: frozenset[str]) -> tuple[tuple[bytes, str | None], ...]:
     """`project_needs` with the summary fact each rule's cross-file check needs of that module (see gate)."""
-    from packlint.rules import BY_CODE
+    from packlint.rules.triggers import ADMISSION
 
-    rules = [BY_CODE[code] for code in codes if code in BY_CODE]
+    rules = [ADMISSION[code] for code in codes if code in ADMISSION]
     questions = {(w, r.project_fact) for r in rules for w in r.project_needs}
     return tuple(sorted(questions, key=lambda q: (q[0], q[1] or "")))
 
