@@ -189,7 +189,9 @@ class CallEvaluator(Evaluator):
             return Value(Kind.TUPLE, items=(out, Value(Kind.TUPLE, items=(state, state), call=node)), call=node)
         if module.rnn_type in ("GRU", "RNN"):
             return Value(Kind.TUPLE, items=(out, state), call=node)
-        return UNKNOWN
+        # An LSTM on one path and a GRU on another: the output comes first either way; the state's
+        # shape (`h_n` or `(h_n, c_n)`) is not known.
+        return Value(Kind.TUPLE, items=(out, UNKNOWN), call=node)
 
     def builtin_call(self, node: ast.Call, name: str, args: list[Value]) -> Value:
         if name == "sorted" and args:

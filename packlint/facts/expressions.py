@@ -329,7 +329,7 @@ class Evaluator:
         if base.kind in (Kind.OUTPUT, Kind.STATE) and self.recording:
             lengths_name, lengths_container = self.gather_lengths(base)
             self.facts.subscripts.append(
-                SubscriptRead(node, base, index[0], lengths_name, lengths_container, self.torch_name())
+                SubscriptRead(node, base, index[0], lengths_name, lengths_container, self.torch_name(), tuple(index))
             )
         perm_at = [i for i, v in enumerate(index) if v.kind is Kind.PERM or v.blank_of]
         if len(index) == 1 and base.kind is Kind.LENGTHS and base.container == "list":

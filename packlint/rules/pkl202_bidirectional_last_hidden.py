@@ -6,7 +6,7 @@ import ast
 from collections.abc import Iterator
 
 from packlint.diagnostics import Diagnostic
-from packlint.facts import FileFacts, Kind, SubscriptRead, index_pattern, last_step
+from packlint.facts import FileFacts, Kind, SubscriptRead, index_pattern, last_step, last_valid_step
 from packlint.fixes.changes import replace_expression
 from packlint.fixes.edits import text_of
 from packlint.rules.base import Context, Rule
@@ -19,13 +19,18 @@ class BidirectionalLastHidden(Rule):
     """
     ## What it does
     Reports `h_n[-1]` (or `h_n[-1, :, :]`) of a bidirectional RNN used on its own, and
-    `out[:, -1]` of a bidirectional output (`out[-1]` when it is time-first).
+    `out[:, -1]` of a bidirectional output (`out[-1]` when it is time-first), or its gather of each
+    sequence's last valid step, `out[torch.arange(B), lengths - 1]` (time-first
+    `out[lengths - 1, torch.arange(B)]`), with every feature kept.
 
     ## Why is this bad?
     The final state of a bidirectional RNN holds two vectors per layer, forward then backward, so
     `h_n[-1]` is only the backward direction of the last layer: the forward pass over the whole
     sequence is thrown away. In `out[:, -1]` the backward half has seen a single token (the last
     one of the longest sequence), and for shorter sequences both halves are padding (see PKL201).
+    Gathering at `lengths - 1` mends the forward half only: there the backward half has still seen a
+    single token, each sequence's last. The backward direction's summary is its step 0
+    (`out[:, 0, H:]`), or `h_n`. Slicing the forward half (`out[rows, lengths - 1, :H]`) is quiet.
 
     ## Example
     ```python
@@ -59,7 +64,8 @@ class BidirectionalLastHidden(Rule):
     ## Fix safety
     Unsafe: `torch.cat((h_n[-2], h_n[-1]), dim=-1)` is twice as wide, so the layer that reads it
     must be resized (and retrained). Offered for `h_n[-1]` where `h_n` is a plain name and a name
-    for `torch` is imported; `out[:, -1]` has no automatic fix.
+    for `torch` is imported; `out[:, -1]` and the gather have no automatic fix (which half to keep,
+    and how wide the layer after it is, are the author's to choose).
     """
 
     code = "PKL202"
@@ -80,6 +86,13 @@ class BidirectionalLastHidden(Rule):
                     read.node,
                     f"`{written}` of a bidirectional RNN: its backward half has seen only the last step{padding}; "
                     "use the final states `h_n` of both directions",
+                )
+            elif read.base.kind is Kind.OUTPUT and last_valid_step(facts, read):
+                yield self.diagnostic(
+                    ctx,
+                    read.node,
+                    f"`{written}` of a bidirectional RNN: at each sequence's last valid step its backward half "
+                    "has seen only that one token; use the final states `h_n` of both directions",
                 )
             elif read.base.kind is Kind.STATE and backward_only(facts, read):
                 fix = None
