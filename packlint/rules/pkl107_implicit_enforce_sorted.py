@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Iterator
 
 from packlint.diagnostics import Diagnostic
-from packlint.facts import IDENTITY, FileFacts, Order, PackCall, argument, parameter_names
+from packlint.facts import IDENTITY, FileFacts, Order, PackCall, argument, called_name, parameter_names
 from packlint.fixes.changes import set_keyword
 from packlint.fixes.edits import text_of
 from packlint.fixes.safety import layout_doubtful, reads_packed_internals
@@ -18,7 +19,10 @@ class ImplicitEnforceSorted(Rule):
     ## What it does
     Reports a pack call that relies on the default `enforce_sorted=True` for lengths that come
     from a parameter, unsorted on the way: whether they are in decreasing order depends on every
-    caller. Lengths of unknown origin (for example where two branches disagree) are left alone.
+    caller. Lengths of unknown origin (for example where two branches disagree) are left alone, and
+    so is a function whose callers are not in the file (for `forward`, a file that never builds its
+    class) or whose callers there sort something: most real callers sort in a collate function or
+    batcher elsewhere, so with no caller in sight the order is unknown.
 
     ## Why is this bad?
     The function is only correct when each caller sorts its batch longest-first; the first caller
@@ -34,6 +38,9 @@ class ImplicitEnforceSorted(Rule):
         packed = pack_padded_sequence(padded, lengths.cpu(), batch_first=True)
         _, h_n = gru(packed)
         return h_n[-1]
+
+    def encode_all(gru, loader):
+        return [encode(gru, padded, lengths) for padded, lengths in loader]
     ```
 
     ## Use instead
@@ -44,6 +51,9 @@ class ImplicitEnforceSorted(Rule):
         packed = pack_padded_sequence(padded, lengths.cpu(), batch_first=True, enforce_sorted=False)
         _, h_n = gru(packed)
         return h_n[-1]
+
+    def encode_all(gru, loader):
+        return [encode(gru, padded, lengths) for padded, lengths in loader]
     ```
 
     ## Fix safety
@@ -105,4 +115,40 @@ def lengths_parameter(facts: FileFacts, call: PackCall) -> str | None:
     names = parameter_names(function)
     if root not in names or (names[:1] == [root] and root in ("self", "cls")):
         return None
+    if isinstance(function, ast.Lambda) or not unsorting_caller_here(facts, function):
+        return None  # the callers are elsewhere, and so is the sort they may well do
     return root
+
+
+def unsorting_caller_here(facts: FileFacts, function: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+    """Whether the file calls `function` (a `forward`: builds its class) from a caller that sorts nothing.
+
+    Real callers mostly sort in a collate function or batcher in another file: where no caller is
+    in sight, the order of the lengths is unknown, and unknown means quiet."""
+    owner = facts.parent(function)
+    name = owner.name if function.name == "forward" and isinstance(owner, ast.ClassDef) else function.name
+    calls = facts.derived(calls_by_name).get(name, ())
+    callers = {id(caller): caller for caller in (facts.enclosing_function(call) or facts.tree for call in calls)}
+    callers.pop(id(function), None)  # a recursive call says nothing of the first caller
+    return bool(callers) and not any(sorts(caller) for caller in callers.values())
+
+
+def calls_by_name(facts: FileFacts) -> dict[str, list[ast.Call]]:
+    """Every call in the file by the last name it calls: `encode` for `encode(...)` and `self.encode(...)`."""
+    table: dict[str, list[ast.Call]] = {}
+    for node in ast.walk(facts.tree):
+        name = called_name(node)
+        if name is not None and isinstance(node, ast.Call):
+            table.setdefault(name, []).append(node)
+    return table
+
+
+def sorts(scope: ast.AST) -> bool:
+    """Whether `scope` calls anything that sorts (`sorted`, `.sort`, `argsort`, `sort_batch`,
+    `sort_within_batch=True`): its lengths may well arrive in decreasing order."""
+    for node in ast.walk(scope):
+        if isinstance(node, ast.Call):
+            name = called_name(node) or ""
+            if "sort" in name.lower() or any("sort" in (k.arg or "").lower() for k in node.keywords):
+                return True
+    return False
