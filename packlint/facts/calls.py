@@ -87,7 +87,7 @@ class CallEvaluator(Evaluator):
             kwargs = {kw.arg: self.eval(kw.value) for kw in node.keywords if kw.arg}
             return self.call_value(node, callee, args, kwargs)
         if isinstance(func, ast.Attribute):
-            receiver = self.eval(func.value)
+            receiver = UNKNOWN if self.reads_shape_of_state(func) else self.eval(func.value)
             args = [self.eval(a) for a in node.args]
             kwargs = {kw.arg: self.eval(kw.value) for kw in node.keywords if kw.arg}
             return self.method_call(node, func, receiver, args, kwargs)

@@ -21,7 +21,9 @@ class BidirectionalLastHidden(Rule):
     Reports `h_n[-1]` (or `h_n[-1, :, :]`) of a bidirectional RNN used on its own, and
     `out[:, -1]` of a bidirectional output (`out[-1]` when it is time-first), or its gather of each
     sequence's last valid step, `out[torch.arange(B), lengths - 1]` (time-first
-    `out[lengths - 1, torch.arange(B)]`), with every feature kept.
+    `out[lengths - 1, torch.arange(B)]`), with every feature kept. Quiet where the same function
+    also reads the other direction: `h_n[-2]` (or `h_n[0]`) of the same state, or the first step
+    of the same output (`torch.cat((out[0], out[-1]), -1)`), where the backward half has read it all.
 
     ## Why is this bad?
     The final state of a bidirectional RNN holds two vectors per layer, forward then backward, so
@@ -79,6 +81,8 @@ class BidirectionalLastHidden(Rule):
             if read.base.bidirectional is not True:
                 continue
             written = text_of(ctx.source, read.node)
+            if read.base.kind is Kind.OUTPUT and first_step_read(facts, read):
+                continue  # `cat((out[0], out[-1]))`: the backward summary is at step 0, and it is kept
             if read.base.kind is Kind.OUTPUT and last_step(facts, read):
                 padding = ", and for shorter sequences both halves are padding" if read.base.padded else ""
                 yield self.diagnostic(
@@ -115,19 +119,34 @@ def backward_only(facts: FileFacts, read: SubscriptRead) -> bool:
     """`h_n[-1]` with no other direction of the same `h_n` read in the same function."""
     if index_pattern(read.node) not in LAST_LAYER or under_direction_test(facts, read.node):
         return False
-    base = read.node.value
-    if not isinstance(base, ast.Name):
-        return True
+    for other in same_base_reads(facts, read):
+        if other.base.kind is Kind.STATE and index_pattern(other.node)[0] != -1:
+            return False  # `torch.cat((h_n[-2], h_n[-1]), 1)`, `h_n[0] + h_n[-1]`: both directions
+    return True
+
+
+# `out[:, 0]` (batch-first) and `out[0]` (time-first), whole or with its features sliced.
+BATCH_FIRST_FIRST = frozenset({(":", 0), (":", 0, ":"), (":", 0, None)})
+TIME_FIRST_FIRST = frozenset({(0,), (0, ":"), (0, ":", ":"), (0, ":", None)})
+
+
+def first_step_read(facts: FileFacts, read: SubscriptRead) -> bool:
+    """Whether the same function also reads the same output's first step, where the backward
+    direction has seen the whole sequence."""
+    first = BATCH_FIRST_FIRST if read.base.batch_first else TIME_FIRST_FIRST
+    return any(
+        other.base.kind is Kind.OUTPUT and index_pattern(other.node) in first for other in same_base_reads(facts, read)
+    )
+
+
+def same_base_reads(facts: FileFacts, read: SubscriptRead) -> Iterator[SubscriptRead]:
+    """The other subscripts of the same base, written the same (`h_n`, `state[0]`), in the same function."""
+    base = ast.dump(read.node.value)
     scope = enclosing_function(facts, read.node)
     for other in facts.subscripts:
         node = other.node
-        if node is read.node or not isinstance(node.value, ast.Name) or node.value.id != base.id:
-            continue
-        if other.base.kind is Kind.STATE and enclosing_function(facts, node) is scope:
-            first = index_pattern(node)[0]
-            if first != -1:
-                return False  # `torch.cat((h_n[-2], h_n[-1]), 1)`, `h_n[0] + h_n[-1]`: both directions
-    return True
+        if node is not read.node and ast.dump(node.value) == base and enclosing_function(facts, node) is scope:
+            yield other
 
 
 def enclosing_function(facts: FileFacts, node: ast.AST) -> ast.AST | None:
