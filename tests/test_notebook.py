@@ -207,7 +207,7 @@ def test_fix_with_only_unsafe_fixes_on_offer_leaves_the_file_byte_identical(tmp_
     # PKL107 speaks only where a caller that sorts nothing is in sight: `first` is one.
     encode = (
         "def encode(x, lengths):\n    packed = pack_padded_sequence(x, lengths)\n    return packed.data\n\n\n"
-        "def first(batch):\n    return encode(batch[0], batch[1])\n"
+        "def first(loader):\n    return [encode(x, n) for x, n in loader]\n"
     )
     image = {
         "data": {"image/png": "iVBORw0KGgo=\n", "text/plain": ["<Figure>"]},

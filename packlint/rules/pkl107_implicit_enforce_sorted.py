@@ -20,9 +20,10 @@ class ImplicitEnforceSorted(Rule):
     Reports a pack call that relies on the default `enforce_sorted=True` for lengths that come
     from a parameter, unsorted on the way: whether they are in decreasing order depends on every
     caller. Lengths of unknown origin (for example where two branches disagree) are left alone, and
-    so is a function whose callers are not in the file (for `forward`, a file that never builds its
-    class) or whose callers there sort something: most real callers sort in a collate function or
-    batcher elsewhere, so with no caller in sight the order is unknown.
+    so is a function whose callers are not in the file (for `forward`, a file that never calls an
+    instance of its class), whose callers there sort something, or only hand on lengths they were
+    given themselves: most real callers sort in a collate function or batcher elsewhere, so with no
+    caller in sight the order is unknown.
 
     ## Why is this bad?
     The function is only correct when each caller sorts its batch longest-first; the first caller
@@ -115,22 +116,74 @@ def lengths_parameter(facts: FileFacts, call: PackCall) -> str | None:
     names = parameter_names(function)
     if root not in names or (names[:1] == [root] and root in ("self", "cls")):
         return None
-    if isinstance(function, ast.Lambda) or not unsorting_caller_here(facts, function):
+    if isinstance(function, ast.Lambda) or not unsorting_caller_here(facts, function, root):
         return None  # the callers are elsewhere, and so is the sort they may well do
     return root
 
 
-def unsorting_caller_here(facts: FileFacts, function: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
-    """Whether the file calls `function` (a `forward`: builds its class) from a caller that sorts nothing.
+def unsorting_caller_here(facts: FileFacts, function: ast.FunctionDef | ast.AsyncFunctionDef, parameter: str) -> bool:
+    """Whether the file calls `function` (a `forward`: an instance of its class) with its own value
+    for `parameter`, from a caller that sorts nothing.
 
     Real callers mostly sort in a collate function or batcher in another file: where no caller is
-    in sight, the order of the lengths is unknown, and unknown means quiet."""
+    in sight, or every caller in sight hands on a parameter of its own, the order of the lengths is
+    unknown, and unknown means quiet."""
+    names = parameter_names(function)
+    method = names[:1] in (["self"], ["cls"])
+    position = names.index(parameter) - (1 if method else 0)
+    for call in call_sites(facts, function):
+        caller = facts.enclosing_function(call)
+        if caller is function:
+            continue  # a recursive call says nothing of the first caller
+        passed = passed_argument(call, parameter, position)
+        if passed is None or sorts(caller or facts.tree):
+            continue
+        root = root_name(passed)
+        if caller is not None and root is not None and root in parameter_names(caller):
+            continue  # handed on from the caller's own caller: still unknown
+        return True
+    return False
+
+
+def call_sites(facts: FileFacts, function: ast.FunctionDef | ast.AsyncFunctionDef) -> list[ast.Call]:
+    """The calls of `function` in the file; for a `forward`, the calls of the names its class's
+    instances are bound to (`encoder = Encoder(dim)`, `self.encoder = Encoder(dim)`)."""
+    table = facts.derived(calls_by_name)
     owner = facts.parent(function)
-    name = owner.name if function.name == "forward" and isinstance(owner, ast.ClassDef) else function.name
-    calls = facts.derived(calls_by_name).get(name, ())
-    callers = {id(caller): caller for caller in (facts.enclosing_function(call) or facts.tree for call in calls)}
-    callers.pop(id(function), None)  # a recursive call says nothing of the first caller
-    return bool(callers) and not any(sorts(caller) for caller in callers.values())
+    if function.name != "forward" or not isinstance(owner, ast.ClassDef):
+        return list(table.get(function.name, ()))
+    sites: list[ast.Call] = []
+    for built in table.get(owner.name, ()):
+        statement = facts.parent(built)
+        if isinstance(statement, ast.Assign) and len(statement.targets) == 1 and statement.value is built:
+            target = statement.targets[0]
+            instance = target.id if isinstance(target, ast.Name) else getattr(target, "attr", None)
+            if instance is not None:
+                sites.extend(table.get(instance, ()))
+    return sites
+
+
+def passed_argument(call: ast.Call, parameter: str, position: int) -> ast.expr | None:
+    """The argument `call` gives `parameter` (by keyword, or at `position`), if it is written."""
+    for keyword in call.keywords:
+        if keyword.arg == parameter:
+            return keyword.value
+    if any(isinstance(arg, ast.Starred) for arg in call.args[: position + 1]):
+        return None
+    return call.args[position] if 0 <= position < len(call.args) else None
+
+
+def root_name(node: ast.expr) -> str | None:
+    """`lengths` of `lengths`, `lengths.cpu()`, `batch.lengths`, `batch["lengths"]`."""
+    while True:
+        if isinstance(node, ast.Name):
+            return node.id
+        if isinstance(node, (ast.Attribute, ast.Subscript)):
+            node = node.value
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            node = node.func.value
+        else:
+            return None
 
 
 def calls_by_name(facts: FileFacts) -> dict[str, list[ast.Call]]:
