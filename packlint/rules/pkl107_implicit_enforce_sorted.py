@@ -40,8 +40,9 @@ class ImplicitEnforceSorted(Rule):
         _, h_n = gru(packed)
         return h_n[-1]
 
-    def encode_all(gru, loader):
-        return [encode(gru, padded, lengths) for padded, lengths in loader]
+    if __name__ == "__main__":
+        for padded, lengths in load_batches(shuffle=True):
+            print(encode(build_gru(), padded, lengths))
     ```
 
     ## Use instead
@@ -53,8 +54,9 @@ class ImplicitEnforceSorted(Rule):
         _, h_n = gru(packed)
         return h_n[-1]
 
-    def encode_all(gru, loader):
-        return [encode(gru, padded, lengths) for padded, lengths in loader]
+    if __name__ == "__main__":
+        for padded, lengths in load_batches(shuffle=True):
+            print(encode(build_gru(), padded, lengths))
     ```
 
     ## Fix safety
@@ -136,13 +138,74 @@ def unsorting_caller_here(facts: FileFacts, function: ast.FunctionDef | ast.Asyn
         if caller is function:
             continue  # a recursive call says nothing of the first caller
         passed = passed_argument(call, parameter, position)
-        if passed is None or sorts(caller or facts.tree):
+        if passed is None or sorts_here_or_in_helper(facts, caller or facts.tree):
             continue
-        root = root_name(passed)
-        if caller is not None and root is not None and root in parameter_names(caller):
+        if single_item(passed) or (caller is not None and handed_on(caller, passed)):
             continue  # handed on from the caller's own caller: still unknown
         return True
     return False
+
+
+def handed_on(caller: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda, passed: ast.expr) -> bool:
+    """`passed` comes from the caller's parameters: the parameter itself, a piece of one
+    (`x, lengths = batch`), or an item of one (`for x, lengths in loader`)."""
+    derived = set(parameter_names(caller))
+    changed = True
+    while changed:  # names bound from parameters, to a fixed point (assignments in any order)
+        changed = False
+        for node in ast.walk(caller):
+            if isinstance(node, ast.Assign) and len(node.targets) == 1:
+                target, source = node.targets[0], node.value
+            elif isinstance(node, (ast.For, ast.AsyncFor, ast.comprehension)):
+                target, source = node.target, node.iter
+            else:
+                continue
+            if root_name(source) in derived:
+                stored = {n.id for n in ast.walk(target) if isinstance(n, ast.Name)} - derived
+                if stored:
+                    derived |= stored
+                    changed = True
+    return root_name(passed) in derived
+
+
+def single_item(node: ast.expr) -> bool:
+    """`[len(sentence)]`: one length is in decreasing order."""
+    return isinstance(node, (ast.List, ast.Tuple)) and len(node.elts) == 1 and not isinstance(node.elts[0], ast.Starred)
+
+
+def sorts_here_or_in_helper(facts: FileFacts, scope: ast.AST) -> bool:
+    """`sorts(scope)`, or `scope` calls a function of this file that sorts (`random_batch()`)."""
+    if sorts(scope):
+        return True
+    helpers = facts.derived(functions_by_name)
+    seen: set[int] = {id(scope)}
+    frontier = [scope]
+    for _ in range(HELPER_DEPTH):  # `make_variables()` calling `pad_sequences()`, which sorts
+        called = [
+            helper
+            for inner in frontier
+            for node in ast.walk(inner)
+            for helper in helpers.get(called_name(node) or "", ())
+            if id(helper) not in seen
+        ]
+        for helper in called:
+            if sorts(helper):
+                return True
+            seen.add(id(helper))
+        frontier = called
+    return False
+
+
+HELPER_DEPTH = 3
+
+
+def functions_by_name(facts: FileFacts) -> dict[str, list[ast.AST]]:
+    """The file's functions by name."""
+    table: dict[str, list[ast.AST]] = {}
+    for node in ast.walk(facts.tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            table.setdefault(node.name, []).append(node)
+    return table
 
 
 def call_sites(facts: FileFacts, function: ast.FunctionDef | ast.AsyncFunctionDef) -> list[ast.Call]:
@@ -174,7 +237,7 @@ def passed_argument(call: ast.Call, parameter: str, position: int) -> ast.expr |
 
 
 def root_name(node: ast.expr) -> str | None:
-    """`lengths` of `lengths`, `lengths.cpu()`, `batch.lengths`, `batch["lengths"]`."""
+    """`lengths` of `lengths`, `lengths.cpu()`, `batch.lengths`, `batch["lengths"]`, `[f(t) for t in lengths]`."""
     while True:
         if isinstance(node, ast.Name):
             return node.id
@@ -182,6 +245,8 @@ def root_name(node: ast.expr) -> str | None:
             node = node.value
         elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
             node = node.func.value
+        elif isinstance(node, (ast.ListComp, ast.GeneratorExp)):
+            node = node.generators[0].iter  # `[embed(t) for t in texts]`: in the order of `texts`
         else:
             return None
 
@@ -198,10 +263,12 @@ def calls_by_name(facts: FileFacts) -> dict[str, list[ast.Call]]:
 
 def sorts(scope: ast.AST) -> bool:
     """Whether `scope` calls anything that sorts (`sorted`, `.sort`, `argsort`, `sort_batch`,
-    `sort_within_batch=True`): its lengths may well arrive in decreasing order."""
+    `sort_within_batch=True`; a pack call's own `enforce_sorted` is no sort): its lengths may
+    well arrive in decreasing order."""
     for node in ast.walk(scope):
         if isinstance(node, ast.Call):
             name = called_name(node) or ""
-            if "sort" in name.lower() or any("sort" in (k.arg or "").lower() for k in node.keywords):
+            keywords = [(k.arg or "").lower() for k in node.keywords if k.arg != "enforce_sorted"]
+            if "sort" in name.lower() or any("sort" in keyword for keyword in keywords):
                 return True
     return False
