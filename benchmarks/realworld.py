@@ -2,6 +2,7 @@
 
     python benchmarks/realworld.py                    # corpus in /work/corpus, plus torch's installed sources
     python benchmarks/realworld.py /path/to/corpus --no-torch -j 2
+    python benchmarks/realworld.py /work/corpus3 --no-torch -j 2  # the third held-out corpus (docs/real-world.md)
 
 The corpus is a directory of repositories extracted as <owner>+<name>/ (docs/real-world.md says how it was
 built and at which commits). The script runs packlint twice over each repository, with the default rules and

@@ -204,7 +204,11 @@ def test_fix_with_only_unsafe_fixes_on_offer_leaves_the_file_byte_identical(tmp_
     # a `%%bash` cell, keys in Jupyter's order but indent 2, no final newline. Its one finding has only an
     # unsafe fix: `--fix` must leave every byte as it was; `--unsafe-fixes` may change that cell alone.
     # Reading `.data` sees the packed order that `enforce_sorted=False` changes: the fix is unsafe.
-    encode = "def encode(x, lengths):\n    packed = pack_padded_sequence(x, lengths)\n    return packed.data\n"
+    # PKL107 speaks only where a caller that sorts nothing, with lengths of its own, is in sight.
+    encode = (
+        "def encode(x, lengths):\n    packed = pack_padded_sequence(x, lengths)\n    return packed.data\n\n\n"
+        "for x, n in batches():\n    encode(x, n)\n"
+    )
     image = {
         "data": {"image/png": "iVBORw0KGgo=\n", "text/plain": ["<Figure>"]},
         "metadata": {},

@@ -162,6 +162,17 @@ def test_files_without_a_backward_and_a_step_are_turned_away() -> None:
     assert may_match(b"loss.backward()\nopt.zero_grad()\nopt.step()\n", trigger_words(frozenset({"PKL302"})))
 
 
+def test_a_comment_banner_after_an_uncalled_name_is_read_once() -> None:
+    # A comment between a name and its `(` runs to the end of its line: read as any split of a run of
+    # `#` the search backtracked through 2**78 of them here, and a real training script hung.
+    words = trigger_words(frozenset({"PKL301"}))
+    banner = b"# " + b"#" * 78 + b"\n"
+    text = b"loss.backward()\nwarmup = total_step\n\n" + banner + b"opt.step()\n"
+    assert may_match(text, words)
+    assert not may_match(text.replace(b"opt.step()", b"opt.steps"), words)
+    assert may_match(b"loss.backward()\nopt.step  # a comment (with a paren\n  ()\n", words)
+
+
 def test_alternatives_need_every_part_and_a_wider_one_absorbs_a_narrower() -> None:
     found = needles([("LSTM", ("backward", "step")), (("backward", "step", "zero_grad"),)])
     assert [[n.literal for n in alternative] for alternative in found] == [[b"LSTM"], [b"backward", b"step"]]

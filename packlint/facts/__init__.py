@@ -33,7 +33,7 @@ from packlint.facts.modes import TrainModeEval, train_mode_evals
 from packlint.facts.nodes import Nodes
 from packlint.facts.padding import Padded, Reduction, padded_reductions
 from packlint.facts.perms import IDENTITY, Perm
-from packlint.facts.queries import last_step
+from packlint.facts.queries import last_step, last_valid_step
 from packlint.facts.scopes import Binding
 from packlint.facts.syntax import argument, called_name, dotted, index_pattern, parameter_names
 from packlint.facts.tensors import RnnInput, Shape, import_names, rnn_inputs
@@ -78,6 +78,7 @@ __all__ = [
     "is_reset",
     "key_of",
     "last_step",
+    "last_valid_step",
     "padded_reductions",
     "parameter_names",
     "resets_before_step",

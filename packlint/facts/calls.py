@@ -87,7 +87,7 @@ class CallEvaluator(Evaluator):
             kwargs = {kw.arg: self.eval(kw.value) for kw in node.keywords if kw.arg}
             return self.call_value(node, callee, args, kwargs)
         if isinstance(func, ast.Attribute):
-            receiver = self.eval(func.value)
+            receiver = UNKNOWN if self.reads_shape_of_state(func) else self.eval(func.value)
             args = [self.eval(a) for a in node.args]
             kwargs = {kw.arg: self.eval(kw.value) for kw in node.keywords if kw.arg}
             return self.method_call(node, func, receiver, args, kwargs)
@@ -189,7 +189,9 @@ class CallEvaluator(Evaluator):
             return Value(Kind.TUPLE, items=(out, Value(Kind.TUPLE, items=(state, state), call=node)), call=node)
         if module.rnn_type in ("GRU", "RNN"):
             return Value(Kind.TUPLE, items=(out, state), call=node)
-        return UNKNOWN
+        # An LSTM on one path and a GRU on another: the output comes first either way; the state's
+        # shape (`h_n` or `(h_n, c_n)`) is not known.
+        return Value(Kind.TUPLE, items=(out, UNKNOWN), call=node)
 
     def builtin_call(self, node: ast.Call, name: str, args: list[Value]) -> Value:
         if name == "sorted" and args:

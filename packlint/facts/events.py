@@ -60,6 +60,7 @@ class SubscriptRead:
     lengths_name: str | None  # a lengths name in scope for a gather fix
     lengths_container: str | None
     torch_name: str | None  # the local name of `torch`, if one is bound
+    indices: tuple[Value, ...] = ()  # every element of the index, in order (`index` is the first)
 
 
 @dataclass(frozen=True)

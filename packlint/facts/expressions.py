@@ -27,6 +27,10 @@ _CONVERSIONS = frozenset(
 _ACCELERATORS = ("cuda", "mps", "xpu", "npu", "hpu", "xla")
 
 
+# Attributes that read a tensor's shape or type, not its values.
+SHAPE_ONLY = frozenset({"size", "shape", "dim", "ndim", "dtype", "numel"})
+
+
 class Evaluator:
     """The state of one walk (environment, recording switch) and the evaluation of expressions."""
 
@@ -232,6 +236,8 @@ class Evaluator:
                 self.facts.used_calls.add(id(value.call))
 
     def eval_Attribute(self, node: ast.Attribute) -> Value:
+        if self.reads_shape_of_state(node):
+            return UNKNOWN
         key = dotted(node)
         if key is not None:
             known = self.lookup(key)
@@ -257,6 +263,19 @@ class Evaluator:
         if base.kind is Kind.UNKNOWN and base.perm is not None:
             return Value(perm=base.perm, root=base.root)  # `batch.seqs`: same order as `batch`
         return UNKNOWN
+
+    def reads_shape_of_state(self, node: ast.Attribute) -> bool:
+        """`h_n.size(0)`, `h_n.shape` of a final state: the use is recorded, but the state's values are
+        not read (padding changes no shape), so its RNN call does not count as one whose state is used."""
+        name = node.value
+        if node.attr not in SHAPE_ONLY or not isinstance(name, ast.Name):
+            return False
+        value = self.env.get(name.id)
+        if value is None or value.kind is not Kind.STATE:
+            return False
+        if value.binding is not None and self.recording:
+            self.facts.uses.setdefault(value.binding, []).append(name)
+        return True
 
     def eval_Tuple(self, node: ast.Tuple | ast.List) -> Value:
         return Value(Kind.TUPLE, items=tuple(self.eval(e) for e in node.elts))
@@ -329,7 +348,7 @@ class Evaluator:
         if base.kind in (Kind.OUTPUT, Kind.STATE) and self.recording:
             lengths_name, lengths_container = self.gather_lengths(base)
             self.facts.subscripts.append(
-                SubscriptRead(node, base, index[0], lengths_name, lengths_container, self.torch_name())
+                SubscriptRead(node, base, index[0], lengths_name, lengths_container, self.torch_name(), tuple(index))
             )
         perm_at = [i for i, v in enumerate(index) if v.kind is Kind.PERM or v.blank_of]
         if len(index) == 1 and base.kind is Kind.LENGTHS and base.container == "list":

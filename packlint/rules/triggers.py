@@ -21,7 +21,7 @@ PACKING = ("pack_padded_sequence", "pack_sequence", "pad_packed_sequence", "pad_
 RECURRENT = ("LSTM", "GRU", "RNN")
 # Between a called name and its `(`: spaces, newlines, line continuations, comments, and the `)` of
 # `(loss.backward)()`. Generous on purpose: the analysis decides, the prefilter only turns away.
-_CALLED = r"(?:\s|\\|#[^\r\n]*|\))*\("
+_CALLED = r"(?:\s|\\|#[^\r\n]*(?=[\r\n]|\Z)|\))*\("
 # A backward pass as `facts.loops.is_backward` sees one: a call of an attribute named `backward`
 # (`loss.backward()`, `accelerator.backward(loss)`, `torch.autograd.backward(t)`) or `manual_backward`.
 # `def backward(ctx, grad)` (an autograd.Function's formula; `(?<!def )`) and `_backward(`/`is_backward(`
