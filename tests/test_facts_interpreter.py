@@ -213,6 +213,13 @@ def test_with_forgets_what_it_binds_and_walks_its_body_in_order() -> None:
         "x: int",
         "(x := unknown)",
         "match v:\n    case [y]:\n        x = 2",
+        "import x",
+        "import x.y",
+        "from m import y as x",
+        "match v:\n    case [x]:\n        pass",
+        "match v:\n    case [*x]:\n        pass",
+        "match v:\n    case {**x}:\n        pass",
+        "for i in items:\n    try:\n        pass\n    except E as x:\n        pass",
     ],
 )
 def test_a_statement_that_rebinds_a_name_without_a_known_value_forgets_it(statement: str) -> None:

@@ -149,5 +149,19 @@ class Interpreter(Generic[V]):
 
 
 def assigned(stmt: ast.stmt) -> set[str]:
-    """Names a statement (and the blocks inside it) binds or deletes."""
-    return {n.id for n in ast.walk(stmt) if isinstance(n, ast.Name) and isinstance(n.ctx, (ast.Store, ast.Del))}
+    """Names a statement (and the blocks inside it) binds or deletes: targets, imports, `except ... as`
+    names and `match` captures."""
+    names: set[str] = set()
+    for node in ast.walk(stmt):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
+            names.add(node.id)
+        elif isinstance(node, ast.alias):
+            names.add(node.asname or node.name.split(".")[0])  # `import a.b` binds `a`
+        elif isinstance(node, ast.ExceptHandler) and node.name:
+            names.add(node.name)
+        elif type(node).__name__ in ("MatchAs", "MatchStar", "MatchMapping"):
+            # `case [x]`, `case [*rest]`, `case {**rest}` (the match classes are Python 3.10+)
+            name = getattr(node, "rest" if type(node).__name__ == "MatchMapping" else "name", None)
+            if name:
+                names.add(name)
+    return names
