@@ -233,6 +233,24 @@ def test_annotated_and_chained_assignments_bind_every_target() -> None:
     assert walker.env == {"a": 1, "b": 2, "c": 2}
 
 
+class Anywhere(Literals):
+    """Another analysis on the same walk: what some path binds (a join by union), loops forget nothing."""
+
+    def join(self, ends: list[dict[str, int]]) -> dict[str, int]:
+        return {name: value for end in reversed(ends) for name, value in end.items()}  # the first path wins
+
+    def loop_forgets(self, stmt: ast.For | ast.AsyncFor | ast.While) -> set[str]:
+        return set()
+
+
+def test_the_join_and_loop_hooks_are_the_analysis_s_own() -> None:
+    walker = Anywhere()
+    source = "x = 1\nfor i in items:\n    seen(x)\n    x = 2\nif c:\n    y = 3\ntry:\n    pass\nexcept E:\n    z = 4\n"
+    walker.walk(ast.parse(source).body)
+    assert walker.seen == [1]
+    assert walker.env == {"x": 2, "y": 3, "z": 4}
+
+
 # ---------------------------------------------------------------------------------------- cost
 def nested_loops(depth: int) -> str:
     lines = ["total = 0"]

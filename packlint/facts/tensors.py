@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from packlint.facts.file_facts import FileFacts
 from packlint.facts.interpreter import Interpreter
-from packlint.facts.syntax import argument, statements
+from packlint.facts.syntax import argument, dotted, statements
 
 INTEGER_DTYPES = frozenset({"long", "int64", "int", "int32", "int16", "short", "int8", "uint8"})
 FLOAT_DTYPES = frozenset({"float", "float32", "double", "float64", "half", "float16", "bfloat16"})
@@ -114,13 +114,11 @@ def import_names(tree: ast.Module) -> dict[str, str]:
 
 def qualified(node: ast.expr, names: dict[str, str]) -> str | None:
     """`torch.nn.utils.rnn.pad_sequence` for `R.pad_sequence`, when the head is an imported torch name."""
-    parts: list[str] = []
-    while isinstance(node, ast.Attribute):
-        parts.append(node.attr)
-        node = node.value
-    if not isinstance(node, ast.Name) or node.id not in names:
+    written = dotted(node)
+    if written is None:
         return None
-    return ".".join([names[node.id], *reversed(parts)])
+    head, dot, rest = written.partition(".")
+    return names[head] + dot + rest if head in names else None
 
 
 def dtype_of(node: ast.expr | None, names: dict[str, str]) -> bool | None:
