@@ -20,6 +20,7 @@ the figures.
 from __future__ import annotations
 
 import argparse
+import compileall
 import importlib.util
 import json
 import os
@@ -81,10 +82,13 @@ class Measured:
 
 def snapshot_packlint(source: Path, name: str) -> Path:
     """A copy of packlint's sources as they are now: edits made while the benchmark runs neither change
-    what it measures nor empty packlint's cache (whose key covers packlint's own code)."""
+    what it measures nor empty packlint's cache (whose key covers packlint's own code). Its bytecode is
+    compiled once, as `pip install` does: where PYTHONDONTWRITEBYTECODE is set (as on some shared and CI
+    machines), every timed run would otherwise compile all of packlint again, which no installed copy does."""
     target = CACHE / name
     shutil.rmtree(target, ignore_errors=True)
     shutil.copytree(source / "packlint", target / "packlint", ignore=shutil.ignore_patterns("__pycache__"))
+    compileall.compile_dir(target / "packlint", quiet=1)
     return target
 
 
@@ -119,7 +123,11 @@ def torch_corpus() -> Path:
 
 
 def fairseq_corpus() -> Path:
-    """fairseq's .py files, from its sdist on PyPI (fetched once with pip)."""
+    """fairseq's .py files, from its sdist on PyPI (fetched once with pip), or from the directory that
+    PACKLINT_BENCH_FAIRSEQ names (a checkout, for a machine that cannot reach PyPI)."""
+    given = os.environ.get("PACKLINT_BENCH_FAIRSEQ")
+    if given:
+        return Path(given).resolve()
     target = CACHE / "corpora" / f"fairseq-{FAIRSEQ}"
     if target.exists():
         return target
@@ -517,6 +525,35 @@ def scaling(corpus: Path, snapshot: Path, runs: int, timeout: float) -> None:
         print(f"| {label} | {len(these)} | {size:.1f} | {passed:.1f} | {cpu:.2f} | {per:.2f} | {peak:.0f} |")
 
 
+def startup(corpus: Path, snapshot: Path, baseline: Path | None, runs: int, timeout: float) -> None:
+    """What one small file costs, whole process: the fixed cost a pre-commit hook pays on every commit."""
+    files = corpus_files(corpus)
+    passed = set(passing(files))
+    small = sorted((f for f in files if os.path.getsize(f) > 200), key=os.path.getsize)
+    away = next((f for f in small if f not in passed), None)
+    checked = next((f for f in small if f in passed), None)
+    tools: list[Tool] = []
+    for label, path in (("turned away", away), ("checked", checked)):
+        if path is None:
+            continue
+        name = os.path.relpath(path, corpus)
+        tools.append(Tool(f"packlint, 1 file {label}", [sys.executable, "-m", "packlint", "check", "--exit-zero", "-q",
+                                                         "--no-cache", name], env=with_path(snapshot)))  # fmt: skip
+        if baseline is not None:
+            tools.append(Tool(f"packlint baseline, 1 file {label}", [*tools[-1].command], env=with_path(baseline)))
+        if ruff_path := executable("ruff"):
+            tools.append(Tool(f"ruff, 1 file {label}", [ruff_path, "check", "--isolated", "--select", "E,F",
+                                                        "--exit-zero", "-q", "--no-cache", name]))  # fmt: skip
+    log("start-up: one small file")
+    bench(corpus, tools, runs, timeout)
+    print(f"\nStart-up, one small file of {corpus.name} ({runs} interleaved rounds, CPU s min / median / max):\n")
+    print("| run | CPU s min / median / max | peak MB |")
+    print("|-----|-------------------------:|--------:|")
+    for tool in tools:
+        if tool.times:
+            print(f"| {tool.name} | {_spread(tool.times)} | {max(tool.peak_mb):.0f} |")
+
+
 def versions(torchfix: list[str] | None, baseline: Path | None) -> None:
     cpu = platform.processor() or platform.machine()
     try:
@@ -554,6 +591,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--baseline", type=Path, help="a directory holding an older packlint/ to time beside")
     parser.add_argument("--stage-runs", type=int, default=3, help="runs of the in-process stage probe")
     parser.add_argument("--scaling-runs", type=int, default=3, help="rounds of the scaling table (0: skip it)")
+    parser.add_argument("--startup-runs", type=int, default=5, help="rounds of the one-small-file runs (0: skip)")
     parser.add_argument("--timeout", type=float, default=3600.0, help="seconds before a run is abandoned")
     args = parser.parse_args(argv)
     snapshot = snapshot_packlint(HERE.parent, "snapshot")
@@ -598,6 +636,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         if baseline is not None:
             print_stages("stages, baseline", stage_breakdown(corpus, baseline, args.stage_runs))
         print(moved_cache_hits(corpus, snapshot))
+        if args.startup_runs > 0:
+            startup(corpus, snapshot, baseline, args.startup_runs, args.timeout)
         if torchfix is not None:
             torchfix_round(corpus, snapshot, torchfix, args)
         if args.scaling_runs > 0:

@@ -40,7 +40,8 @@ KEEP_NS = 30 * DAY_NS  # entries of files not seen for this long are dropped
 # digest: SHA-256 of the content, which decides when the stat cannot;
 # seen_ns: when a run last asked for it; payload: None for a clean file, else (diagnostics, errors);
 # depends (project mode): (path, digest, stat) of each other file the result used, digest "" and stat ()
-# for a path looked for and absent, "+" for a module whose existence alone was used: the entry serves only
+# for a path looked for and absent, "+" for a module whose existence alone was used, "ls:<digest>" for a
+# directory whose listing was (packlint.project.files): the entry serves only
 # while every one of them is as it was.
 Entry = tuple[tuple[int, int, int, int, int], bool, bytes, int, Any, tuple[tuple[str, str, tuple[int, ...]], ...]]
 
@@ -149,6 +150,11 @@ class Dependencies:
                 if digest == "+":  # only its existence was used
                     if not os.path.isfile(path):
                         return False
+                elif digest.startswith("ls:"):  # a directory a search of the whole project walked
+                    from packlint.project.files import listing_digest
+
+                    if listing_digest(path) != digest:
+                        return False
                 elif self.current(path)[0] != digest:
                     return False
         except (TypeError, ValueError):
@@ -159,7 +165,7 @@ class Dependencies:
         """What to store for a fresh result's dependencies: digest as the check saw it, stat as now."""
         stored: list[tuple[str, str, tuple[int, ...]]] = []
         for path, digest in depends:
-            if digest == "+":
+            if digest == "+" or digest.startswith("ls:"):
                 stored.append((path, digest, ()))
                 continue
             now, stat = self.current(path)

@@ -60,10 +60,10 @@ class Settings:
 
     def codes(self) -> frozenset[str]:
         """The codes of the rules this run checks."""
-        from packlint.rules import REGISTRY
+        from packlint.rules.triggers import ADMISSION  # not the rules themselves: choosing them loads none
 
         return select_codes(
-            [(rule.code, rule.default) for rule in REGISTRY], self.select, self.extend_select, self.ignore
+            [(code, rule.default) for code, rule in ADMISSION.items()], self.select, self.extend_select, self.ignore
         )
 
     def ignored_for(self, path: str) -> tuple[str, ...]:

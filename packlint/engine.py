@@ -82,18 +82,18 @@ class Plan:
 @functools.lru_cache(maxsize=32)
 def trigger_words(codes: frozenset[str], project: bool = False) -> tuple[tuple[Needle, ...], ...]:
     """The prefilter's needles for these rules (with `project`, only what their cross-file checks need)."""
-    from packlint.rules import BY_CODE
+    from packlint.rules.triggers import ADMISSION
 
-    rules = [BY_CODE[code] for code in codes if code in BY_CODE]
+    rules = [ADMISSION[code] for code in codes if code in ADMISSION]
     return needles(r.project_triggers if project else r.triggers for r in rules)
 
 
 @functools.lru_cache(maxsize=32)
 def project_needs(codes: frozenset[str]) -> tuple[bytes, ...]:
     """Words one of which a module imported from the project must hold for a cross-file check to fire."""
-    from packlint.rules import BY_CODE
+    from packlint.rules.triggers import ADMISSION
 
-    return tuple(sorted({w for code in codes if code in BY_CODE for w in BY_CODE[code].project_needs}))
+    return tuple(sorted({w for code in codes if code in ADMISSION for w in ADMISSION[code].project_needs}))
 
 
 def admits(data: bytes, path: str, plan: Plan) -> tuple[bool, tuple[tuple[str, str], ...]]:
@@ -125,12 +125,12 @@ def admission(data: bytes, path: str, plan: Plan) -> tuple[bool, tuple[tuple[str
 @functools.lru_cache(maxsize=32)
 def trigger_groups(codes: frozenset[str]) -> tuple[tuple[frozenset[str], tuple[tuple[Needle, ...], ...]], ...]:
     """The selected rules grouped by their triggers (many share PACKING or RECURRENT), with their needles."""
-    from packlint.rules import BY_CODE
+    from packlint.rules.triggers import ADMISSION
 
     groups: dict[tuple[Trigger, ...], set[str]] = {}
     for code in codes:
-        if code in BY_CODE:
-            groups.setdefault(BY_CODE[code].triggers, set()).add(code)
+        if code in ADMISSION:
+            groups.setdefault(ADMISSION[code].triggers, set()).add(code)
     return tuple((frozenset(group), needles([triggers])) for triggers, group in groups.items())
 
 

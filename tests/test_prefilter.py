@@ -269,3 +269,14 @@ def test_a_pickle_file_name_beside_a_noqa_is_turned_away_for_unused_noqa() -> No
     words = trigger_words(frozenset({"PKL900"}))
     assert not may_match(b"import os  # noqa: F401\nPATH = 'data.pkl'\n", words)
     assert may_match(b"x = 1  # noqa:E501 PKL104\n", words)
+
+
+def test_the_admission_table_says_what_each_rule_declares() -> None:
+    # Choosing rules and the prefilter read the table without importing the rules: it must not drift.
+    from packlint.rules import REGISTRY
+    from packlint.rules.triggers import ADMISSION, Admission
+
+    assert sorted(ADMISSION) == [rule.code for rule in REGISTRY]
+    for rule in REGISTRY:
+        declared = Admission(rule.triggers, rule.default, rule.project_triggers, rule.project_needs)
+        assert ADMISSION[rule.code] == declared, f"{rule.code}: rules/triggers.py's ADMISSION differs from the class"

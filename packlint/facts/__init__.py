@@ -30,6 +30,7 @@ from packlint.facts.loops import (
     training_loops,
 )
 from packlint.facts.modes import TrainModeEval, train_mode_evals
+from packlint.facts.nodes import Nodes
 from packlint.facts.padding import Padded, Reduction, padded_reductions
 from packlint.facts.perms import IDENTITY, Perm
 from packlint.facts.queries import last_step
@@ -48,6 +49,7 @@ __all__ = [
     "FileFacts",
     "Kind",
     "LoopFacts",
+    "Nodes",
     "Order",
     "PackCall",
     "Padded",

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Union
 
 from packlint.facts.loops import is_backward
+from packlint.facts.nodes import Nodes
 
 _DEFS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
 _NO_GRAD = ("no_grad", "inference_mode")
@@ -26,21 +27,16 @@ class EvalLoop:
     function: ast.FunctionDef | ast.AsyncFunctionDef | None  # None at module level
 
 
-def eval_loops(tree: ast.Module) -> list[EvalLoop]:
+def eval_loops(tree: ast.Module, nodes: Nodes | None = None) -> list[EvalLoop]:
     """Evaluation loops that build an autograd graph on every batch for nothing."""
-    lines: list[int] = []
-    functions: list[Scope] = [tree]  # the module, then every function in `ast.walk` order (`scopes`)
-    for node in ast.walk(tree):  # one walk for both: walking the whole tree is most of this rule's cost
-        if isinstance(node, ast.Call):
-            if is_eval_call(node):
-                lines.append(node.lineno)
-        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            functions.append(node)
+    nodes = nodes if nodes is not None else Nodes(tree)
+    lines = sorted(node.lineno for node in nodes.inside(tree, ast.Call) if is_eval_call(node))
     if not lines:
         return []  # most files that say `eval(` call the builtin, or no model at all
-    lines.sort()
+    # The module, then every function in `ast.walk` order (`scopes`).
+    functions: list[Scope] = [tree, *nodes.walk(tree, ast.FunctionDef, ast.AsyncFunctionDef)]
     # Only a scope whose lines hold a `model.eval()` can have an evaluation loop (scope_loops asks for one).
-    found = [loop for scope in functions if _spans(scope, lines) for loop in scope_loops(scope)]
+    found = [loop for scope in functions if _spans(scope, lines) for loop in scope_loops(scope, nodes)]
     if not found:
         return []
     guarded = guarded_functions(tree, functions)
@@ -121,16 +117,18 @@ def guarded_functions(tree: ast.Module, functions: list[Scope] | None = None) ->
     return guarded
 
 
-def scope_loops(scope: Scope) -> list[EvalLoop]:
-    nodes = list(own_nodes(scope))
-    if any(isinstance(n, ast.Call) and is_backward(n) for n, _ in nodes):
+def scope_loops(scope: Scope, index: Nodes | None = None) -> list[EvalLoop]:
+    """The evaluation loops of one scope (its own code, not nested functions)."""
+    index = index if index is not None else Nodes(scope)
+    calls = index.own(scope, ast.Call)
+    if any(is_backward(n) for n in calls):
         return []  # the scope trains: its graph may be wanted
-    if any(isinstance(n, ast.Call) and mentions(n.func, ("set_grad_enabled", "enable_grad")) for n, _ in nodes):
+    if any(mentions(n.func, ("set_grad_enabled", "enable_grad")) for n in calls):
         return []
     evals: list[tuple[ast.Call, str]] = []
     trains: list[tuple[int, str]] = []
-    for node, _ in nodes:
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and not node.args:
+    for node in calls:
+        if isinstance(node.func, ast.Attribute) and not node.args:
             if node.func.attr == "eval" and not node.keywords:
                 evals.append((node, ast.unparse(node.func.value)))
             elif node.func.attr == "train":
@@ -138,20 +136,21 @@ def scope_loops(scope: Scope) -> list[EvalLoop]:
     if not evals:
         return []
     found = []
-    for node, above in nodes:
-        if not isinstance(node, (ast.For, ast.AsyncFor)) or any(isinstance(a, (ast.For, ast.AsyncFor)) for a in above):
+    for loop in index.own(scope, ast.For, ast.AsyncFor):
+        above = index.above(loop, scope)
+        if any(isinstance(a, (ast.For, ast.AsyncFor)) for a in above):
             continue  # outermost loops only: one report per evaluation pass
         if any(turns_off_grad(a) for a in above):
             continue
         for eval_call, model in evals:
-            if eval_call.lineno >= node.lineno:
+            if eval_call.lineno >= loop.lineno:
                 continue
-            if any(model == m and eval_call.lineno < line < node.end_lineno for line, m in trains):  # type: ignore[operator]
+            if any(model == m and eval_call.lineno < line < loop.end_lineno for line, m in trains):  # type: ignore[operator]
                 continue  # back to training mode before (or inside) the loop
-            forward = first_forward(node, model)
+            forward = first_forward(loop, model)
             if forward is not None:
                 function = scope if isinstance(scope, (ast.FunctionDef, ast.AsyncFunctionDef)) else None
-                found.append(EvalLoop(node, forward, eval_call, model, function))
+                found.append(EvalLoop(loop, forward, eval_call, model, function))
                 break
     return found
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import TypeVar, cast
 
 from packlint.facts.events import Exit, PackCall, Reorder, RnnCall, SortSite, SubscriptRead, UnpackCall
+from packlint.facts.nodes import Nodes
 from packlint.facts.perms import Perm
 from packlint.facts.scopes import Binding
 from packlint.facts.summaries import Helper
@@ -41,9 +42,16 @@ class FileFacts:
     module_env: dict[str, Value] = field(default_factory=dict)  # what a module-level function sees
     sort_index: dict[int, int] = field(default_factory=dict)  # id of a sort call -> its index in sorts
     uses_rnn_utils: bool = False
-    _parents: dict[int, ast.AST] | None = None
     _calls_by_name: dict[str, list[ast.Call]] | None = None
     _derived: dict[object, object] = field(default_factory=dict)
+    _nodes: Nodes | None = None
+
+    @property
+    def nodes(self) -> Nodes:
+        """Every node of the tree in preorder, with parents and subtree extents (built on first use)."""
+        if self._nodes is None:
+            self._nodes = Nodes(self.tree)
+        return self._nodes
 
     def derived(self, compute: Callable[[FileFacts], T]) -> T:
         """`compute(self)`, computed once per file: a file-wide index that several rules or calls read."""
@@ -58,22 +66,17 @@ class FileFacts:
         return helper_id
 
     def calls_named(self, name: str) -> list[ast.Call]:
-        """Every `name(...)` call in the file (indexed once, on first use)."""
+        """Every `name(...)` call in the file, in `ast.walk` order (indexed once, on first use)."""
         if self._calls_by_name is None:
             self._calls_by_name = {}
-            for node in ast.walk(self.tree):
-                if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+            for node in self.nodes.walk(self.tree, ast.Call):
+                if isinstance(node.func, ast.Name):
                     self._calls_by_name.setdefault(node.func.id, []).append(node)
         return self._calls_by_name.get(name, [])
 
     def parent(self, node: ast.AST) -> ast.AST | None:
-        """The syntactic parent of `node` (computed once, on first use)."""
-        if self._parents is None:
-            self._parents = {}
-            for p in ast.walk(self.tree):
-                for c in ast.iter_child_nodes(p):
-                    self._parents[id(c)] = p
-        return self._parents.get(id(node))
+        """The syntactic parent of `node`."""
+        return self.nodes.parent(node)
 
     def in_loop(self, node: ast.AST) -> bool:
         """Whether `node` runs in a `for`/`while` (or comprehension) of its own function."""

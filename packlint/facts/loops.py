@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Union
 
+from packlint.facts.nodes import Nodes
 from packlint.facts.syntax import called_name
 from packlint.source import Source
 
@@ -114,15 +115,17 @@ def is_reset(node: ast.AST) -> bool:
     return False
 
 
-def optimizer_names(tree: ast.Module) -> dict[str, str | None]:
+def optimizer_names(tree: ast.Module, nodes: Nodes | None = None) -> dict[str, str | None]:
     """Expressions assigned an optimizer in this file (`opt = torch.optim.Adam(model.parameters())`),
     each with the model whose parameters it gets when that is visible."""
+    nodes = nodes if nodes is not None else Nodes(tree)
     constructors: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom) and node.module:
-            constructors.update(a.asname or a.name for a in node.names if _optimizer_class(node.module, a.name))
+    for imported in nodes.inside(tree, ast.ImportFrom):
+        if imported.module:
+            module = imported.module
+            constructors.update(a.asname or a.name for a in imported.names if _optimizer_class(module, a.name))
     found: dict[str, str | None] = {}
-    for node in ast.walk(tree):
+    for node in nodes.walk(tree, ast.Assign, ast.AnnAssign):  # in `ast.walk` order: a later binding wins
         if isinstance(node, ast.Assign):
             targets, value = node.targets, node.value
         elif isinstance(node, ast.AnnAssign) and node.value is not None:
@@ -192,31 +195,41 @@ def step_of(node: ast.AST, optimizers: dict[str, str | None]) -> Step | None:
     return None
 
 
-def _functions_that(tree: ast.Module, *tests: Callable[[ast.AST], bool]) -> tuple[set[str], ...]:
+def _functions_that(
+    tree: ast.Module, *tests: Callable[[ast.AST], bool], nodes: Nodes | None = None
+) -> tuple[set[str], ...]:
     """For each test, the names of same-file functions (and names bound to lambdas or bound methods)
-    whose code passes it somewhere, directly or through a call of another such name; one walk for all
-    the tests. A function that defines a nested one counts as calling it."""
+    whose code passes it somewhere, directly or through a call of another such name; one pass over the
+    nodes for all the tests. A function that defines a nested one counts as calling it."""
+    nodes = nodes if nodes is not None else Nodes(tree)
     calls: dict[str, set[str]] = {}
     direct: tuple[set[str], ...] = tuple(set() for _ in tests)
-    stack: list[tuple[ast.AST, str | None]] = [(tree, None)]
-    while stack:
-        node, owner = stack.pop()
-        if owner is not None:
-            for test, passed in zip(tests, direct):
-                if owner not in passed and test(node):
-                    passed.add(owner)
-            name = called_name(node)
-            if name is not None:
-                calls.setdefault(owner, set()).add(name)
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+
+    def visit(node: ast.AST, owner: str) -> None:
+        for test, passed in zip(tests, direct):
+            if owner not in passed and test(node):
+                passed.add(owner)
+        name = called_name(node)
+        if name is not None:
+            calls.setdefault(owner, set()).add(name)
+
+    order, parents = nodes.order, nodes.parents
+    owners: list[str | None] = [None] * len(order)  # the innermost function whose code each node is
+    for here, node in enumerate(order):
+        above = parents[here]
+        if above >= 0:
+            parent = order[above]
+            owner = parent.name if isinstance(parent, (ast.FunctionDef, ast.AsyncFunctionDef)) else owners[above]
+            owners[here] = owner
             if owner is not None:
-                calls.setdefault(owner, set()).add(node.name)
-            owner = node.name
-        elif isinstance(node, ast.Assign) and isinstance(node.value, (ast.Lambda, ast.Attribute)):
+                visit(node, owner)
+                if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                    calls.setdefault(owner, set()).add(node.name)
+        if isinstance(node, ast.Assign) and isinstance(node.value, (ast.Lambda, ast.Attribute)):
             for target in node.targets:  # `reset = lambda: opt.zero_grad()`, `reset = opt.zero_grad`
                 if isinstance(target, ast.Name):
-                    stack.append((node.value, target.id))
-        stack.extend((child, owner) for child in ast.iter_child_nodes(node))
+                    for inner in nodes.subtree(node.value):
+                        visit(inner, target.id)
     callers: dict[str, set[str]] = {}
     for caller, callees in calls.items():
         for callee in callees:
@@ -409,10 +422,10 @@ def _fresh_module(facts: _Pass, expr: ast.expr, at: _Position, seen: set[str]) -
     return False
 
 
-def _bound_names(loop: Loop) -> frozenset[str]:
+def _bound_names(loop: Loop, nodes: Nodes | None = None) -> frozenset[str]:
     """Names that the loop (re)binds anywhere inside, nested definitions included."""
     names: set[str] = set()
-    for node in ast.walk(loop):
+    for node in nodes.subtree(loop) if nodes is not None else ast.walk(loop):
         if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
             names.add(node.id)
         elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
@@ -474,9 +487,17 @@ class LoopFacts:
     """One file's loop index and optimizer table, each built at most once and shared by the
     training-loop rules (with the source, only statements whose text holds `backward(` are walked)."""
 
-    def __init__(self, tree: ast.Module, source: Source | None = None) -> None:
+    def __init__(self, tree: ast.Module, source: Source | None = None, nodes: Nodes | None = None) -> None:
         self.tree = tree
         self.source = source
+        self._nodes = nodes
+
+    @property
+    def nodes(self) -> Nodes:
+        """The tree's nodes in preorder (`FileFacts.nodes` when given, else built on first use)."""
+        if self._nodes is None:
+            self._nodes = Nodes(self.tree)
+        return self._nodes
 
     @cached_property
     def index(self) -> _Index:
@@ -486,12 +507,12 @@ class LoopFacts:
     @cached_property
     def optimizers(self) -> dict[str, str | None]:
         """Expressions assigned an optimizer in this file."""
-        return optimizer_names(self.tree)
+        return optimizer_names(self.tree, self.nodes)
 
     @cached_property
     def helpers(self) -> tuple[set[str], set[str]]:
         """Same-file functions that may reset gradients, and those that run a backward pass (one walk)."""
-        resetting, backward = _functions_that(self.tree, is_reset, is_backward)
+        resetting, backward = _functions_that(self.tree, is_reset, is_backward, nodes=self.nodes)
         return resetting, backward
 
     @property
@@ -532,7 +553,7 @@ def training_loops(facts: LoopFacts) -> list[TrainingLoop]:
         inside = [step for step, chain in steps if any(s is loop for s in chain)]
         resets = any(
             is_reset(n) or called_name(n) in helpers or (any_call_resets and isinstance(n, ast.Call))
-            for n in ast.walk(loop)
+            for n in facts.nodes.subtree(loop)
         ) or (bool(inside) and all(_fresh_each_iteration(loop, step, parents) for step in inside))
         found.append(
             TrainingLoop(
@@ -541,7 +562,7 @@ def training_loops(facts: LoopFacts) -> list[TrainingLoop]:
                 tuple(inside),
                 tuple(_unconditional(loop, step.call, parents) for step in inside),
                 resets,
-                _bound_names(loop),
+                _bound_names(loop, facts.nodes),
             )
         )
     return found

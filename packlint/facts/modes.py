@@ -14,8 +14,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Union
 
-from packlint.facts.evaluation import is_eval_call, own_nodes, scopes, turns_off_grad
+from packlint.facts.evaluation import is_eval_call, turns_off_grad
 from packlint.facts.loops import is_backward, step_of
+from packlint.facts.nodes import Nodes
 from packlint.facts.syntax import dotted
 from packlint.facts.tensors import import_names, qualified
 
@@ -46,38 +47,38 @@ class TrainModeEval:
     retrains_after: bool  # a later statement of the scope trains the model again
 
 
-def train_mode_evals(tree: ast.Module) -> list[TrainModeEval]:
+def train_mode_evals(tree: ast.Module, nodes: Nodes | None = None) -> list[TrainModeEval]:
     """Evaluations of a model with mode-dependent layers that the file never puts in eval mode."""
-    if switches_mode(tree):
+    nodes = nodes if nodes is not None else Nodes(tree)
+    if switches_mode(tree, nodes):
         return []
     names = import_names(tree)
-    classes = mode_classes(tree, names)
-    functions = {f.name: f for f in ast.walk(tree) if isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef))}
+    classes = mode_classes(tree, names, nodes)
+    functions = {f.name: f for f in nodes.walk(tree, ast.FunctionDef, ast.AsyncFunctionDef)}
     found: list[TrainModeEval] = []
-    for scope, models in scope_models(tree, names, classes):
+    code = _Code(nodes)
+    for scope, models in scope_models(tree, names, classes, nodes):
         if models:
-            found.extend(scope_evals(scope, models, functions))
+            found.extend(scope_evals(scope, models, functions, code))
     return found
 
 
-def switches_mode(tree: ast.Module) -> bool:
+def switches_mode(tree: ast.Module, nodes: Nodes | None = None) -> bool:
     """Anything in the file that may put a model in eval mode (or choose its mode from a value)."""
-    for node in ast.walk(tree):
+    nodes = nodes if nodes is not None else Nodes(tree)
+    called: set[int] = set()  # the attribute's parent is not kept by `ast`; a called one is some Call's `func`
+    for node in nodes.inside(tree, ast.Call):
         if is_eval_call(node):
             return True
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "train":
-            if node.args or node.keywords:
-                return True  # `train(False)`, `train(mode=is_training)`
-        elif isinstance(node, ast.Attribute) and node.attr in ("eval", "training") and isinstance(node.ctx, ast.Store):
+        if isinstance(node.func, ast.Attribute) and node.func.attr == "train" and (node.args or node.keywords):
+            return True  # `train(False)`, `train(mode=is_training)`
+        called.add(id(node.func))
+    for attribute in nodes.inside(tree, ast.Attribute):
+        if attribute.attr in ("eval", "training") and isinstance(attribute.ctx, ast.Store):
             return True  # `module.training = False`
-        elif isinstance(node, ast.Attribute) and node.attr == "eval" and not is_called(tree, node):
+        if attribute.attr == "eval" and id(attribute) not in called:
             return True  # `model.apply(nn.Module.eval)`, `switch = model.eval`
     return False
-
-
-def is_called(tree: ast.Module, attribute: ast.Attribute) -> bool:
-    # The attribute's parent is not kept by `ast`; a called one is some Call's `func`.
-    return any(isinstance(n, ast.Call) and n.func is attribute for n in ast.walk(tree))
 
 
 def mode_layer(call: ast.Call, names: dict[str, str]) -> str | None:
@@ -126,22 +127,24 @@ def is_zero(node: ast.expr | None) -> bool:
     return isinstance(node, ast.Constant) and type(node.value) in (int, float) and node.value == 0
 
 
-def mode_classes(tree: ast.Module, names: dict[str, str]) -> dict[str, str]:
+def mode_classes(tree: ast.Module, names: dict[str, str], nodes: Nodes | None = None) -> dict[str, str]:
     """Classes of this file whose modules hold a mode-dependent layer (directly or through another such class)."""
-    bodies = {c.name: c for c in ast.walk(tree) if isinstance(c, ast.ClassDef)}
+    nodes = nodes if nodes is not None else Nodes(tree)
+    bodies = {c.name: c for c in nodes.walk(tree, ast.ClassDef)}
+    calls = {name: nodes.walk(cls, ast.Call) for name, cls in bodies.items()}
     found: dict[str, str] = {}
-    for name, cls in bodies.items():
-        layer = next((lay for n in ast.walk(cls) if isinstance(n, ast.Call) and (lay := mode_layer(n, names))), None)
+    for name in bodies:
+        layer = next((lay for n in calls[name] if (lay := mode_layer(n, names))), None)
         if layer is not None:
             found[name] = layer
     changed = True
     while changed:  # `self.encoder = Encoder(...)` where Encoder has dropout
         changed = False
-        for name, cls in bodies.items():
+        for name in bodies:
             if name in found:
                 continue
-            for node in ast.walk(cls):
-                if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in found:
+            for node in calls[name]:
+                if isinstance(node.func, ast.Name) and node.func.id in found:
                     found[name] = found[node.func.id]
                     changed = True
                     break
@@ -180,14 +183,15 @@ def built_model(value: ast.expr, names: dict[str, str], classes: dict[str, str])
 
 
 def scope_models(
-    tree: ast.Module, names: dict[str, str], classes: dict[str, str]
+    tree: ast.Module, names: dict[str, str], classes: dict[str, str], nodes: Nodes | None = None
 ) -> Iterator[tuple[ast.Module | Function, dict[str, str]]]:
     """Each scope with the models it sees built: `model` -> its mode-dependent layer."""
+    nodes = nodes if nodes is not None else Nodes(tree)
     attributes: dict[int, dict[str, str]] = {}  # per class: `self.net` built in one of its methods
-    for cls in (c for c in ast.walk(tree) if isinstance(c, ast.ClassDef)):
+    for cls in nodes.walk(tree, ast.ClassDef):
         seen: dict[str, str] = {}
-        for node in ast.walk(cls):
-            if isinstance(node, ast.Assign) and len(node.targets) == 1:
+        for node in nodes.walk(cls, ast.Assign):
+            if len(node.targets) == 1:
                 target = node.targets[0]
                 if (
                     isinstance(target, ast.Attribute)
@@ -200,10 +204,11 @@ def scope_models(
         for method in cls.body:
             if isinstance(method, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 attributes[id(method)] = seen
-    for scope in scopes(tree):
+    scopes: list[ast.Module | Function] = [tree, *nodes.walk(tree, ast.FunctionDef, ast.AsyncFunctionDef)]
+    for scope in scopes:
         models = dict(attributes.get(id(scope), {}))
-        for node, _ in own_nodes(scope):
-            if isinstance(node, ast.Assign) and len(node.targets) == 1:
+        for node in nodes.own(scope, ast.Assign):
+            if len(node.targets) == 1:
                 key = dotted(node.targets[0])
                 layer = built_model(node.value, names, classes)
                 if key is not None and layer is not None:
@@ -211,20 +216,85 @@ def scope_models(
         yield scope, models
 
 
+class _Code:
+    """What the searches of one file ask of its subtrees (does this loop train? is the model called in
+    this block?), answered from position tables of `Nodes` built once, instead of a walk per question."""
+
+    def __init__(self, nodes: Nodes) -> None:
+        self.nodes = nodes
+        root = nodes.order[0]
+        calls = nodes.inside(root, ast.Call)
+        at = nodes.positions
+        self.backwards = [at[id(c)] for c in calls if is_backward(c)]
+        self.steps = [at[id(c)] for c in calls if step_of(c, {}) is not None]
+        self.loops = [at[id(n)] for n in nodes.inside(root, *_LOOPS)]
+        self._called: dict[str, list[int]] | None = None
+        self._named: dict[str, list[int]] | None = None
+        self._stored: dict[str, list[int]] | None = None
+        self._own: dict[int, list[ast.AST]] = {}
+
+    def trains(self, body: ast.AST) -> bool:
+        """A backward and an optimizer step in the same block of code."""
+        return self.nodes.has(body, self.backwards) and self.nodes.has(body, self.steps)
+
+    def backwards_in(self, node: ast.AST) -> bool:
+        """A backward pass inside `node`."""
+        return self.nodes.has(node, self.backwards)
+
+    def has_loop(self, node: ast.AST) -> bool:
+        """A loop inside `node`, or `node` itself."""
+        return self.nodes.has(node, self.loops)
+
+    def calls_model(self, node: ast.AST, model: str) -> bool:
+        """A call of `model` (as written: `model(...)`, `self.net(...)`) inside `node`."""
+        if self._called is None:
+            self._called = {}
+            for call in self.nodes.inside(self.nodes.order[0], ast.Call):
+                key = dotted(call.func)
+                if key is not None:
+                    self._called.setdefault(key, []).append(self.nodes.positions[id(call)])
+        return self.nodes.has(node, self._called.get(model, ()))
+
+    def mentions_model(self, node: ast.AST, model: str) -> bool:
+        """`model` (a name or `self.x`) read or written inside `node`."""
+        if self._named is None:
+            self._named = {}
+            for named in self.nodes.inside(self.nodes.order[0], ast.Name, ast.Attribute):
+                key = dotted(named)
+                if key is not None:
+                    self._named.setdefault(key, []).append(self.nodes.positions[id(named)])
+        return self.nodes.has(node, self._named.get(model, ()))
+
+    def stores(self, node: ast.AST, name: str) -> bool:
+        """`name = ...` (any binding of the plain name) inside `node`."""
+        if self._stored is None:
+            self._stored = {}
+            for bound in self.nodes.inside(self.nodes.order[0], ast.Name):
+                if isinstance(bound.ctx, ast.Store):
+                    self._stored.setdefault(bound.id, []).append(self.nodes.positions[id(bound)])
+        return self.nodes.has(node, self._stored.get(name, ()))
+
+    def own(self, scope: ast.AST) -> list[ast.AST]:
+        """The scope's own loops, `with` blocks and calls, in `own_nodes` order."""
+        found = self._own.get(id(scope))
+        if found is None:
+            found = self._own[id(scope)] = self.nodes.own(scope, *_LOOPS, ast.With, ast.AsyncWith, ast.Call)
+        return found
+
+
 def scope_evals(
-    scope: ast.Module | Function, models: dict[str, str], functions: dict[str, Function]
+    scope: ast.Module | Function, models: dict[str, str], functions: dict[str, Function], code: _Code
 ) -> list[TrainModeEval]:
-    nodes = list(own_nodes(scope))
-    ancestors = {id(node): above for node, above in nodes}
+    nodes = code.own(scope)
     found = []
     for model, layer in models.items():
-        trainings = training_sites(nodes, model, functions)
+        trainings = training_sites(nodes, model, functions, code)
         if not trainings:
             continue
-        switched = [line(n) for n, _ in nodes if is_train_call(n, model)]
-        for site, statement in evaluation_sites(nodes, model, functions, isinstance(scope, ast.Module)):
-            above = ancestors.get(id(statement), ())
-            training = next((t for t in trainings if before(t, site, above, ancestors)), None)
+        switched = [line(n) for n in nodes if is_train_call(n, model)]
+        for site, statement in evaluation_sites(scope, nodes, model, functions, code):
+            above = code.nodes.above(statement, scope)
+            training = next((t for t in trainings if before(t, site, above, scope, code)), None)
             if training is None:
                 continue
             start = end(training) if line(training) < line(site) else 0
@@ -232,23 +302,21 @@ def scope_evals(
                 continue  # `model.train()` after training: dropout kept on at test time on purpose (MC dropout)
             loops = [a for a in above if isinstance(a, _LOOPS)]
             # A loop around the evaluation that also holds a training site trains again on its next pass.
-            again = any(t in loops or any(a in loops for a in ancestors.get(id(t), ())) for t in trainings)
+            again = any(t in loops or any(a in loops for a in code.nodes.above(t, scope)) for t in trainings)
             later = any(line(t) > end(statement) for t in trainings)
             found.append(TrainModeEval(site, statement, model, layer, training, again, later))
     return found
 
 
-def before(
-    training: ast.AST, site: ast.AST, site_above: tuple[ast.AST, ...], ancestors: dict[int, tuple[ast.AST, ...]]
-) -> bool:
+def before(training: ast.AST, site: ast.AST, site_above: tuple[ast.AST, ...], scope: ast.AST, code: _Code) -> bool:
     """Training runs before the evaluation: earlier in the scope, or in a loop around both."""
     if training in site_above:
         # Inside the training loop itself: an evaluation function, or a pass over other data (a loop in
         # the block); a single `no_grad` forward there (training accuracy, pseudo-labels) is not one.
-        return isinstance(site, ast.Call) or any(isinstance(n, _LOOPS) for n in ast.walk(site))
+        return isinstance(site, ast.Call) or code.has_loop(site)
     if line(training) < line(site):
         return True
-    shared = [a for a in ancestors.get(id(training), ()) if isinstance(a, _LOOPS) and a in site_above]
+    shared = [a for a in code.nodes.above(training, scope) if isinstance(a, _LOOPS) and a in site_above]
     return bool(shared)
 
 
@@ -272,35 +340,19 @@ def is_train_call(node: ast.AST, model: str) -> bool:
     )
 
 
-def calls_model(node: ast.AST, model: str) -> bool:
-    return any(isinstance(n, ast.Call) and dotted(n.func) == model for n in ast.walk(node))
-
-
-def mentions_model(node: ast.AST, model: str) -> bool:
-    return any(isinstance(n, (ast.Name, ast.Attribute)) and dotted(n) == model for n in ast.walk(node))
-
-
-def trains(body: ast.AST) -> bool:
-    """A backward and an optimizer step in the same block of code."""
-    calls = [n for n in ast.walk(body) if isinstance(n, ast.Call)]
-    return any(is_backward(c) for c in calls) and any(step_of(c, {}) is not None for c in calls)
-
-
-def training_sites(
-    nodes: list[tuple[ast.AST, tuple[ast.AST, ...]]], model: str, functions: dict[str, Function]
-) -> list[ast.AST]:
+def training_sites(nodes: list[ast.AST], model: str, functions: dict[str, Function], code: _Code) -> list[ast.AST]:
     """Innermost loops that backward and step with the model in them; calls that hand it to a training function."""
     sites: list[ast.AST] = []
-    for node, _ in nodes:
-        if isinstance(node, _LOOPS) and trains(node) and mentions_model(node, model):
-            inner = [n for n in ast.walk(node) if n is not node and isinstance(n, _LOOPS) and trains(n)]
+    for node in nodes:
+        if isinstance(node, _LOOPS) and code.trains(node) and code.mentions_model(node, model):
+            inner = [n for n in code.nodes.inside(node, *_LOOPS) if n is not node and code.trains(n)]
             if not inner:
                 sites.append(node)
         elif isinstance(node, ast.Call) and passes_model(node, model):
             callee = functions.get(
                 node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
             )
-            if callee is not None and not EVALUATION_NAME.search(callee.name) and trains(callee):
+            if callee is not None and not EVALUATION_NAME.search(callee.name) and code.trains(callee):
                 sites.append(node)
     return sites
 
@@ -315,43 +367,47 @@ def passes_model(call: ast.Call, model: str) -> bool:
 
 
 def evaluation_sites(
-    nodes: list[tuple[ast.AST, tuple[ast.AST, ...]]], model: str, functions: dict[str, Function], module_level: bool
+    scope: ast.AST, nodes: list[ast.AST], model: str, functions: dict[str, Function], code: _Code
 ) -> Iterator[tuple[ast.AST, ast.stmt]]:
     """`with torch.no_grad():` blocks that run the model and backward nothing; calls of evaluation functions."""
-    for node, above in nodes:
-        if turns_off_grad(node) and not any(turns_off_grad(a) for a in above):
-            if calls_model(node, model) and not any(isinstance(n, ast.Call) and is_backward(n) for n in ast.walk(node)):
+    module_level = isinstance(scope, ast.Module)
+    for node in nodes:
+        if turns_off_grad(node):
+            if any(turns_off_grad(a) for a in code.nodes.above(node, scope)):
+                continue
+            if code.calls_model(node, model) and not code.backwards_in(node):
                 yield node, node  # type: ignore[misc]
         elif isinstance(node, ast.Call):
             name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
             callee = functions.get(name)
-            if callee is None or not EVALUATION_NAME.search(name) or trains(callee):
+            if callee is None or not EVALUATION_NAME.search(name) or code.trains(callee):
                 continue
             if passes_model(node, model):
                 parameter = model_parameter(callee, node, model)
-                runs = parameter is not None and calls_model(callee, parameter)
+                runs = parameter is not None and code.calls_model(callee, parameter)
             else:
                 # `evaluate_randomly()` in a script: the function reads the module's own `model`.
-                runs = module_level and "." not in model and runs_global(callee, model, functions, set())
+                runs = module_level and "." not in model and runs_global(callee, model, functions, set(), code)
+            above = code.nodes.above(node, scope)
             statement = next((a for a in reversed(above) if isinstance(a, ast.stmt)), None)
             if runs and statement is not None:
                 yield node, statement
 
 
-def runs_global(function: Function, model: str, functions: dict[str, Function], seen: set[str]) -> bool:
+def runs_global(function: Function, model: str, functions: dict[str, Function], seen: set[str], code: _Code) -> bool:
     """Whether a function calls the module-level `model` (not a local of that name), or calls one that does."""
     seen.add(function.name)
     arguments = function.args
     if model in {a.arg for a in (*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs)}:
         return False
-    if any(isinstance(n, ast.Name) and n.id == model and isinstance(n.ctx, ast.Store) for n in ast.walk(function)):
+    if code.stores(function, model):
         return False
-    if calls_model(function, model):
+    if code.calls_model(function, model):
         return True
-    for node in ast.walk(function):
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id not in seen:
+    for node in code.nodes.walk(function, ast.Call):
+        if isinstance(node.func, ast.Name) and node.func.id not in seen:
             callee = functions.get(node.func.id)
-            if callee is not None and not trains(callee) and runs_global(callee, model, functions, seen):
+            if callee is not None and not code.trains(callee) and runs_global(callee, model, functions, seen, code):
                 return True
     return False
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ast
 
-from packlint.facts import FileFacts, Kind, PackCall, called_name
+from packlint.facts import FileFacts, Kind, Nodes, PackCall, called_name
 
 # A PackedSequence's fields that show its internal (sorted) order: a fix that changes that order
 # (`enforce_sorted=False` sorts inside the call) changes what code reading them sees.
@@ -31,15 +31,15 @@ def reads_packed_internals(facts: FileFacts, call: PackCall) -> bool:
     if facts.derived(_rebuilds_packed):
         return True
     scope = enclosing_scope(facts, call.node)
-    handed_on = scope is facts.tree or any(isinstance(n, (ast.Return, ast.Yield)) for n in ast.walk(scope))
+    handed_on = scope is facts.tree or any(isinstance(n, (ast.Return, ast.Yield)) for n in facts.nodes.subtree(scope))
     if handed_on:
         return facts.derived(_reads_packed_fields)
-    return any(isinstance(n, ast.Attribute) and n.attr in PACKED_FIELDS for n in ast.walk(scope))
+    return any(isinstance(n, ast.Attribute) and n.attr in PACKED_FIELDS for n in facts.nodes.subtree(scope))
 
 
 def _rebuilds_packed(facts: FileFacts) -> bool:
     # Whether the file reads a packed value's indices or rebuilds one anywhere (once per file).
-    for node in ast.walk(facts.tree):
+    for node in facts.nodes.subtree(facts.tree):
         if isinstance(node, ast.Call) and _name(node.func) == "PackedSequence":
             return True
         if isinstance(node, ast.Attribute) and node.attr in ("batch_sizes", "sorted_indices", "unsorted_indices"):
@@ -50,7 +50,7 @@ def _rebuilds_packed(facts: FileFacts) -> bool:
 
 
 def _reads_packed_fields(facts: FileFacts) -> bool:
-    return any(isinstance(n, ast.Attribute) and n.attr in PACKED_FIELDS for n in ast.walk(facts.tree))
+    return any(isinstance(n, ast.Attribute) and n.attr in PACKED_FIELDS for n in facts.nodes.subtree(facts.tree))
 
 
 def _name(node: ast.expr) -> str | None:
@@ -70,7 +70,7 @@ def swaps_axes(facts: FileFacts, node: ast.AST) -> bool:
     if scope is None:
         return True
     helpers = facts.derived(_layout_changing_functions)
-    return any(changes_layout(n) or called_name(n) in helpers for n in ast.walk(scope))
+    return any(changes_layout(n) or called_name(n) in helpers for n in facts.nodes.subtree(scope))
 
 
 def changes_layout(node: ast.AST) -> bool:
@@ -80,17 +80,18 @@ def changes_layout(node: ast.AST) -> bool:
     return called_name(node) in _LAYOUT_CALLS
 
 
-def layout_changing_functions(tree: ast.Module) -> set[str]:
+def layout_changing_functions(tree: ast.Module, nodes: Nodes | None = None) -> set[str]:
     """Names of this file's functions (and methods) that may change a layout, directly or through
     another such function (to a fixed point)."""
-    functions = [n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
+    nodes = nodes if nodes is not None else Nodes(tree)
+    functions = nodes.inside(tree, ast.FunctionDef, ast.AsyncFunctionDef)
     # Each function is walked once: whether it changes a layout itself, and which names it calls.
     direct: list[bool] = []
     calls: list[set[str]] = []
     for function in functions:
         changes = False
         called: set[str] = set()
-        for n in ast.walk(function):
+        for n in nodes.subtree(function):
             changes = changes or changes_layout(n)
             name = called_name(n)
             if name is not None:
@@ -109,7 +110,7 @@ def layout_changing_functions(tree: ast.Module) -> set[str]:
 
 
 def _layout_changing_functions(facts: FileFacts) -> set[str]:
-    return layout_changing_functions(facts.tree)
+    return layout_changing_functions(facts.tree, facts.nodes)
 
 
 def layout_doubtful(facts: FileFacts, call: PackCall) -> bool:

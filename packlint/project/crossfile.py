@@ -28,8 +28,10 @@ def reset_elsewhere(view: ProjectView, loop: ast.AST) -> ResetElsewhere | None:
     `forward` resets makes any call in the loop a possible reset, since which call runs that model is
     not known."""
     calls = [n for n in ast.walk(loop) if isinstance(n, ast.Call)]
-    if not calls or not view.reaches(b"grad"):
+    if not calls:
         return None
+    if not view.reaches(b"grad"):
+        return _reset_two_deep(view, calls)
     for call in calls:
         callee = view.callee(call, b"grad")
         if callee is not None and callee.function.resets:
@@ -41,6 +43,31 @@ def reset_elsewhere(view: ProjectView, loop: ast.AST) -> ResetElsewhere | None:
             short = method.name.split(".")[-1]
             if method.resets and (short in ("forward", "__call__") or short in names):
                 return ResetElsewhere(None, method.name, view.where(file, method.resets))
+    return _reset_two_deep(view, calls)
+
+
+def _reset_two_deep(view: ProjectView, calls: list[ast.Call]) -> ResetElsewhere | None:
+    """A call in the loop that runs a project function of another file which itself calls, in a third
+    file (or a second), a function that resets: `steps.begin(opt)` where `begin` calls `optim.clear(opt)`.
+    Only a callee whose own file's imports hold `grad` is read further (the cheap text test first)."""
+    for call in calls:
+        callee = view.callee(call)
+        if callee is None or callee.function.resets:
+            continue
+        inner_view = view.view_of(callee.file)
+        if inner_view is None:
+            continue
+        node = inner_view.definition(callee.function.name) if inner_view.reaches(b"grad") else None
+        found = None
+        for inner in (n for n in ast.walk(node) if isinstance(n, ast.Call)) if node is not None else ():
+            deeper = inner_view.callee(inner, b"grad")
+            if deeper is not None and deeper.function.resets and deeper.file != callee.file:
+                where = inner_view.where(deeper.file, deeper.function.resets)
+                found = ResetElsewhere(call, f"{callee.function.name} -> {deeper.function.name}", where)
+                break
+        view.depend_on(inner_view)
+        if found is not None:
+            return found
     return None
 
 
@@ -87,7 +114,7 @@ def moved_into_pack(view: ProjectView, tree: ast.Module) -> list[MovedIntoPack]:
             parents = {id(c): p for p in ast.walk(tree) for c in ast.iter_child_nodes(p)}
         function = callee.function
         for parameter, line in function.packs:
-            passed = _passed(node, function, callee.skipped, parameter)
+            passed = passed_argument(node, function, callee.skipped, parameter)
             if passed is None:
                 continue
             moved = passed if is_move(passed) else _moved_binding(passed, node, parents)
@@ -98,7 +125,7 @@ def moved_into_pack(view: ProjectView, tree: ast.Module) -> list[MovedIntoPack]:
     return found
 
 
-def _passed(call: ast.Call, function: FunctionSummary, skipped: int, parameter: str) -> ast.expr | None:
+def passed_argument(call: ast.Call, function: FunctionSummary, skipped: int, parameter: str) -> ast.expr | None:
     """The argument `call` gives `parameter`, if it is written (no `*args` before it)."""
     for kw in call.keywords:
         if kw.arg == parameter:

@@ -92,7 +92,9 @@ def _imported_files(resolver: Resolver, lines: tuple[ImportLine, ...], origin: s
         candidates = [module]
         # `from pkg import data` names a submodule only when `pkg` is a package of the project (or the
         # folder of a relative import): `from typing import List` looks for nothing more.
-        if (module is not None and os.path.basename(module) == "__init__.py") or (module is None and line.level):
+        if (module is not None and os.path.basename(module) == "__init__.py") or (
+            module is None and (line.level or resolver.namespace(line.module, importer=origin))
+        ):
             for name in line.names:
                 if name != "*":
                     dotted = f"{line.module}.{name}" if line.module else name

@@ -87,6 +87,26 @@ class Resolver:
                 return found
         return None
 
+    def namespace(self, name: str, level: int = 0, importer: str | None = None) -> bool:
+        """Whether `name` is a folder of the project without `__init__.py` where an import of it is looked
+        for (a namespace package: `from tools import helpers` names the module `tools/helpers.py`)."""
+        importer = importer or self.importer
+        if level:
+            base = os.path.dirname(importer)
+            for _ in range(level - 1):
+                base = os.path.dirname(base)
+            bases = [base] if _inside(base, self.root) else []
+        else:
+            bases = self.bases(importer)
+        parts = [p for p in name.split(".") if p]
+        if not parts:
+            return False
+        for base in bases:
+            folder = os.path.join(base, *parts[:-1])
+            if parts[-1] in listing(folder)[1] and _inside(os.path.join(folder, parts[-1]), self.root):
+                return True
+        return False
+
     def _find(self, base: str, name: str) -> str | None:
         parts = [p for p in name.split(".") if p]
         folder = os.path.join(base, *parts[:-1])

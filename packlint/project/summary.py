@@ -33,6 +33,10 @@ class FunctionSummary:
     unsorts: int  # line of an inverse permutation (`argsort`) it builds; 0: none
     moves: tuple[str, ...]  # parameters it returns moved to a device (`x.cuda()`, `x.to(device)`)
     no_grad: bool  # its whole body runs without autograd (decorator or an outer `with torch.no_grad()`)
+    # (length as written, line): it pads sequences at their end, so a shorter one's last steps are padding
+    # (`seq + [pad] * (200 - len(seq))`, `pad_sequence(...)`, `Field(fix_length=200)`); none where it packs
+    right_pads: tuple[tuple[str, int], ...] = ()
+    packs_any: int = 0  # line of a `pack_padded_sequence`/`pack_sequence` call in it; 0: none
 
 
 @dataclass(frozen=True)
@@ -99,11 +103,13 @@ def summarise(data: bytes) -> ModuleSummary:
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return EMPTY
     # Which functions reset costs a walk of the whole module: only where a reset can be written.
-    return summarise_tree(tree, resets=b"grad" in data)
+    return summarise_tree(tree, resets=b"grad" in data, left=b"padding_side" in data, torchtext=b"torchtext" in data)
 
 
-def summarise_tree(tree: ast.Module, resets: bool = True) -> ModuleSummary:
-    """The summary of a parsed file (with `resets` False, no function is taken to reset gradients)."""
+def summarise_tree(tree: ast.Module, resets: bool = True, left: bool = True, torchtext: bool = False) -> ModuleSummary:
+    """The summary of a parsed file (with `resets` False, no function is taken to reset gradients; with
+    `left`, a tokenizer's side of padding may have been set to the left, so its padding is not known to
+    be at the end)."""
     resetting = resetting_functions(tree) if resets else set()
     packers = _pack_names(tree)
     functions: list[FunctionSummary] = []
@@ -112,10 +118,12 @@ def summarise_tree(tree: ast.Module, resets: bool = True) -> ModuleSummary:
     exported: tuple[str, ...] | None = None
     for stmt in tree.body:
         if isinstance(stmt, _DEFS):
-            functions.append(_function(stmt, stmt.name, resetting, packers, method=False))
+            functions.append(
+                _function(stmt, stmt.name, resetting, packers, method=False, left=left, torchtext=torchtext)
+            )
         elif isinstance(stmt, ast.ClassDef):
             methods = tuple(
-                _function(s, f"{stmt.name}.{s.name}", resetting, packers, method=True)
+                _function(s, f"{stmt.name}.{s.name}", resetting, packers, method=True, left=left, torchtext=torchtext)
                 for s in stmt.body
                 if isinstance(s, _DEFS)
             )
@@ -146,7 +154,13 @@ def _pack_names(tree: ast.Module) -> frozenset[str]:
 
 
 def _function(
-    node: ast.FunctionDef | ast.AsyncFunctionDef, name: str, resetting: set[str], packers: frozenset[str], method: bool
+    node: ast.FunctionDef | ast.AsyncFunctionDef,
+    name: str,
+    resetting: set[str],
+    packers: frozenset[str],
+    method: bool,
+    left: bool = True,
+    torchtext: bool = False,
 ) -> FunctionSummary:
     params = tuple(parameter_names(node))
     positional = len(node.args.posonlyargs) + len(node.args.args)
@@ -156,6 +170,7 @@ def _function(
     pads: list[tuple[str, int]] = []
     sorts = unsorts = 0
     moves: list[str] = []
+    pack_line = next((n.lineno for n in ast.walk(node) if isinstance(n, ast.Call) and _packs(n)), 0)
     if node.name in resetting:
         resets = next((n.lineno for n in ast.walk(node) if is_reset(n) and hasattr(n, "lineno")), node.lineno)
     for n in ast.walk(node):
@@ -192,7 +207,159 @@ def _function(
         unsorts,
         tuple(moves),
         _without_grad(node),
+        () if pack_line else _right_pads(node, left, torchtext),
+        pack_line,
     )
+
+
+_PACKS = ("pack_padded_sequence", "pack_sequence")
+_GRID = ("zeros", "ones", "full", "empty", "fill_", "zeros_like", "full_like", "LongTensor", "Tensor")
+
+
+def _packs(node: ast.Call) -> bool:
+    return called_name(node) in _PACKS
+
+
+def _right_pads(
+    node: ast.FunctionDef | ast.AsyncFunctionDef, left: bool, torchtext: bool = False
+) -> tuple[tuple[str, int], ...]:
+    """Padding at the end of each sequence in `node`: (length as written, line); with `left`, a tokenizer's
+    padding side may have been set in the file."""
+    found: list[tuple[str, int]] = []
+    grids = _grids(node)
+    for n in ast.walk(node):
+        if isinstance(n, ast.Call):
+            length = _right_padded_length(n, called_name(n), left)
+            if length is None and torchtext:
+                length = field_padding(n)
+            if length is not None:
+                found.append((length, n.lineno))
+        elif isinstance(n, ast.BinOp) and isinstance(n.op, ast.Add) and isinstance(n.right, ast.BinOp):
+            length = _list_padding(n.right) if isinstance(n.right.op, ast.Mult) else None
+            if length is not None:  # `seq + [pad] * (200 - len(seq))`: the pad goes after the tokens
+                found.append((length, n.lineno))
+        elif isinstance(n, ast.AugAssign) and isinstance(n.op, ast.Add) and isinstance(n.value, ast.BinOp):
+            length = _list_padding(n.value) if isinstance(n.value.op, ast.Mult) else None
+            if length is not None:  # `seq += [pad] * (200 - len(seq))`
+                found.append((length, n.lineno))
+        elif isinstance(n, ast.Assign) and len(n.targets) == 1:
+            grid = _grid_row_fill(n.targets[0], grids)
+            if grid is not None:  # `padded[i, :len(seq)] = seq` into `torch.zeros(B, T)`: the rest stays pad
+                found.append(grid)
+        elif isinstance(n, (ast.For, ast.While)):
+            # `txt = torch.zeros(200)`, then `txt[count] = token` in a loop: filled from the front, the rest pad
+            for inner in ast.walk(n):
+                vector = _vector_fill(inner, grids) if isinstance(inner, ast.Assign) else None
+                if vector is not None:
+                    found.append(vector)
+                    break
+    return tuple(found)
+
+
+def _right_padded_length(call: ast.Call, called: str | None, left: bool) -> str | None:
+    """The length a call pads to, when the padding is known to go at the end (None: not padding, or not
+    known to be at the end)."""
+    keywords = {kw.arg: kw.value for kw in call.keywords if kw.arg is not None}
+    if called == "pad_sequence":
+        side = keywords.get("padding_side")
+        if side is None or (isinstance(side, ast.Constant) and side.value == "right"):
+            return "the longest sequence of the batch"
+        return None
+    if called == "extend" and len(call.args) == 1 and isinstance(call.args[0], ast.BinOp):
+        return _list_padding(call.args[0]) if isinstance(call.args[0].op, ast.Mult) else None
+    length = _padded_length(call, called)
+    if length is None:
+        return None
+    if "fix_length" in keywords:
+        return field_padding(call)
+    if called == "pad_sequences":  # Keras pads at the front unless told `padding="post"`
+        side = keywords.get("padding")
+        return length if isinstance(side, ast.Constant) and side.value == "post" else None
+    # A tokenizer pads at the end unless its `padding_side` was set (somewhere in the file): then unknown.
+    if "padding_side" in keywords or left:
+        return None
+    return length
+
+
+def field_padding(call: ast.Call) -> str | None:
+    """The length a torchtext `Field(...)` pads its texts to, at their end: `fix_length`, else the longest
+    text of each batch (None: not sequential, padded first, or not known)."""
+    if called_name(call) != "Field" or call.args or any(k.arg is None for k in call.keywords):
+        return None
+    keywords = {k.arg: k.value for k in call.keywords if k.arg is not None}
+    for flag, unpadded in (("sequential", False), ("pad_first", True)):
+        value = keywords.get(flag)
+        if value is not None and not (isinstance(value, ast.Constant) and value.value is not unpadded):
+            return None  # not sequential, padded at the front, or not a literal: nothing known
+    fixed = keywords.get("fix_length")
+    if fixed is None or (isinstance(fixed, ast.Constant) and fixed.value is None):
+        return "the longest text of the batch"
+    return ast.unparse(fixed)
+
+
+def _grids(node: ast.AST) -> dict[str, tuple[str, int]]:
+    """Names assigned a fresh tensor of pads: `padded = torch.zeros(len(batch), max_len)` -> its width; a
+    vector (`txt = torch.LongTensor(np.zeros(200))`) under `1:` and its name -> its length."""
+    grids: dict[str, tuple[str, int]] = {}
+    for n in ast.walk(node):
+        if isinstance(n, ast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], ast.Name):
+            value = n.value
+            while (
+                isinstance(value, ast.Call)
+                and isinstance(value.func, ast.Attribute)
+                and value.func.attr in ("long", "float", "int", "to", "cuda", "fill_")
+            ):
+                if value.func.attr == "fill_":
+                    break
+                value = value.func.value
+            # `np.zeros(200)` inside `torch.LongTensor(...)`/`torch.tensor(...)`/`torch.from_numpy(...)`
+            if (
+                isinstance(value, ast.Call)
+                and called_name(value) in ("LongTensor", "tensor", "from_numpy", "as_tensor")
+                and len(value.args) == 1
+                and isinstance(value.args[0], ast.Call)
+                and called_name(value.args[0]) in _GRID
+            ):
+                value = value.args[0]
+            if isinstance(value, ast.Call) and called_name(value) in _GRID and len(value.args) >= 2:
+                grids[n.targets[0].id] = (ast.unparse(value.args[1]), n.lineno)
+            elif isinstance(value, ast.Call) and called_name(value) in _GRID and len(value.args) == 1:
+                size = value.args[0]
+                if not isinstance(size, (ast.Tuple, ast.List)):
+                    grids["1:" + n.targets[0].id] = (ast.unparse(size), n.lineno)
+            elif isinstance(value, ast.Call) and called_name(value) == "fill_":
+                inner = value.func.value if isinstance(value.func, ast.Attribute) else None
+                if isinstance(inner, ast.Call) and called_name(inner) in _GRID and len(inner.args) >= 2:
+                    grids[n.targets[0].id] = (ast.unparse(inner.args[1]), n.lineno)
+    return grids
+
+
+def _vector_fill(node: ast.Assign, grids: dict[str, tuple[str, int]]) -> tuple[str, int] | None:
+    """`txt[count] = token` into a vector of pads (`txt = torch.zeros(200)`): its length and line."""
+    if len(node.targets) != 1 or not isinstance(node.targets[0], ast.Subscript):
+        return None
+    target = node.targets[0]
+    if not (isinstance(target.value, ast.Name) and isinstance(target.slice, ast.Name)):
+        return None
+    return grids.get("1:" + target.value.id)
+
+
+def _grid_row_fill(target: ast.expr, grids: dict[str, tuple[str, int]]) -> tuple[str, int] | None:
+    """`padded[i, :n] = seq` (or `padded[i][:n]`) where `padded` is a grid of pads: its width and line."""
+    if not isinstance(target, ast.Subscript):
+        return None
+    base, index = target.value, target.slice
+    if isinstance(index, ast.Tuple) and len(index.elts) == 2:
+        row, cols = index.elts
+    elif isinstance(base, ast.Subscript):
+        row, cols, base = base.slice, index, base.value
+    else:
+        return None
+    if not (isinstance(base, ast.Name) and base.id in grids and isinstance(cols, ast.Slice)):
+        return None
+    if isinstance(row, ast.Slice) or cols.lower is not None or cols.upper is None or cols.step is not None:
+        return None
+    return grids[base.id]
 
 
 def _padded_length(call: ast.Call, called: str | None) -> str | None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 import hashlib
 import os
+import warnings
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Union
@@ -52,8 +53,11 @@ class ProjectView:
         self.root = os.path.realpath(root) if root is not None else root_of(self.path)
         self.resolver = Resolver(self.root, self.path)
         self.read: dict[str, str] = {}  # file -> content digest (hex), for the cache
+        self.listed: dict[str, str] = {}  # directory -> digest of its listing (`files.listing_digest`)
         self._summaries: dict[str, ModuleSummary] = {}
         self._instances: dict[bytes | None, dict[str, tuple[ClassSummary, str]]] = {}
+        self._views: dict[str, ProjectView | None] = {}
+        self.answers: dict[tuple[object, ...], object] = {}  # questions about the project, asked once per view
 
     # -- what the cache needs ---------------------------------------------------------------------------
 
@@ -62,7 +66,7 @@ class ProjectView:
         was (a module found, never read), and (path, "") of each looked for and absent."""
         found = self.resolver.found
         absent = {p: "+" if p in found else "" for p in self.resolver.probed if p not in self.read}
-        deps = {**absent, **self.read}
+        deps = {**absent, **self.listed, **self.read}
         deps.pop(self.path, None)
         return tuple(sorted(deps.items()))
 
@@ -86,7 +90,30 @@ class ProjectView:
                     self.resolver.found.add(path)
         return found
 
+    def depend_on(self, other: ProjectView) -> None:
+        """Make what `other` (the view of another file this one's answer read) used part of this file's
+        dependencies."""
+        for path, digest in other.read.items():
+            self.read.setdefault(path, digest)
+        self.listed.update(other.listed)
+        self.resolver.probed.update(other.resolver.probed)
+        self.resolver.found.update(other.resolver.found)
+
     # -- reading other files ----------------------------------------------------------------------------
+
+    def content(self, file: str) -> bytes | None:
+        """The bytes of a project file (recorded as used), None when it cannot be read."""
+        if os.path.realpath(file) == os.path.realpath(self.path) and self.data is not None:
+            return self.data
+        if not inside(file, self.root):
+            return None
+        try:
+            with open(file, "rb") as handle:
+                data = handle.read()
+        except OSError:
+            return None
+        self.read[file] = hashlib.sha256(data).hexdigest()
+        return data
 
     def summary(self, file: str) -> ModuleSummary:
         """The summary of a project file (read once per view, summarised once per content)."""
@@ -104,6 +131,33 @@ class ProjectView:
                 summary = summarise(data)
         self._summaries[file] = summary
         return summary
+
+    def view_of(self, file: str) -> ProjectView | None:
+        """The project as seen from another of its files (that file's imports resolved from there), for a
+        question two calls deep; None when it cannot be read or parsed. What it reads is this view's too."""
+        if file not in self._views:
+            data = self.content(file)
+            tree = None
+            if data is not None:
+                try:
+                    with warnings.catch_warnings():
+                        warnings.simplefilter("ignore")
+                        tree = ast.parse(data)
+                except (SyntaxError, ValueError, RecursionError, MemoryError):
+                    tree = None
+            self._views[file] = ProjectView(file, tree, self.root, data) if tree is not None else None
+        return self._views[file]
+
+    def definition(self, name: str) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
+        """The top-level function `name`, or the method `Class.method`, of this view's own file."""
+        *owner, short = name.split(".")
+        body: list[ast.stmt] = self.tree.body
+        if owner:
+            klass = next((s for s in body if isinstance(s, ast.ClassDef) and s.name == owner[0]), None)
+            body = klass.body if klass is not None and len(owner) == 1 else []
+        return next(
+            (s for s in body if isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef)) and s.name == short), None
+        )
 
     @cached_property
     def bindings(self) -> dict[str, Target]:
@@ -192,8 +246,9 @@ class ProjectView:
         if isinstance(node, ast.Name):
             target = self.bindings.get(node.id)
             return self.lookup(target, need=need) if target is not None else None
-        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
-            target = self.bindings.get(node.value.id)
+        if isinstance(node, ast.Attribute):
+            # `models.Net`, or `pkg.models.Net` after `import pkg.models` (bound under its dotted name)
+            target = self.bindings.get(_text(node.value) or "")
             if target is not None and target.symbol is None:
                 return self.lookup(Target(target.file, node.attr), need=need)
         return None

@@ -35,7 +35,7 @@ class Context:
     @cached_property
     def loops(self) -> LoopFacts:
         """Training-loop facts, built on first use and shared by every rule that reads them."""
-        return LoopFacts(self.facts.tree, self.source)
+        return LoopFacts(self.facts.tree, self.source, self.facts.nodes)
 
 
 class Rule:

@@ -9,7 +9,6 @@ from packlint.diagnostics import Diagnostic
 from packlint.facts import Device, dotted
 from packlint.fixes.changes import wrap_expression
 from packlint.fixes.edits import text_of
-from packlint.project import moved_into_pack
 from packlint.rules.base import Context, Rule
 from packlint.rules.triggers import PACKING
 
@@ -98,6 +97,8 @@ class LengthsOnAccelerator(Rule):
     def check_project(self, ctx: Context) -> Iterator[Diagnostic]:
         """Lengths moved here and packed by the project's code in another file."""
         assert ctx.project is not None
+        from packlint.project import moved_into_pack  # project mode only: a plain check never loads it
+
         for hit in moved_into_pack(ctx.project, ctx.facts.tree):
             written = text_of(ctx.source, hit.argument)
             yield self.diagnostic(

@@ -9,6 +9,7 @@ from packlint.diagnostics import Diagnostic
 from packlint.facts import FileFacts, SubscriptRead, last_step
 from packlint.fixes.changes import replace_expression
 from packlint.fixes.edits import text_of
+from packlint.project import forward_input, padded_feed
 from packlint.rules.base import Context, Rule
 from packlint.rules.triggers import PACKING, RECURRENT
 
@@ -19,6 +20,10 @@ class LastPaddedTimestep(Rule):
     Reports `out[:, -1]` and `out[:, -1, :]` on a batch-first output (`out[-1]` on a time-first
     one) when `out` is padded: it comes from `pad_packed_sequence`, or from an RNN run on a padded
     batch of sequences of different lengths.
+
+    In project mode (`--project`) it also reports the last step of an RNN run in a model's `forward`
+    on a parameter, unpacked, when a loop elsewhere in the project passes that parameter batches that
+    a collate function or dataset pads at the end; the message names the call and the padding.
 
     ## Why is this bad?
     Only the longest sequence ends at the last time step. For every shorter one that step is
@@ -94,6 +99,31 @@ class LastPaddedTimestep(Rule):
                 f"`{written}` reads the last padded time step: for every shorter sequence that is "
                 "padding, not its last state; gather each sequence's step at `lengths - 1`",
                 fix,
+            )
+        if ctx.project is not None:
+            yield from self.padded_elsewhere(ctx)
+
+    def padded_elsewhere(self, ctx: Context) -> Iterator[Diagnostic]:
+        """The last step of a `forward`'s RNN output, fed by a loop in the project batches another file pads."""
+        assert ctx.project is not None
+        facts = ctx.facts
+        for read in facts.subscripts:
+            base = read.base
+            if base.padded or base.bidirectional is True or base.call is None or not last_step(facts, read):
+                continue
+            call = next((c for c in facts.rnn_calls if c.node is base.call), None)
+            fed = forward_input(facts, call) if call is not None else None
+            feed = padded_feed(ctx.project, *fed) if fed is not None else None
+            if fed is None or feed is None or not feed.crosses:
+                continue
+            via = f", through `{feed.through}`," if feed.through else ""
+            written = text_of(ctx.source, read.node)
+            yield self.diagnostic(
+                ctx,
+                read.node,
+                f"`{written}` reads the last time step of the batches `{feed.call}` passes{via} as `{fed[1]}` (padded "
+                f"to {feed.length} by `{feed.padded_by}`): for every shorter sequence that is padding; gather "
+                "each sequence's step at its length - 1, or pack the batch",
             )
 
 

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from packlint.diagnostics import Diagnostic
 from packlint.facts import Kind
 from packlint.fixes.edits import text_of
+from packlint.project import forward_input, padded_feed, reads_final_state
 from packlint.rules.base import Context, Rule
 from packlint.rules.triggers import RECURRENT
 
@@ -16,6 +17,12 @@ class PaddedRnnFinalState(Rule):
     ## What it does
     Reports an RNN call on a padded batch (from `pad_sequence`, or with the batch's lengths in
     scope) that is not packed, when its final state `h_n` is used afterwards.
+
+    In project mode (`--project`) it also reports an RNN in a model's `forward` that runs on a
+    parameter, unpacked, when a loop elsewhere in the project passes that parameter batches that a
+    collate function or dataset pads at the end (`DataLoader(collate_fn=...)`, a `Dataset`'s
+    `__getitem__`, torchtext's `Field(fix_length=...)`, a tokenizer's `padding="max_length"`): the
+    message names the call and the padding, file and line.
 
     ## Why is this bad?
     Without packing the RNN steps through every padding position of the shorter sequences, so
@@ -78,4 +85,27 @@ class PaddedRnnFinalState(Rule):
                 call.node,
                 f"`{module}` runs over the padding of an unpacked batch and its final state is used; "
                 "pack the batch with `enforce_sorted=False` first",
+            )
+        if ctx.project is not None:
+            yield from self.padded_elsewhere(ctx)
+
+    def padded_elsewhere(self, ctx: Context) -> Iterator[Diagnostic]:
+        """A `forward`'s RNN fed, by a loop in the project, batches that another file pads."""
+        assert ctx.project is not None
+        facts = ctx.facts
+        for call in facts.rnn_calls:
+            if id(call.node) not in facts.used_calls or not reads_final_state(facts, call):
+                continue  # a state only returned may be dropped by the caller
+            fed = forward_input(facts, call)
+            feed = padded_feed(ctx.project, *fed) if fed is not None else None
+            if fed is None or feed is None or not feed.crosses:
+                continue
+            via = f", through `{feed.through}`," if feed.through else ""
+            module = text_of(ctx.source, call.node.func)
+            yield self.diagnostic(
+                ctx,
+                call.node,
+                f"`{module}` runs over the padding of the batches `{feed.call}` passes{via} as `{fed[1]}` (padded to "
+                f"{feed.length} by `{feed.padded_by}`) and its final state is used; pack the batch with "
+                "`enforce_sorted=False` first",
             )

@@ -18,7 +18,6 @@ from packlint.facts import (
 )
 from packlint.fixes.changes import insert_first, insert_statement
 from packlint.fixes.edits import short_text_of, text_of
-from packlint.project import reset_elsewhere
 from packlint.rules.base import Context, Rule
 from packlint.rules.triggers import BACKWARD_AND_STEP
 from packlint.source import Source
@@ -76,6 +75,8 @@ class MissingZeroGrad(Rule):
     fix_availability = "sometimes"
 
     def check(self, ctx: Context) -> Iterator[Diagnostic]:
+        if ctx.project is not None:
+            from packlint.project import reset_elsewhere  # project mode only: a plain check never loads it
         for loop in training_loops(ctx.loops):
             if loop.resets or any(step.closure for step in loop.steps):
                 continue  # `opt.step(closure)`: the closure is where LBFGS-style code resets

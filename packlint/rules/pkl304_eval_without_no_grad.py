@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from packlint.diagnostics import Diagnostic, Fix
 from packlint.facts import EvalLoop, eval_loops, import_names
 from packlint.fixes.edits import edit
+from packlint.project import callers_without_grad
 from packlint.rules.base import Context, Rule
 
 
@@ -16,6 +17,10 @@ class EvalWithoutNoGrad(Rule):
     Reports a loop that calls a model after `model.eval()` (with no `model.train()` in between)
     outside `torch.no_grad()` or `torch.inference_mode()`, in a function that never calls
     `.backward()`, is not decorated with either, and is not called from a `no_grad` block in the file.
+
+    In project mode (`--project`) it also stays quiet when the function (top-level, or a method of a
+    top-level class) is called only from other files of the project, and every one of those calls runs
+    with autograd off (under `torch.no_grad()`, or in a function decorated so).
 
     ## Why is this bad?
     `eval()` only changes dropout and batch norm; autograd still records every operation, so each
@@ -63,11 +68,14 @@ class EvalWithoutNoGrad(Rule):
     fix_availability = "sometimes"
 
     def check(self, ctx: Context) -> Iterator[Diagnostic]:
-        loops = eval_loops(ctx.facts.tree)
+        loops = eval_loops(ctx.facts.tree, ctx.facts.nodes)
         if not loops:
             return
         torch_names = [local for local, full in import_names(ctx.facts.tree).items() if full == "torch"]
         for found in loops:
+            if ctx.project is not None and found.function is not None:
+                if callers_without_grad(ctx.project, found.function) is not None:
+                    continue  # every call of it, in the project's other files, runs with autograd off
             fix = self.fix(ctx, found, torch_names[0] if torch_names else None)
             yield self.diagnostic(
                 ctx,

@@ -94,7 +94,7 @@ class EvalWithoutModelEval(Rule):
     fix_availability = "sometimes"
 
     def check(self, ctx: Context) -> Iterator[Diagnostic]:
-        for found in train_mode_evals(ctx.facts.tree):
+        for found in train_mode_evals(ctx.facts.tree, ctx.facts.nodes):
             what = "run with autograd off" if isinstance(found.site, (ast.With, ast.AsyncWith)) else "evaluated"
             yield self.diagnostic(
                 ctx,

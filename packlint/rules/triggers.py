@@ -8,8 +8,10 @@ on and off and requires identical results.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from itertools import product
 
+from packlint.invisible import INVISIBLE
 from packlint.prefilter import Trigger
 
 # Every packing rule needs a `torch.nn.utils.rnn` function that the analysis resolved by name, so
@@ -70,6 +72,10 @@ FLOW: dict[str, tuple[str, ...]] = {
     "PKL202": RECURRENT_FLOW,
     "PKL203": RECURRENT_FLOW,
     "PKL206": RECURRENT_FLOW,  # subscripts of an RNN's h_n, as PKL202
+    # Their seeds are the RNN calls and pad_packed_sequence calls the walk records (`facts.padding._seeds`:
+    # `rnn_calls`, `unpack_calls`, as PKL201 and PKL203 read); from there they walk the tree themselves.
+    "PKL204": RECURRENT_FLOW,
+    "PKL205": RECURRENT_FLOW,
     # Training and evaluation loops are read off the tree (facts.loops, facts.evaluation).
     "PKL301": NO_FLOW,
     "PKL302": NO_FLOW,
@@ -78,4 +84,49 @@ FLOW: dict[str, tuple[str, ...]] = {
     "PKL305": NO_FLOW,  # facts.modes reads the tree: models, training loops, evaluations, eval() calls
     "PKL010": NO_FLOW,  # the source's characters
     "PKL900": NO_FLOW,  # the other rules' diagnostics and the noqa comments
+}
+
+
+# ----------------------------------------------------------------- admission
+@dataclass(frozen=True)
+class Admission:
+    """What lets a rule run on a file: its triggers, whether it is on by default, and its cross-file
+    check's triggers and needs (project mode). Read before anything is parsed, so that choosing the rules
+    and testing the files' bytes import neither the rules nor the analysis: a run whose files are all
+    turned away (a pre-commit hook on files that pack nothing) never loads them."""
+
+    triggers: tuple[Trigger, ...]
+    default: bool = True
+    project_triggers: tuple[Trigger, ...] = ()
+    project_needs: tuple[bytes, ...] = ()
+
+
+# Each rule class declares the same values as its `triggers`, `default`, `project_triggers` and
+# `project_needs`; tests/test_prefilter.py holds the two equal, rule by rule.
+ADMISSION: dict[str, Admission] = {
+    "PKL010": Admission(tuple(INVISIBLE)),
+    "PKL101": Admission(PACKING),
+    "PKL102": Admission(PACKING),
+    "PKL103": Admission(PACKING),
+    "PKL104": Admission(PACKING),
+    "PKL105": Admission(PACKING),
+    "PKL106": Admission(PACKING, default=False),
+    "PKL107": Admission(PACKING, default=False),
+    "PKL108": Admission(("pack_padded_sequence", "pack_sequence")),
+    "PKL111": Admission(PACKING, project_triggers=("cuda", "device"), project_needs=(b"pack_padded_sequence",)),
+    "PKL112": Admission(PACKING),
+    "PKL113": Admission(RECURRENT),
+    "PKL114": Admission(RECURRENT),
+    "PKL201": Admission((*PACKING, *RECURRENT)),
+    "PKL202": Admission(RECURRENT),
+    "PKL203": Admission(RECURRENT),
+    "PKL204": Admission(all_of(("pad_packed_sequence", *RECURRENT), ("softmax",)), default=False),
+    "PKL205": Admission(all_of(("pad_packed_sequence", *RECURRENT), ("mean", "max")), default=False),
+    "PKL206": Admission(RECURRENT),
+    "PKL301": Admission(BACKWARD_AND_STEP),
+    "PKL302": Admission(BACKWARD_RESET_STEP),
+    "PKL303": Admission(BACKWARD_AND_STEP),
+    "PKL304": Admission((r"eval\s*\((?:\s|\\|#[^\r\n]*)*\)",)),
+    "PKL305": Admission(BACKWARD_AND_STEP),
+    "PKL900": Admission((r"(?i)noqa:\s*(?:[a-z]+[0-9]+[,\s]+)*pkl",), default=False),
 }
