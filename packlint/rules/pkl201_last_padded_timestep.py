@@ -9,7 +9,6 @@ from packlint.diagnostics import Diagnostic
 from packlint.facts import FileFacts, SubscriptRead, last_step
 from packlint.fixes.changes import replace_expression
 from packlint.fixes.edits import text_of
-from packlint.project import forward_input, padded_feed
 from packlint.rules.base import Context, Rule
 from packlint.rules.triggers import PACKING, RECURRENT
 
@@ -105,6 +104,8 @@ class LastPaddedTimestep(Rule):
 
     def padded_elsewhere(self, ctx: Context) -> Iterator[Diagnostic]:
         """The last step of a `forward`'s RNN output, fed by a loop in the project batches another file pads."""
+        from packlint.project import forward_input, padded_feed  # project mode only: a plain check never loads it
+
         assert ctx.project is not None
         facts = ctx.facts
         for read in facts.subscripts:

@@ -7,7 +7,6 @@ from collections.abc import Iterator
 from packlint.diagnostics import Diagnostic
 from packlint.facts import Kind
 from packlint.fixes.edits import text_of
-from packlint.project import forward_input, padded_feed, reads_final_state
 from packlint.rules.base import Context, Rule
 from packlint.rules.triggers import RECURRENT
 
@@ -91,6 +90,12 @@ class PaddedRnnFinalState(Rule):
 
     def padded_elsewhere(self, ctx: Context) -> Iterator[Diagnostic]:
         """A `forward`'s RNN fed, by a loop in the project, batches that another file pads."""
+        from packlint.project import (
+            forward_input,
+            padded_feed,
+            reads_final_state,
+        )  # project mode only: a plain check never loads it
+
         assert ctx.project is not None
         facts = ctx.facts
         for call in facts.rnn_calls:

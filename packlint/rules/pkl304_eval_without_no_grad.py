@@ -7,7 +7,6 @@ from collections.abc import Iterator
 from packlint.diagnostics import Diagnostic, Fix
 from packlint.facts import EvalLoop, eval_loops, import_names
 from packlint.fixes.edits import edit
-from packlint.project import callers_without_grad
 from packlint.rules.base import Context, Rule
 
 
@@ -74,6 +73,8 @@ class EvalWithoutNoGrad(Rule):
         torch_names = [local for local, full in import_names(ctx.facts.tree).items() if full == "torch"]
         for found in loops:
             if ctx.project is not None and found.function is not None:
+                from packlint.project import callers_without_grad  # project mode only: a plain check never loads it
+
                 if callers_without_grad(ctx.project, found.function) is not None:
                     continue  # every call of it, in the project's other files, runs with autograd off
             fix = self.fix(ctx, found, torch_names[0] if torch_names else None)
