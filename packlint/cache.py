@@ -107,10 +107,18 @@ def check_cached(
     if first is not None:  # the engine (and with it the rules) is imported only for a miss
         from packlint.engine import check_items
 
-        for result, _ in check_items(itertools.chain([first], pending), settings, jobs):
-            key, stat, trusted, digest = read[result.path]
-            entries[key] = (stat, trusted, digest, started, encode_result(result), deps.record(result.depends))
-            results.append(result)
+        if settings.project:  # the other files' summaries are kept beside the results, by content
+            from packlint.project import store
+
+            store.use(cache_directory(settings, cache_dir))
+        try:
+            for result, _ in check_items(itertools.chain([first], pending), settings, jobs):
+                key, stat, trusted, digest = read[result.path]
+                entries[key] = (stat, trusted, digest, started, encode_result(result), deps.record(result.depends))
+                results.append(result)
+        finally:
+            if settings.project:
+                store.stop()
     dirty = bool(read or touched)
     if dirty:
         kept = {k: e for k, e in entries.items() if e[3] >= started - KEEP_NS}
@@ -124,6 +132,7 @@ class Dependencies:
     def __init__(self, started: int) -> None:
         self.started = started
         self.known: dict[str, tuple[str, tuple[int, ...]]] = {}  # path -> (digest or "", stat or ())
+        self.verdicts: dict[Any, bool] = {}  # (path, digest, stat) as stored -> whether it still holds
 
     def current(self, path: str) -> tuple[str, tuple[int, ...]]:
         """The file's digest and stat now ("" and () when it is absent or unreadable)."""
@@ -140,26 +149,32 @@ class Dependencies:
     def unchanged(self, stored: Any) -> bool:
         """Whether every file a result used is as it was (a damaged record counts as changed)."""
         try:
-            for path, digest, stat in stored:
-                if stat and max(stat[1], stat[2]) < self.started - RACY_NS and path not in self.known:
-                    try:
-                        if stat_key(os.stat(path)) == tuple(stat):
-                            continue  # the same stat, taken long enough after the last change: the same file
-                    except OSError:
-                        return False
-                if digest == "+":  # only its existence was used
-                    if not os.path.isfile(path):
-                        return False
-                elif digest.startswith("ls:"):  # a directory a search of the whole project walked
-                    from packlint.project.files import listing_digest
-
-                    if listing_digest(path) != digest:
-                        return False
-                elif self.current(path)[0] != digest:
+            for record in stored:
+                # Project mode: every file importing a package records the same files (torch: ~1,900 each),
+                # so each record is judged once per run.
+                verdict = self.verdicts.get(record)
+                if verdict is None:
+                    verdict = self.verdicts[record] = self._unchanged(*record)
+                if not verdict:
                     return False
         except (TypeError, ValueError):
             return False
         return True
+
+    def _unchanged(self, path: str, digest: str, stat: tuple[int, ...]) -> bool:
+        if stat and max(stat[1], stat[2]) < self.started - RACY_NS and path not in self.known:
+            try:
+                if stat_key(os.stat(path)) == tuple(stat):
+                    return True  # the same stat, taken long enough after the last change: the same file
+            except OSError:
+                return False
+        if digest == "+":  # only its existence was used
+            return os.path.isfile(path)
+        if digest.startswith("ls:"):  # a directory a search of the whole project walked
+            from packlint.project.files import listing_digest
+
+            return listing_digest(path) == digest
+        return self.current(path)[0] == digest
 
     def record(self, depends: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str, tuple[int, ...]], ...]:
         """What to store for a fresh result's dependencies: digest as the check saw it, stat as now."""

@@ -96,6 +96,16 @@ def project_needs(codes: frozenset[str]) -> tuple[bytes, ...]:
     return tuple(sorted({w for code in codes if code in ADMISSION for w in ADMISSION[code].project_needs}))
 
 
+@functools.lru_cache(maxsize=32)
+def project_questions(codes: frozenset[str]) -> tuple[tuple[bytes, str | None], ...]:
+    """`project_needs` with the summary fact each rule's cross-file check needs of that module (see gate)."""
+    from packlint.rules.triggers import ADMISSION
+
+    rules = [ADMISSION[code] for code in codes if code in ADMISSION]
+    questions = {(w, r.project_fact) for r in rules for w in r.project_needs}
+    return tuple(sorted(questions, key=lambda q: (q[0], q[1] or "")))
+
+
 def admits(data: bytes, path: str, plan: Plan) -> tuple[bool, tuple[tuple[str, str], ...]]:
     """The prefilter: whether a selected rule may report in this file, and (project mode) the other files
     that answer depended on."""
@@ -114,8 +124,8 @@ def admission(data: bytes, path: str, plan: Plan) -> tuple[bool, tuple[tuple[str
     from packlint.project.gate import reaches
 
     depends: dict[str, str] = {}
-    for word in project_needs(plan.codes):
-        found, read = reaches(path, data, word)
+    for word, fact in project_questions(plan.codes):
+        found, read = reaches(path, data, word, fact=fact)
         depends.update(read)
         if found:
             return True, tuple(sorted(depends.items())), True
@@ -579,6 +589,10 @@ def check_items(
     results: list[tuple[FileResult, bool]] = []
     pending: list[tuple[str, bytes, Plan]] = []
     base = Plan.from_settings(settings)
+    if settings.project:  # the project's files as they are now: nothing resolved or read by an earlier run
+        from packlint.project.gate import refresh
+
+        refresh()
     for path, data in items:
         plan = Plan.from_settings(settings, path) if settings.per_file_ignores else base
         if path.endswith(".ipynb"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 from collections.abc import Sequence
@@ -54,6 +55,8 @@ class Checked:
     text: str  # the document's text, or a notebook's joined (masked) cells
     module: CellModule | None  # set for notebook documents
     cell_uris: dict[int, str]  # notebook cell index -> cell document URI
+    # Project mode: (path, digest) of the other files the check used ("" absent, "+" found): see FileResult.
+    depends: tuple[tuple[str, str], ...] = ()
     # Each finding's fix with its text edits, made through libcst when a code action first asks for it
     # (a change publishes diagnostics without them: building every fix costs seconds on a large file).
     made: dict[int, Fix | None] = field(default_factory=dict, compare=False)
@@ -112,6 +115,10 @@ class PacklintServer(LanguageServer):
 
 def check_text(text: str, path: str, settings: Settings, fix: bool = False) -> FileResult:
     """What the server runs on each change: the engine on the editor's text, reported as `path`."""
+    if settings.project:  # other files may have changed since the last check: resolve and read them again
+        from packlint.project.gate import refresh
+
+        refresh()
     return check_source(text.encode("utf-8"), path, settings.but(fix=fix, unsafe_fixes=False))
 
 
@@ -127,7 +134,7 @@ def check_document(server: PacklintServer, uri: str) -> Checked:
     else:
         key, texts = uri, (server.workspace.get_text_document(uri).source,)
     cached = server.checked.get(key)
-    if cached is not None and cached[0] == texts:
+    if cached is not None and cached[0] == texts and project_unchanged(cached[1].depends):
         return cached[1]
     checked = check_notebook_document(server, notebook) if notebook is not None else check_text_document(server, uri)
     server.checked[key] = (texts, checked)
@@ -145,7 +152,7 @@ def check_text_document(server: PacklintServer, uri: str) -> Checked:
         if raw_notebook and d.cell is not None:
             d = Diagnostic(d.code, d.name, d.message, d.cell.file_location, d.cell.file_end_location)
         findings.append(Finding(uri, d, d.noqa_row or d.location.row))
-    return Checked(tuple(findings), result.errors, document.source, None, {})
+    return Checked(tuple(findings), result.errors, document.source, None, {}, depends=result.depends)
 
 
 def check_notebook_document(server: PacklintServer, notebook: lsp.NotebookDocument) -> Checked:
@@ -407,11 +414,15 @@ def build_server() -> PacklintServer:
 
     @server.feature(lsp.TEXT_DOCUMENT_DID_OPEN)
     def did_open(ls: PacklintServer, params: lsp.DidOpenTextDocumentParams) -> None:
+        track_buffer(params.text_document.uri, params.text_document.text)
         publish(ls, params.text_document.uri)
+        republish_dependents(ls, params.text_document.uri)
 
     @server.feature(lsp.TEXT_DOCUMENT_DID_CHANGE)
     def did_change(ls: PacklintServer, params: lsp.DidChangeTextDocumentParams) -> None:
+        track_buffer(params.text_document.uri, ls.workspace.get_text_document(params.text_document.uri).source)
         publish(ls, params.text_document.uri)
+        republish_dependents(ls, params.text_document.uri)
 
     @server.feature(lsp.TEXT_DOCUMENT_DID_SAVE)
     def did_save(ls: PacklintServer, params: lsp.DidSaveTextDocumentParams) -> None:
@@ -419,11 +430,14 @@ def build_server() -> PacklintServer:
             ls.settings_cache.clear()
             ls.checked.clear()
         publish(ls, params.text_document.uri)
+        republish_dependents(ls, params.text_document.uri)
 
     @server.feature(lsp.TEXT_DOCUMENT_DID_CLOSE)
     def did_close(ls: PacklintServer, params: lsp.DidCloseTextDocumentParams) -> None:
         ls.checked.pop(params.text_document.uri, None)
         ls.text_document_publish_diagnostics(lsp.PublishDiagnosticsParams(uri=params.text_document.uri, diagnostics=[]))
+        track_buffer(params.text_document.uri, None)  # from now on the file on disk is what others see
+        republish_dependents(ls, params.text_document.uri)
 
     @server.feature(lsp.NOTEBOOK_DOCUMENT_DID_OPEN)
     def notebook_open(ls: PacklintServer, params: lsp.DidOpenNotebookDocumentParams) -> None:
@@ -478,6 +492,49 @@ def build_server() -> PacklintServer:
         return resolve_action(ls, action)
 
     return server
+
+
+# -- project mode: the other files of a document's project --------------------------------------------------
+
+
+def track_buffer(uri: str, text: str | None) -> None:
+    """Let project mode read an open Python document as the editor has it (None: it was closed)."""
+    from packlint.project.gate import OPEN_BUFFERS
+
+    path = os.path.realpath(uri_to_path(uri))  # as the project's resolver names files (from the real root)
+    if not path.endswith(".py"):
+        return
+    if text is None:
+        OPEN_BUFFERS.pop(path, None)
+    else:
+        OPEN_BUFFERS[path] = text.encode("utf-8", "surrogatepass")
+
+
+def project_unchanged(depends: Sequence[tuple[str, str]]) -> bool:
+    """Whether every other file a check used is as it was: same content (an open buffer's, else the
+    file's), still there, or still absent. A check that used none (per-file mode) always is."""
+    from packlint.project.gate import read
+
+    for path, digest in depends:
+        if digest in ("", "+"):
+            if os.path.isfile(path) != (digest == "+"):
+                return False
+            continue
+        try:
+            data = read(path)
+        except OSError:
+            return False
+        if hashlib.sha256(data).hexdigest() != digest:
+            return False
+    return True
+
+
+def republish_dependents(server: PacklintServer, uri: str) -> None:
+    """Check again the open documents whose last check used the file of `uri` (project mode)."""
+    path = os.path.realpath(uri_to_path(uri))
+    for key, (_, checked) in list(server.checked.items()):
+        if key != uri and any(p == path for p, _ in checked.depends):
+            publish(server, key)
 
 
 def main() -> None:

@@ -278,5 +278,5 @@ def test_the_admission_table_says_what_each_rule_declares() -> None:
 
     assert sorted(ADMISSION) == [rule.code for rule in REGISTRY]
     for rule in REGISTRY:
-        declared = Admission(rule.triggers, rule.default, rule.project_triggers, rule.project_needs)
+        declared = Admission(rule.triggers, rule.default, rule.project_triggers, rule.project_needs, rule.project_fact)
         assert ADMISSION[rule.code] == declared, f"{rule.code}: rules/triggers.py's ADMISSION differs from the class"

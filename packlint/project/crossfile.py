@@ -6,6 +6,7 @@ import ast
 from dataclasses import dataclass
 
 from packlint.facts import called_name, dotted
+from packlint.project import gate
 from packlint.project.summary import FunctionSummary
 from packlint.project.view import ProjectView
 
@@ -86,6 +87,13 @@ class MovedIntoPack:
 def moved_into_pack(view: ProjectView, tree: ast.Module) -> list[MovedIntoPack]:
     """Lengths moved to an accelerator here and packed by project code in another file."""
     found: list[MovedIntoPack] = []
+    # Cheap tests first, the walk below costs more: a move (is_move) needs `cuda` or a device in the text,
+    # and a report needs an imported function that packs one of its parameters.
+    text = view.data
+    if gate.NARROW and text is not None and b"cuda" not in text and b"device" not in text.lower():
+        return found
+    if not view.reaches(b"pack_padded_sequence", "packs_a_parameter"):
+        return found
     # Only a call that passes a move, or a name some statement assigns a move, can pass moved lengths:
     # those are found first (one walk), and the project is consulted for them alone.
     calls: list[ast.Call] = []
@@ -103,7 +111,7 @@ def moved_into_pack(view: ProjectView, tree: ast.Module) -> list[MovedIntoPack]:
             for a in [*c.args, *(k.value for k in c.keywords)]
         )
     ]
-    if not candidates or not view.reaches(b"pack_padded_sequence"):
+    if not candidates:
         return found
     parents: dict[int, ast.AST] | None = None
     for node in candidates:

@@ -17,9 +17,11 @@ from typing import Union
 
 from packlint.names import dotted as _text  # `model`, `self.encoder`
 from packlint.project.gate import module_text, reaches
+from packlint.project.gate import read as read_project_file
 from packlint.project.resolve import Resolver
 from packlint.project.root import inside, root_of
-from packlint.project.summary import EMPTY, ClassSummary, FunctionSummary, ModuleSummary, summarise
+from packlint.project.store import summary_of
+from packlint.project.summary import EMPTY, ClassSummary, FunctionSummary, ModuleSummary
 
 MAX_REEXPORT = 3  # `from .model import Net` in a package's __init__, followed this many times
 Found = Union[FunctionSummary, ClassSummary]  # a run-time alias: Python 3.9
@@ -75,12 +77,13 @@ class ProjectView:
         relative = os.path.relpath(os.path.realpath(file), self.root).replace(os.sep, "/")
         return f"{relative}:{line}"
 
-    def reaches(self, word: bytes) -> bool:
+    def reaches(self, word: bytes, fact: str | None = None) -> bool:
         """Whether a module this file imports from the project (re-exports followed) holds `word` in its
-        text: the cheap test before any other file is parsed (packlint.project.gate)."""
+        text (and, with `fact`, has that summary fact): the cheap test before any other file is parsed
+        (packlint.project.gate)."""
         if self.data is None:
             return True
-        found, read = reaches(self.path, self.data, word, self.root)
+        found, read = reaches(self.path, self.data, word, self.root, fact)
         for path, digest in read:
             if digest not in ("", "+"):
                 self.read.setdefault(path, digest)
@@ -122,13 +125,12 @@ class ProjectView:
         summary = EMPTY
         if inside(file, self.root):
             try:
-                with open(file, "rb") as handle:
-                    data = handle.read()
+                data = read_project_file(file)
             except OSError:
                 data = None
             if data is not None:
                 self.read[file] = hashlib.sha256(data).hexdigest()
-                summary = summarise(data)
+                summary = summary_of(data)
         self._summaries[file] = summary
         return summary
 

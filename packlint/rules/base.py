@@ -48,6 +48,8 @@ class Rule:
     project_triggers: ClassVar[tuple[Trigger, ...]] = ()
     # ... and a word one of which a module it imports from the project must hold (`pack_padded_sequence`)
     project_needs: ClassVar[tuple[bytes, ...]] = ()
+    # ... and what that module's summary must say for the check to use it (a name in project.gate.FACTS)
+    project_fact: ClassVar[str | None] = None
     default: ClassVar[bool] = True  # False: opt-in, only with --select
     fix_availability: ClassVar[str] = "none"  # "always", "sometimes" or "none"
     # Paragraphs of the "Fix safety" section that several rules share (from packlint.fixes.safety): they

@@ -62,9 +62,11 @@ class LengthsOnAccelerator(Rule):
     code = "PKL111"
     name = "lengths-on-accelerator"
     triggers = PACKING
-    # The cross-file check: a call here that passes a moved value (`lengths.cuda()`, `x.to(device)`).
-    project_triggers = ("cuda", "device")
+    # The cross-file check needs a move here (crossfile.is_move): `x.cuda()`, `x.to("cuda...")`, or
+    # `x.to(<name ending in device, any case>)`. A comment between `cuda` or `to` and its `(` is not seen.
+    project_triggers = (r"cuda\s*\(", r"(?<=[\"'])cuda", (r"(?i)device", r"to\s*\("))
     project_needs = (b"pack_padded_sequence",)
+    project_fact = "packs_a_parameter"  # a function there passes one of its parameters to the pack call
     fix_availability = "sometimes"
 
     def check(self, ctx: Context) -> Iterator[Diagnostic]:

@@ -99,10 +99,11 @@ class Admission:
     default: bool = True
     project_triggers: tuple[Trigger, ...] = ()
     project_needs: tuple[bytes, ...] = ()
+    project_fact: str | None = None  # what the needed module's summary must say (project.gate.FACTS)
 
 
-# Each rule class declares the same values as its `triggers`, `default`, `project_triggers` and
-# `project_needs`; tests/test_prefilter.py holds the two equal, rule by rule.
+# Each rule class declares the same values as its `triggers`, `default`, `project_triggers`,
+# `project_needs` and `project_fact`; tests/test_prefilter.py holds the two equal, rule by rule.
 ADMISSION: dict[str, Admission] = {
     "PKL010": Admission(tuple(INVISIBLE)),
     "PKL101": Admission(PACKING),
@@ -113,7 +114,12 @@ ADMISSION: dict[str, Admission] = {
     "PKL106": Admission(PACKING, default=False),
     "PKL107": Admission(PACKING, default=False),
     "PKL108": Admission(("pack_padded_sequence", "pack_sequence")),
-    "PKL111": Admission(PACKING, project_triggers=("cuda", "device"), project_needs=(b"pack_padded_sequence",)),
+    "PKL111": Admission(
+        PACKING,
+        project_triggers=(r"cuda\s*\(", r"(?<=[\"'])cuda", (r"(?i)device", r"to\s*\(")),
+        project_needs=(b"pack_padded_sequence",),
+        project_fact="packs_a_parameter",
+    ),
     "PKL112": Admission(PACKING),
     "PKL113": Admission(RECURRENT),
     "PKL114": Admission(RECURRENT),
