@@ -73,3 +73,20 @@ def test_readme_rule_table_is_up_to_date() -> None:
     assert with_index(readme) == readme, "run `python -m packlint.rules.pages docs/rules`"
     for rule in REGISTRY:
         assert f"[{rule.code}](docs/rules/{rule.code}.md)" in readme
+
+
+def test_shared_fix_safety_text_has_one_copy_and_ends_each_sharing_rules_section() -> None:
+    from packlint.fixes.safety import ENFORCE_SORTED_UNSAFE
+
+    sharing = [rule for rule in REGISTRY if rule.fix_safety_shared]
+    assert {rule.code for rule in sharing} >= {"PKL104", "PKL107"}
+    first_line = ENFORCE_SORTED_UNSAFE.splitlines()[0]
+    for rule in sharing:
+        section = rule.sections()["Fix safety"]
+        for shared in rule.fix_safety_shared:
+            assert section.endswith(shared), rule.code
+        # The docstring says only what is the rule's own; the page has the shared text once.
+        assert first_line not in (rule.__doc__ or ""), rule.code
+        assert render_page(rule).count(first_line) == 1, rule.code
+    sources = [p for p in (ROOT / "packlint").rglob("*.py") if first_line in p.read_text(encoding="utf-8")]
+    assert [p.name for p in sources] == ["safety.py"]

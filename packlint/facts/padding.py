@@ -15,8 +15,10 @@ import ast
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
+from typing import Union
 
 from packlint.facts.file_facts import FileFacts
+from packlint.facts.interpreter import Interpreter
 from packlint.facts.syntax import argument
 from packlint.facts.tensors import import_names, qualified
 from packlint.facts.values import UNKNOWN, Kind
@@ -255,9 +257,8 @@ def _masky_names(scope: ast.AST) -> frozenset[str]:
     return frozenset(names)
 
 
-class PaddingWalker:
-    """A statement-order walk of one body, following padded values; a name bound on two paths differently
-    becomes unknown."""
+class PaddingWalker(Interpreter[Union[Padded, Weights]]):
+    """A statement-order walk of one body (packlint.facts.interpreter), following padded values."""
 
     def __init__(
         self,
@@ -270,12 +271,12 @@ class PaddingWalker:
         found: list[Reduction] | None = None,
         stack: tuple[int, ...] = (),
     ) -> None:
+        super().__init__()
         self.names = names
         self.seeds = seeds
         self.attrs = attrs
         self.masky = set(masky)
         self.has_lengths = any(_EVIDENCE.search(name) for name in masky)
-        self.env: dict[str, Padded | Weights] = {}
         self.found: list[Reduction] = [] if found is None else found
         self.callees = callees
         self.cls = cls
@@ -283,63 +284,28 @@ class PaddingWalker:
         self.returns: list[Padded | Weights | None] = []
 
     # ------------------------------------------------------------------ statements
-    def walk(self, body: list[ast.stmt]) -> None:
-        for stmt in body:
-            self.stmt(stmt)
-
-    def stmt(self, stmt: ast.stmt) -> None:
-        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            self.env.pop(stmt.name, None)
-        elif isinstance(stmt, ast.Assign):
-            value = self.eval(stmt.value)
-            if value is None and self.seed_of(stmt.value) is None and _builds_mask(stmt.value):
-                for target in stmt.targets:
-                    self.masky.update(n.id for n in ast.walk(target) if isinstance(n, ast.Name))
+    def assign(self, stmt: ast.Assign) -> Padded | Weights | None:
+        value = super().assign(stmt)
+        if value is None and self.seed_of(stmt.value) is None and _builds_mask(stmt.value):
             for target in stmt.targets:
-                self.bind(target, stmt.value, value)
-        elif isinstance(stmt, ast.AnnAssign):
-            self.bind(stmt.target, stmt.value, self.eval(stmt.value) if stmt.value else None)
-        elif isinstance(stmt, ast.AugAssign):
-            self.eval(stmt.value)
-            weights = self.env.get(stmt.target.id) if isinstance(stmt.target, ast.Name) else None
-            if isinstance(weights, Weights):
-                self.weights_op(weights, stmt.value, stmt.op)  # `alpha *= mask`
-            else:
-                self.forget(stmt.target)  # `scores += bias`: what the padding holds is unknown
-        elif isinstance(stmt, ast.If):
-            self.eval(stmt.test)
-            self.branches([stmt.body, stmt.orelse])
-        elif isinstance(stmt, (ast.For, ast.AsyncFor, ast.While)):
-            if isinstance(stmt, ast.While):
-                self.eval(stmt.test)
-            else:
-                self.eval(stmt.iter)
-                self.forget(stmt.target)
-            for name in _assigned(stmt):
-                self.env.pop(name, None)
-            self.branches([stmt.body, []])
-            self.branches([stmt.orelse, []])
-        elif isinstance(stmt, (ast.With, ast.AsyncWith)):
-            for item in stmt.items:
-                self.eval(item.context_expr)
-                if item.optional_vars is not None:
-                    self.forget(item.optional_vars)
-            self.walk(stmt.body)
-        elif isinstance(stmt, ast.Try):
-            self.branches([stmt.body + stmt.orelse, *(h.body for h in stmt.handlers)])
-            self.walk(stmt.finalbody)
-        elif isinstance(stmt, ast.Return):
-            self.returns.append(self.eval(stmt.value))
+                self.masky.update(n.id for n in ast.walk(target) if isinstance(n, ast.Name))
+        return value
+
+    def aug_assign(self, stmt: ast.AugAssign) -> None:
+        self.eval(stmt.value)
+        weights = self.env.get(stmt.target.id) if isinstance(stmt.target, ast.Name) else None
+        if isinstance(weights, Weights):
+            self.weights_op(weights, stmt.value, stmt.op)  # `alpha *= mask`
         else:
-            for child in ast.iter_child_nodes(stmt):
-                if isinstance(child, ast.expr):
-                    self.eval(child)
-                elif isinstance(child, ast.stmt):
-                    self.stmt(child)
-            for name in _assigned(stmt):
-                self.env.pop(name, None)
-            if isinstance(stmt, ast.Expr):
-                self.in_place(stmt.value)
+            self.forget(stmt.target)  # `scores += bias`: what the padding holds is unknown
+
+    def returned(self, stmt: ast.Return) -> None:
+        self.returns.append(self.eval(stmt.value))
+
+    def other(self, stmt: ast.stmt) -> None:
+        super().other(stmt)
+        if isinstance(stmt, ast.Expr):
+            self.in_place(stmt.value)
 
     def in_place(self, node: ast.expr) -> None:
         """`scores.masked_fill_(mask, -inf)`, `scores.data.masked_fill_(...)`: changed where it lies, so what
@@ -352,28 +318,7 @@ class PaddingWalker:
         if isinstance(base, ast.Name) and isinstance(self.env.get(base.id), Padded):
             del self.env[base.id]
 
-    def branches(self, bodies: list[list[ast.stmt]]) -> None:
-        before = self.env
-        ends = []
-        for body in bodies:
-            self.env = dict(before)
-            self.walk(body)
-            ends.append(self.env)
-        first = ends[0]
-        self.env = {k: v for k, v in first.items() if all(end.get(k) == v for end in ends[1:])}
-
-    def forget(self, target: ast.expr) -> None:
-        for node in ast.walk(target):
-            if isinstance(node, ast.Name):
-                self.env.pop(node.id, None)
-
-    def bind(self, target: ast.expr, value_node: ast.expr | None, value: Padded | Weights | None) -> None:
-        if isinstance(target, ast.Name):
-            if value is None:
-                self.env.pop(target.id, None)
-            else:
-                self.env[target.id] = value
-            return
+    def bind_pattern(self, target: ast.expr, value_node: ast.expr | None, value: Padded | Weights | None) -> None:
         seed = self.seed_of(value_node)
         if seed is not None and isinstance(target, (ast.Tuple, ast.List)) and target.elts:
             # `out, _ = pad_packed_sequence(y)`, `out, (h, c) = self.lstm(padded)`: the first is the output.
@@ -749,8 +694,3 @@ def _axis(node: ast.expr | None, rank: int | None) -> int | None:
 def _keepdim(node: ast.Call) -> bool:
     keep = argument(node, None, "keepdim")
     return not (keep is None or (isinstance(keep, ast.Constant) and keep.value is False))
-
-
-def _assigned(stmt: ast.stmt) -> set[str]:
-    """Names a statement (and the blocks inside it) binds."""
-    return {n.id for n in ast.walk(stmt) if isinstance(n, ast.Name) and isinstance(n.ctx, (ast.Store, ast.Del))}

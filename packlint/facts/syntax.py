@@ -5,6 +5,8 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator
 
+from packlint.names import dotted as dotted  # re-exported: the facts modules read it from here
+
 
 def bool_literal(node: ast.expr | None) -> bool | None:
     """True/False for a literal, None for anything else."""
@@ -28,18 +30,6 @@ def argument(call: ast.Call, position: int | None, name: str) -> ast.expr | None
 def is_opaque(call: ast.Call) -> bool:
     """Whether `*args` or `**kwargs` hide some arguments."""
     return any(isinstance(a, ast.Starred) for a in call.args) or any(kw.arg is None for kw in call.keywords)
-
-
-def dotted(node: ast.expr) -> str | None:
-    """`self.rnn` for an attribute chain rooted at a name, else None."""
-    parts: list[str] = []
-    while isinstance(node, ast.Attribute):
-        parts.append(node.attr)
-        node = node.value
-    if isinstance(node, ast.Name):
-        parts.append(node.id)
-        return ".".join(reversed(parts))
-    return None
 
 
 def canonical(expr: ast.expr, var: str) -> str:

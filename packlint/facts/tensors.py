@@ -13,7 +13,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from packlint.facts.file_facts import FileFacts
-from packlint.facts.syntax import argument, statements
+from packlint.facts.interpreter import Interpreter
+from packlint.facts.syntax import argument, dotted, statements
 
 INTEGER_DTYPES = frozenset({"long", "int64", "int", "int32", "int16", "short", "int8", "uint8"})
 FLOAT_DTYPES = frozenset({"float", "float32", "double", "float64", "half", "float16", "bfloat16"})
@@ -113,13 +114,11 @@ def import_names(tree: ast.Module) -> dict[str, str]:
 
 def qualified(node: ast.expr, names: dict[str, str]) -> str | None:
     """`torch.nn.utils.rnn.pad_sequence` for `R.pad_sequence`, when the head is an imported torch name."""
-    parts: list[str] = []
-    while isinstance(node, ast.Attribute):
-        parts.append(node.attr)
-        node = node.value
-    if not isinstance(node, ast.Name) or node.id not in names:
+    written = dotted(node)
+    if written is None:
         return None
-    return ".".join([names[node.id], *reversed(parts)])
+    head, dot, rest = written.partition(".")
+    return names[head] + dot + rest if head in names else None
 
 
 def dtype_of(node: ast.expr | None, names: dict[str, str]) -> bool | None:
@@ -155,85 +154,16 @@ def literal(node: ast.expr) -> tuple[bool | None, int | None]:
     return None, None
 
 
-class TensorWalker:
-    """A statement-order walk of one body; a name bound differently on two paths becomes unknown."""
+class TensorWalker(Interpreter[Shape]):
+    """A statement-order walk of one body (packlint.facts.interpreter), following the tensors built in it."""
 
     def __init__(self, names: dict[str, str], targets: dict[int, ast.Call], found: dict[int, Shape | None]) -> None:
+        super().__init__()
         self.names = names
         self.targets = targets
         self.found = found
-        self.env: dict[str, Shape] = {}
 
-    def walk(self, body: list[ast.stmt]) -> None:
-        for stmt in body:
-            self.stmt(stmt)
-
-    def stmt(self, stmt: ast.stmt) -> None:
-        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            self.env.pop(stmt.name, None)  # walked as its own scope
-        elif isinstance(stmt, ast.Assign):
-            value = self.eval(stmt.value)
-            for target in stmt.targets:
-                self.bind(target, stmt.value, value)
-        elif isinstance(stmt, ast.AnnAssign):
-            self.bind(stmt.target, stmt.value, self.eval(stmt.value) if stmt.value else None)
-        elif isinstance(stmt, ast.AugAssign):
-            self.eval(stmt.value)
-            self.forget(stmt.target)
-        elif isinstance(stmt, ast.If):
-            self.eval(stmt.test)
-            self.branches([stmt.body, stmt.orelse])
-        elif isinstance(stmt, (ast.For, ast.AsyncFor, ast.While)):
-            if isinstance(stmt, ast.While):
-                self.eval(stmt.test)
-            else:
-                self.eval(stmt.iter)
-                self.forget(stmt.target)
-            # A later iteration sees what the body bound in the one before.
-            for name in assigned(stmt):
-                self.env.pop(name, None)
-            self.branches([stmt.body, []])
-            self.branches([stmt.orelse, []])
-        elif isinstance(stmt, (ast.With, ast.AsyncWith)):
-            for item in stmt.items:
-                self.eval(item.context_expr)
-                if item.optional_vars is not None:
-                    self.forget(item.optional_vars)
-            self.walk(stmt.body)
-        elif isinstance(stmt, ast.Try):
-            self.branches([stmt.body + stmt.orelse, *(h.body for h in stmt.handlers)])
-            self.walk(stmt.finalbody)
-        else:
-            for child in ast.iter_child_nodes(stmt):
-                if isinstance(child, ast.expr):
-                    self.eval(child)
-                elif isinstance(child, ast.stmt):
-                    self.stmt(child)
-            for name in assigned(stmt):
-                self.env.pop(name, None)
-
-    def branches(self, bodies: list[list[ast.stmt]]) -> None:
-        before = self.env
-        ends = []
-        for body in bodies:
-            self.env = dict(before)
-            self.walk(body)
-            ends.append(self.env)
-        first = ends[0]
-        self.env = {k: v for k, v in first.items() if all(end.get(k) == v for end in ends[1:])}
-
-    def forget(self, target: ast.expr) -> None:
-        for node in ast.walk(target):
-            if isinstance(node, ast.Name):
-                self.env.pop(node.id, None)
-
-    def bind(self, target: ast.expr, value_node: ast.expr | None, value: Shape | None) -> None:
-        if isinstance(target, ast.Name):
-            if value is None:
-                self.env.pop(target.id, None)
-            else:
-                self.env[target.id] = value
-            return
+    def bind_pattern(self, target: ast.expr, value_node: ast.expr | None, value: Shape | None) -> None:
         if isinstance(target, (ast.Tuple, ast.List)) and isinstance(value_node, (ast.Tuple, ast.List)):
             if len(target.elts) == len(value_node.elts) and not any(
                 isinstance(e, ast.Starred) for e in [*target.elts, *value_node.elts]
@@ -414,15 +344,6 @@ def seqs_of(items: list[Shape]) -> Shape:
     integer = items[0].integer if all(i.integer == items[0].integer for i in items) else None
     rank = items[0].rank if all(i.rank == items[0].rank for i in items) else None
     return Shape("seqs", integer, rank, origin=items[0].origin)
-
-
-def assigned(stmt: ast.stmt) -> set[str]:
-    """Names a statement (and the blocks inside it) binds."""
-    names = set()
-    for node in ast.walk(stmt):
-        if isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
-            names.add(node.id)
-    return names
 
 
 def constructor_of(facts: FileFacts, call: ast.Call, names: dict[str, str]) -> ast.Call | None:

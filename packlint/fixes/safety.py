@@ -124,3 +124,18 @@ def layout_doubtful(facts: FileFacts, call: PackCall) -> bool:
     if batch.kind is Kind.BATCH and batch.batch_first is not None and batch.batch_first == call.batch_first:
         return False
     return swaps_axes(facts, call.node)
+
+
+# The rule pages' account of the two conditions above, for every rule whose fix is
+# `enforce_sorted=False` (PKL104, PKL107): one copy, kept beside the checks it describes, and
+# appended to each rule's "Fix safety" section (Rule.fix_safety_shared).
+ENFORCE_SORTED_UNSAFE = (
+    "Unsafe when code may read the packed value's own order: its `.data`, `.batch_sizes` or sort\n"
+    "indices (in the function that packs it, or anywhere in the file when the function hands it on),\n"
+    "or a `PackedSequence(...)` rebuilt from those fields, which drops the sort indices. There rows\n"
+    "come out in the sorted order instead of the batch's, and an unsorted batch goes from a\n"
+    "`RuntimeError` to silently misordered results. Unsafe as well where the function changes\n"
+    "layouts (a transpose) and the batch is not a padded batch seen in the layout the call says:\n"
+    "the sorting error may be the only sign of a transposed batch, which would then run silently\n"
+    "wrong when its size equals its length."
+)

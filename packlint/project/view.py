@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Union
 
+from packlint.names import dotted as _text  # `model`, `self.encoder`
 from packlint.project.gate import module_text, reaches
 from packlint.project.gate import read as read_project_file
 from packlint.project.resolve import Resolver
@@ -319,15 +320,3 @@ class ProjectView:
             if hit is not None and isinstance(hit[0], ClassSummary):
                 classes.append((hit[0], hit[1]))
         return classes
-
-
-def _text(node: ast.expr) -> str | None:
-    """`model` or `self.encoder`."""
-    parts: list[str] = []
-    while isinstance(node, ast.Attribute):
-        parts.append(node.attr)
-        node = node.value
-    if isinstance(node, ast.Name):
-        parts.append(node.id)
-        return ".".join(reversed(parts))
-    return None

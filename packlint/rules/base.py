@@ -52,6 +52,9 @@ class Rule:
     project_fact: ClassVar[str | None] = None
     default: ClassVar[bool] = True  # False: opt-in, only with --select
     fix_availability: ClassVar[str] = "none"  # "always", "sometimes" or "none"
+    # Paragraphs of the "Fix safety" section that several rules share (from packlint.fixes.safety): they
+    # follow what the docstring says there, so the pages keep one copy of a shared safety condition.
+    fix_safety_shared: ClassVar[tuple[str, ...]] = ()
 
     def check(self, ctx: Context) -> Iterator[Diagnostic]:
         """Yield the diagnostics of this rule for one file."""
@@ -64,8 +67,15 @@ class Rule:
 
     @classmethod
     def documentation(cls) -> str:
-        """The rule's documentation in Markdown: its docstring, dedented."""
-        return inspect.cleandoc(cls.__doc__ or "")
+        """The rule's documentation in Markdown: its docstring, dedented, with its shared safety text."""
+        text = inspect.cleandoc(cls.__doc__ or "")
+        if not cls.fix_safety_shared:
+            return text
+        heading = text.index("## Fix safety")  # a rule that shares safety text has the section
+        after = text.find("\n## ", heading)
+        end = len(text) if after < 0 else after
+        shared = "\n".join(cls.fix_safety_shared)
+        return f"{text[:end].rstrip()}\n{shared}{text[end:]}"
 
     @classmethod
     def sections(cls) -> dict[str, str]:

@@ -8,7 +8,7 @@ from packlint.diagnostics import Diagnostic
 from packlint.facts import Order, argument
 from packlint.fixes.changes import set_keyword
 from packlint.fixes.edits import text_of
-from packlint.fixes.safety import layout_doubtful, reads_packed_internals
+from packlint.fixes.safety import ENFORCE_SORTED_UNSAFE, layout_doubtful, reads_packed_internals
 from packlint.rules.base import Context, Rule
 from packlint.rules.triggers import PACKING
 
@@ -48,20 +48,13 @@ class UnsortedEnforceSorted(Rule):
     ## Fix safety
     Safe: with `enforce_sorted=False` PyTorch sorts the batch itself and gives outputs and final
     states back in the batch's own order. Only ONNX export needs sorted input.
-    Unsafe when code may read the packed value's own order: its `.data`, `.batch_sizes` or sort
-    indices (in the function that packs it, or anywhere in the file when the function hands it on),
-    or a `PackedSequence(...)` rebuilt from those fields, which drops the sort indices. There rows
-    come out in the sorted order instead of the batch's, and an unsorted batch goes from a
-    `RuntimeError` to silently misordered results. Unsafe as well where the function changes
-    layouts (a transpose) and the batch is not a padded batch seen in the layout the call says:
-    the sorting error may be the only sign of a transposed batch, which would then run silently
-    wrong when its size equals its length.
     """
 
     code = "PKL104"
     name = "unsorted-enforce-sorted"
     triggers = PACKING
     fix_availability = "always"
+    fix_safety_shared = (ENFORCE_SORTED_UNSAFE,)  # the same fix as PKL107, so the same conditions
 
     def check(self, ctx: Context) -> Iterator[Diagnostic]:
         for call in ctx.facts.pack_calls:

@@ -9,7 +9,7 @@ from packlint.diagnostics import Diagnostic
 from packlint.facts import IDENTITY, FileFacts, Order, PackCall, argument, called_name, parameter_names
 from packlint.fixes.changes import set_keyword
 from packlint.fixes.edits import text_of
-from packlint.fixes.safety import layout_doubtful, reads_packed_internals
+from packlint.fixes.safety import ENFORCE_SORTED_UNSAFE, layout_doubtful, reads_packed_internals
 from packlint.rules.base import Context, Rule
 from packlint.rules.triggers import PACKING
 
@@ -63,14 +63,6 @@ class ImplicitEnforceSorted(Rule):
     Safe: with `enforce_sorted=False` PyTorch sorts internally and gives outputs and final states
     back in the batch's order, so sorted callers get the same results and unsorted ones stop
     failing. Only ONNX export needs sorted input; there, write `enforce_sorted=True` instead.
-    Unsafe when code may read the packed value's own order: its `.data`, `.batch_sizes` or sort
-    indices (in the function that packs it, or anywhere in the file when the function hands it on),
-    or a `PackedSequence(...)` rebuilt from those fields, which drops the sort indices. There rows
-    come out in the sorted order instead of the batch's, and an unsorted batch goes from a
-    `RuntimeError` to silently misordered results. Unsafe as well where the function changes
-    layouts (a transpose) and the batch is not a padded batch seen in the layout the call says:
-    the sorting error may be the only sign of a transposed batch, which would then run silently
-    wrong when its size equals its length.
     """
 
     code = "PKL107"
@@ -78,6 +70,7 @@ class ImplicitEnforceSorted(Rule):
     triggers = PACKING
     default = False
     fix_availability = "always"
+    fix_safety_shared = (ENFORCE_SORTED_UNSAFE,)  # the same fix as PKL104, so the same conditions
 
     def check(self, ctx: Context) -> Iterator[Diagnostic]:
         facts = ctx.facts
