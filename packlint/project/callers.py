@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import ast
 import os
-import warnings
 
 from packlint.facts.evaluation import guarded_functions, turns_off_grad
 from packlint.project.files import listing_digest, project_files
+from packlint.project.parse import parse_quietly
 from packlint.project.summary import FunctionSummary
 from packlint.project.view import ProjectView
 
@@ -42,7 +42,7 @@ def callers_without_grad(view: ProjectView, function: ast.FunctionDef | ast.Asyn
         data = view.content(file)
         if data is None or needle not in data:
             continue
-        tree = _parse(data)
+        tree = parse_quietly(data)
         if tree is None:
             return None  # a file that may call it cannot be read: unknown
         others.append((file, tree, data))
@@ -81,15 +81,6 @@ def _called(call: ast.Call) -> str | None:
 def _inside(node: ast.AST, scope: ast.AST) -> bool:
     start, end = getattr(scope, "lineno", 0), getattr(scope, "end_lineno", 0) or 0
     return start <= getattr(node, "lineno", -1) <= end
-
-
-def _parse(data: bytes) -> ast.Module | None:
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return ast.parse(data)
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return None
 
 
 def _calls(tree: ast.Module, name: str) -> list[tuple[ast.Call, bool]]:

@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import ast
 import os
-import warnings
 from dataclasses import dataclass
 from typing import TypeVar
 
 from packlint.facts import FileFacts, Kind, RnnCall, called_name, dotted, parameter_names
 from packlint.project.crossfile import passed_argument
 from packlint.project.files import listing_digest, project_files
+from packlint.project.parse import parse_quietly
 from packlint.project.summary import ClassSummary, FunctionSummary, ModuleSummary, field_padding, summarise
 from packlint.project.view import ProjectView
 
@@ -78,7 +78,7 @@ def _padded_feed(view: ProjectView, klass: str, param: str, depth: int) -> Padde
         data = view.data if same else view.content(file)
         if data is None or needle not in data:
             continue
-        tree = view.tree if same else _parse(data)
+        tree = view.tree if same else parse_quietly(data)
         if tree is None:
             continue
         other = view if same else ProjectView(file, tree, view.root, data)
@@ -95,15 +95,6 @@ def _padded_feed(view: ProjectView, klass: str, param: str, depth: int) -> Padde
         if found is not None:
             return found
     return None
-
-
-def _parse(data: bytes) -> ast.Module | None:
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return ast.parse(data)
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return None
 
 
 class _Feeds:

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import ast
 import functools
-import warnings
 from dataclasses import dataclass
 
 from packlint.facts import argument, called_name, dotted, is_reset, parameter_names, resetting_functions
+from packlint.project.parse import parse_quietly
 
 _RNN_CLASSES = ("LSTM", "GRU", "RNN")
 _NO_GRAD = ("no_grad", "inference_mode")
@@ -96,11 +96,8 @@ EMPTY = ModuleSummary((), (), (), None, False)
 @functools.lru_cache(maxsize=2048)
 def summarise(data: bytes) -> ModuleSummary:
     """The summary of a file's bytes (kept per content: a file read twice is summarised once)."""
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            tree = ast.parse(data)
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
+    tree = parse_quietly(data)
+    if tree is None:
         return EMPTY
     # Which functions reset costs a walk of the whole module: only where a reset can be written.
     return summarise_tree(tree, resets=b"grad" in data, left=b"padding_side" in data, torchtext=b"torchtext" in data)

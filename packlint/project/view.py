@@ -10,7 +10,6 @@ from __future__ import annotations
 import ast
 import hashlib
 import os
-import warnings
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Union
@@ -18,6 +17,7 @@ from typing import Union
 from packlint.names import dotted as _text  # `model`, `self.encoder`
 from packlint.project.gate import module_text, reaches
 from packlint.project.gate import read as read_project_file
+from packlint.project.parse import parse_quietly
 from packlint.project.resolve import Resolver
 from packlint.project.root import inside, root_of
 from packlint.project.store import summary_of
@@ -139,14 +139,7 @@ class ProjectView:
         question two calls deep; None when it cannot be read or parsed. What it reads is this view's too."""
         if file not in self._views:
             data = self.content(file)
-            tree = None
-            if data is not None:
-                try:
-                    with warnings.catch_warnings():
-                        warnings.simplefilter("ignore")
-                        tree = ast.parse(data)
-                except (SyntaxError, ValueError, RecursionError, MemoryError):
-                    tree = None
+            tree = parse_quietly(data) if data is not None else None
             self._views[file] = ProjectView(file, tree, self.root, data) if tree is not None else None
         return self._views[file]
 
