@@ -15,6 +15,7 @@ from packlint.facts import FileFacts, LoopFacts
 from packlint.fixes.changes import Change, drops_comment
 from packlint.invisible import Repair
 from packlint.prefilter import Trigger
+from packlint.rules.triggers import ADMISSION
 from packlint.source import Source
 
 if TYPE_CHECKING:
@@ -55,6 +56,16 @@ class Rule:
     # Paragraphs of the "Fix safety" section that several rules share (from packlint.fixes.safety): they
     # follow what the docstring says there, so the pages keep one copy of a shared safety condition.
     fix_safety_shared: ClassVar[tuple[str, ...]] = ()
+
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        """A rule's admission comes from `rules.triggers.ADMISSION`, the one table the prefilter reads."""
+        super().__init_subclass__(**kwargs)
+        admission = ADMISSION[cls.code]  # a rule missing from the table fails on import, not silently
+        cls.triggers = admission.triggers
+        cls.default = admission.default
+        cls.project_triggers = admission.project_triggers
+        cls.project_needs = admission.project_needs
+        cls.project_fact = admission.project_fact
 
     def check(self, ctx: Context) -> Iterator[Diagnostic]:
         """Yield the diagnostics of this rule for one file."""

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from packlint.diagnostics import Diagnostic
 from packlint.fixes.edits import edit
-from packlint.invisible import INVISIBLE, runs
+from packlint.invisible import runs
 from packlint.rules.base import Context, Rule
 
 
@@ -47,7 +47,6 @@ class PastedInvisibleWhitespace(Rule):
 
     code = "PKL010"
     name = "pasted-invisible-whitespace"
-    triggers = tuple(INVISIBLE)
     fix_availability = "always"
 
     def check(self, ctx: Context) -> Iterator[Diagnostic]:

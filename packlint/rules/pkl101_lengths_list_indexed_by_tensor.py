@@ -9,7 +9,6 @@ from packlint.facts import Kind
 from packlint.fixes.changes import wrap_expression
 from packlint.fixes.edits import text_of
 from packlint.rules.base import Context, Rule
-from packlint.rules.triggers import PACKING
 
 
 class LengthsListIndexedByTensor(Rule):
@@ -61,7 +60,6 @@ class LengthsListIndexedByTensor(Rule):
 
     code = "PKL101"
     name = "lengths-list-indexed-by-tensor"
-    triggers = PACKING
     fix_availability = "sometimes"
 
     def check(self, ctx: Context) -> Iterator[Diagnostic]:

@@ -8,7 +8,6 @@ from packlint.diagnostics import Diagnostic
 from packlint.facts import IDENTITY, FileFacts, PackCall, Value, argument
 from packlint.fixes.edits import text_of
 from packlint.rules.base import Context, Rule
-from packlint.rules.triggers import PACKING
 
 
 class SortMisaligned(Rule):
@@ -49,7 +48,6 @@ class SortMisaligned(Rule):
 
     code = "PKL102"
     name = "sort-misaligned"
-    triggers = PACKING
 
     def check(self, ctx: Context) -> Iterator[Diagnostic]:
         facts = ctx.facts

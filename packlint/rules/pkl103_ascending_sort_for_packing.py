@@ -11,7 +11,6 @@ from packlint.fixes.changes import Change, replace_expression, set_keyword
 from packlint.fixes.edits import text_of
 from packlint.fixes.safety import reads_packed_internals, swaps_axes
 from packlint.rules.base import Context, Rule
-from packlint.rules.triggers import PACKING
 
 # Calls and methods that hand on a value in the same order: `lengths.cpu()`, `torch.as_tensor(l)`.
 _SAME_ORDER_METHODS = frozenset("cpu cuda to long int tolist contiguous detach clone numpy".split())
@@ -72,7 +71,6 @@ class AscendingSortForPacking(Rule):
 
     code = "PKL103"
     name = "ascending-sort-for-packing"
-    triggers = PACKING
     fix_availability = "sometimes"
 
     def check(self, ctx: Context) -> Iterator[Diagnostic]:

@@ -10,7 +10,6 @@ from packlint.fixes.changes import set_keyword
 from packlint.fixes.edits import text_of
 from packlint.fixes.safety import ENFORCE_SORTED_UNSAFE, layout_doubtful, reads_packed_internals
 from packlint.rules.base import Context, Rule
-from packlint.rules.triggers import PACKING
 
 
 class UnsortedEnforceSorted(Rule):
@@ -52,7 +51,6 @@ class UnsortedEnforceSorted(Rule):
 
     code = "PKL104"
     name = "unsorted-enforce-sorted"
-    triggers = PACKING
     fix_availability = "always"
     fix_safety_shared = (ENFORCE_SORTED_UNSAFE,)  # the same fix as PKL107, so the same conditions
 

@@ -9,7 +9,6 @@ from packlint.diagnostics import Diagnostic
 from packlint.facts import IDENTITY, Exit, FileFacts, Kind, Order, Perm, Value, parameter_names
 from packlint.fixes.edits import text_of
 from packlint.rules.base import Context, Rule
-from packlint.rules.triggers import PACKING
 
 _ADVICE = "undo it with `{perm}.argsort()`, or pack with `enforce_sorted=False` instead of sorting"
 
@@ -56,7 +55,6 @@ class MissingUnsort(Rule):
 
     code = "PKL105"
     name = "missing-unsort"
-    triggers = PACKING
 
     def check(self, ctx: Context) -> Iterator[Diagnostic]:
         facts = ctx.facts

@@ -11,7 +11,6 @@ from packlint.facts import FileFacts, Order, PackCall, Perm, SortSite
 from packlint.fixes.changes import Change, remove_statement, set_keyword, wrap_expression
 from packlint.fixes.edits import text_of
 from packlint.rules.base import Context, Rule
-from packlint.rules.triggers import PACKING
 
 _INVERTING = frozenset(("argsort", "sort"))
 
@@ -63,8 +62,6 @@ class ManualSortForPacking(Rule):
 
     code = "PKL106"
     name = "manual-sort-for-packing"
-    triggers = PACKING
-    default = False
     fix_availability = "sometimes"
 
     def check(self, ctx: Context) -> Iterator[Diagnostic]:

@@ -11,7 +11,6 @@ from packlint.fixes.changes import set_keyword
 from packlint.fixes.edits import text_of
 from packlint.fixes.safety import ENFORCE_SORTED_UNSAFE, layout_doubtful, reads_packed_internals
 from packlint.rules.base import Context, Rule
-from packlint.rules.triggers import PACKING
 
 
 class ImplicitEnforceSorted(Rule):
@@ -67,8 +66,6 @@ class ImplicitEnforceSorted(Rule):
 
     code = "PKL107"
     name = "implicit-enforce-sorted"
-    triggers = PACKING
-    default = False
     fix_availability = "always"
     fix_safety_shared = (ENFORCE_SORTED_UNSAFE,)  # the same fix as PKL104, so the same conditions
 

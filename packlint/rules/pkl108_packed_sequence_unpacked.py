@@ -59,7 +59,6 @@ class PackedSequenceUnpacked(Rule):
 
     code = "PKL108"
     name = "packed-sequence-unpacked"
-    triggers = ("pack_padded_sequence", "pack_sequence")
     fix_availability = "sometimes"
 
     def check(self, ctx: Context) -> Iterator[Diagnostic]:

@@ -10,7 +10,6 @@ from packlint.facts import Device, dotted
 from packlint.fixes.changes import wrap_expression
 from packlint.fixes.edits import text_of
 from packlint.rules.base import Context, Rule
-from packlint.rules.triggers import PACKING
 
 
 class LengthsOnAccelerator(Rule):
@@ -61,12 +60,6 @@ class LengthsOnAccelerator(Rule):
 
     code = "PKL111"
     name = "lengths-on-accelerator"
-    triggers = PACKING
-    # The cross-file check needs a move here (crossfile.is_move): `x.cuda()`, `x.to("cuda...")`, or
-    # `x.to(<name ending in device, any case>)`. A comment between `cuda` or `to` and its `(` is not seen.
-    project_triggers = (r"cuda\s*\(", r"(?<=[\"'])cuda", (r"(?i)device", r"to\s*\("))
-    project_needs = (b"pack_padded_sequence",)
-    project_fact = "packs_a_parameter"  # a function there passes one of its parameters to the pack call
     fix_availability = "sometimes"
 
     def check(self, ctx: Context) -> Iterator[Diagnostic]:

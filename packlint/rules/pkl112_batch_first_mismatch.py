@@ -9,7 +9,6 @@ from packlint.facts import FileFacts, Kind, PackCall, UnpackCall
 from packlint.fixes.changes import set_keyword
 from packlint.fixes.safety import reads_packed_internals, swaps_axes
 from packlint.rules.base import Context, Rule
-from packlint.rules.triggers import PACKING
 
 
 class BatchFirstMismatch(Rule):
@@ -67,7 +66,6 @@ class BatchFirstMismatch(Rule):
 
     code = "PKL112"
     name = "batch-first-mismatch"
-    triggers = PACKING
     fix_availability = "always"
 
     def check(self, ctx: Context) -> Iterator[Diagnostic]:

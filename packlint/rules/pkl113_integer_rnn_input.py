@@ -9,7 +9,6 @@ from packlint.diagnostics import Diagnostic
 from packlint.facts import rnn_inputs
 from packlint.fixes.edits import replace_node, short_text_of, text_of
 from packlint.rules.base import Context, Rule
-from packlint.rules.triggers import RECURRENT
 
 
 class IntegerRnnInput(Rule):
@@ -56,7 +55,6 @@ class IntegerRnnInput(Rule):
 
     code = "PKL113"
     name = "integer-rnn-input"
-    triggers = RECURRENT
     fix_availability = "sometimes"
 
     def check(self, ctx: Context) -> Iterator[Diagnostic]:

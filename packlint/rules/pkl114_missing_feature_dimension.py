@@ -9,7 +9,6 @@ from packlint.diagnostics import Diagnostic, Fix
 from packlint.facts import RnnInput, rnn_inputs
 from packlint.fixes.edits import replace_node, short_text_of, text_of
 from packlint.rules.base import Context, Rule
-from packlint.rules.triggers import RECURRENT
 
 
 class MissingFeatureDimension(Rule):
@@ -61,7 +60,6 @@ class MissingFeatureDimension(Rule):
 
     code = "PKL114"
     name = "missing-feature-dimension"
-    triggers = RECURRENT
     fix_availability = "sometimes"
 
     def check(self, ctx: Context) -> Iterator[Diagnostic]:

@@ -10,7 +10,6 @@ from packlint.facts import FileFacts, SubscriptRead, last_step
 from packlint.fixes.changes import replace_expression
 from packlint.fixes.edits import text_of
 from packlint.rules.base import Context, Rule
-from packlint.rules.triggers import PACKING, RECURRENT
 
 
 class LastPaddedTimestep(Rule):
@@ -78,7 +77,6 @@ class LastPaddedTimestep(Rule):
 
     code = "PKL201"
     name = "last-padded-timestep"
-    triggers = (*PACKING, *RECURRENT)
     fix_availability = "sometimes"
 
     def check(self, ctx: Context) -> Iterator[Diagnostic]:

@@ -10,7 +10,6 @@ from packlint.facts import FileFacts, Kind, SubscriptRead, index_pattern, last_s
 from packlint.fixes.changes import replace_expression
 from packlint.fixes.edits import text_of
 from packlint.rules.base import Context, Rule
-from packlint.rules.triggers import RECURRENT
 
 LAST_LAYER = frozenset({(-1,), (-1, ":"), (-1, ":", ":")})
 
@@ -72,7 +71,6 @@ class BidirectionalLastHidden(Rule):
 
     code = "PKL202"
     name = "bidirectional-last-hidden"
-    triggers = RECURRENT
     fix_availability = "sometimes"
 
     def check(self, ctx: Context) -> Iterator[Diagnostic]:

@@ -8,7 +8,6 @@ from packlint.diagnostics import Diagnostic
 from packlint.facts import Kind
 from packlint.fixes.edits import text_of
 from packlint.rules.base import Context, Rule
-from packlint.rules.triggers import RECURRENT
 
 
 class PaddedRnnFinalState(Rule):
@@ -69,7 +68,6 @@ class PaddedRnnFinalState(Rule):
 
     code = "PKL203"
     name = "padded-rnn-final-state"
-    triggers = RECURRENT
 
     def check(self, ctx: Context) -> Iterator[Diagnostic]:
         facts = ctx.facts

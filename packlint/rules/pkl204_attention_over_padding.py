@@ -8,7 +8,6 @@ from packlint.diagnostics import Diagnostic
 from packlint.facts import padded_reductions
 from packlint.fixes.edits import short_text_of
 from packlint.rules.base import Context, Rule
-from packlint.rules.triggers import RECURRENT, all_of
 
 
 class AttentionOverPadding(Rule):
@@ -80,8 +79,6 @@ class AttentionOverPadding(Rule):
 
     code = "PKL204"
     name = "attention-over-padding"
-    triggers = all_of(("pad_packed_sequence", *RECURRENT), ("softmax",))
-    default = False
 
     def check(self, ctx: Context) -> Iterator[Diagnostic]:
         for found in padded_reductions(ctx.facts):

@@ -10,7 +10,6 @@ from packlint.facts import FileFacts, Kind, SubscriptRead
 from packlint.fixes.changes import replace_expression
 from packlint.fixes.edits import text_of
 from packlint.rules.base import Context, Rule
-from packlint.rules.triggers import RECURRENT
 
 
 class MultiLayerBidirectionalSlice(Rule):
@@ -70,7 +69,6 @@ class MultiLayerBidirectionalSlice(Rule):
 
     code = "PKL206"
     name = "multi-layer-bidirectional-slice"
-    triggers = RECURRENT
     fix_availability = "sometimes"
 
     def check(self, ctx: Context) -> Iterator[Diagnostic]:

@@ -19,7 +19,6 @@ from packlint.facts import (
 from packlint.fixes.changes import insert_first, insert_statement
 from packlint.fixes.edits import short_text_of, text_of
 from packlint.rules.base import Context, Rule
-from packlint.rules.triggers import BACKWARD_AND_STEP
 from packlint.source import Source
 
 
@@ -71,7 +70,6 @@ class MissingZeroGrad(Rule):
 
     code = "PKL301"
     name = "missing-zero-grad"
-    triggers = BACKWARD_AND_STEP
     fix_availability = "sometimes"
 
     def check(self, ctx: Context) -> Iterator[Diagnostic]:

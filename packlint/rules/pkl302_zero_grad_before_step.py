@@ -10,7 +10,6 @@ from packlint.facts import LoopFacts, ResetBeforeStep, is_backward, key_of, rese
 from packlint.fixes.changes import move_statement
 from packlint.fixes.edits import short_text_of
 from packlint.rules.base import Context, Rule
-from packlint.rules.triggers import BACKWARD_RESET_STEP
 
 
 class ZeroGradBeforeStep(Rule):
@@ -55,7 +54,6 @@ class ZeroGradBeforeStep(Rule):
 
     code = "PKL302"
     name = "zero-grad-before-step"
-    triggers = BACKWARD_RESET_STEP
     fix_availability = "sometimes"
 
     def check(self, ctx: Context) -> Iterator[Diagnostic]:

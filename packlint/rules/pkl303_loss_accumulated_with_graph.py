@@ -9,7 +9,6 @@ from packlint.diagnostics import Diagnostic
 from packlint.facts import accumulations
 from packlint.fixes.edits import replace_node, short_text_of
 from packlint.rules.base import Context, Rule
-from packlint.rules.triggers import BACKWARD_AND_STEP
 
 
 class LossAccumulatedWithGraph(Rule):
@@ -62,7 +61,6 @@ class LossAccumulatedWithGraph(Rule):
 
     code = "PKL303"
     name = "loss-accumulated-with-graph"
-    triggers = BACKWARD_AND_STEP  # its loops are training loops: a backward call and a step
     fix_availability = "always"
 
     def check(self, ctx: Context) -> Iterator[Diagnostic]:

@@ -62,8 +62,6 @@ class EvalWithoutNoGrad(Rule):
 
     code = "PKL304"
     name = "eval-without-no-grad"
-    # `model.eval()` takes no argument (the builtin `eval(text)` does): what `is_eval_call` asks for.
-    triggers = (r"eval\s*\((?:\s|\\|#[^\r\n]*)*\)",)
     fix_availability = "sometimes"
 
     def check(self, ctx: Context) -> Iterator[Diagnostic]:

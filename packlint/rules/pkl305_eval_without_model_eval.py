@@ -9,7 +9,6 @@ from packlint.diagnostics import Diagnostic, Fix
 from packlint.facts import TrainModeEval, train_mode_evals
 from packlint.fixes.changes import insert_statement
 from packlint.rules.base import Context, Rule
-from packlint.rules.triggers import BACKWARD_AND_STEP
 
 # Statements after which `model.train()` can follow as the next statement.
 _SIMPLE = (ast.Expr, ast.Assign, ast.AnnAssign, ast.AugAssign, ast.With, ast.AsyncWith)
@@ -90,7 +89,6 @@ class EvalWithoutModelEval(Rule):
 
     code = "PKL305"
     name = "eval-without-model-eval"
-    triggers = BACKWARD_AND_STEP  # it needs a training loop (or function) before the evaluation
     fix_availability = "sometimes"
 
     def check(self, ctx: Context) -> Iterator[Diagnostic]:

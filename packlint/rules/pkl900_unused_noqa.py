@@ -47,10 +47,6 @@ class UnusedNoqa(Rule):
 
     code = "PKL900"
     name = "unused-noqa"
-    # A noqa comment (in any case, as `noqa.directives` reads it) that names a code starting with PKL.
-    # (`noqa.directives`: codes after `noqa:`, separated by commas or spaces; `.pkl` file names do not count.)
-    triggers = (r"(?i)noqa:\s*(?:[a-z]+[0-9]+[,\s]+)*pkl",)
-    default = False  # as ruff's RUF100: opt-in
     fix_availability = "sometimes"
 
     def check(self, ctx: Context) -> Iterator[Diagnostic]:

@@ -102,8 +102,9 @@ class Admission:
     project_fact: str | None = None  # what the needed module's summary must say (project.gate.FACTS)
 
 
-# Each rule class declares the same values as its `triggers`, `default`, `project_triggers`,
-# `project_needs` and `project_fact`; tests/test_prefilter.py holds the two equal, rule by rule.
+# The only copy of each rule's admission: `Rule.__init_subclass__` gives each rule class its `triggers`,
+# `default`, `project_triggers`, `project_needs` and `project_fact` from here (tests/test_prefilter.py holds
+# the table's codes equal to the registry's).
 ADMISSION: dict[str, Admission] = {
     "PKL010": Admission(tuple(INVISIBLE)),
     "PKL101": Admission(PACKING),
@@ -116,9 +117,11 @@ ADMISSION: dict[str, Admission] = {
     "PKL108": Admission(("pack_padded_sequence", "pack_sequence")),
     "PKL111": Admission(
         PACKING,
+        # The cross-file check needs a move here (crossfile.is_move): `x.cuda()`, `x.to("cuda...")`, or
+        # `x.to(<name ending in device, any case>)`. A comment between `cuda` or `to` and its `(` is not seen.
         project_triggers=(r"cuda\s*\(", r"(?<=[\"'])cuda", (r"(?i)device", r"to\s*\(")),
         project_needs=(b"pack_padded_sequence",),
-        project_fact="packs_a_parameter",
+        project_fact="packs_a_parameter",  # a function there passes one of its parameters to the pack call
     ),
     "PKL112": Admission(PACKING),
     "PKL113": Admission(RECURRENT),
@@ -131,8 +134,12 @@ ADMISSION: dict[str, Admission] = {
     "PKL206": Admission(RECURRENT),
     "PKL301": Admission(BACKWARD_AND_STEP),
     "PKL302": Admission(BACKWARD_RESET_STEP),
-    "PKL303": Admission(BACKWARD_AND_STEP),
+    "PKL303": Admission(BACKWARD_AND_STEP),  # its loops are training loops: a backward call and a step
+    # `model.eval()` takes no argument (the builtin `eval(text)` does): what `is_eval_call` asks for.
     "PKL304": Admission((r"eval\s*\((?:\s|\\|#[^\r\n]*)*\)",)),
-    "PKL305": Admission(BACKWARD_AND_STEP),
+    "PKL305": Admission(BACKWARD_AND_STEP),  # a training loop (or function) before the evaluation
+    # A noqa comment (in any case, as `noqa.directives` reads it) that names a code starting with PKL.
+    # (`noqa.directives`: codes after `noqa:`, separated by commas or spaces; `.pkl` file names do not count.)
+    # Opt-in, as ruff's RUF100.
     "PKL900": Admission((r"(?i)noqa:\s*(?:[a-z]+[0-9]+[,\s]+)*pkl",), default=False),
 }
