@@ -10,7 +10,7 @@ import ast
 import os
 
 from packlint.facts.evaluation import guarded_functions, turns_off_grad
-from packlint.project.files import listing_digest, project_files
+from packlint.project.files import searched_files
 from packlint.project.parse import parse_quietly
 from packlint.project.summary import FunctionSummary
 from packlint.project.view import ProjectView
@@ -26,12 +26,9 @@ def callers_without_grad(view: ProjectView, function: ast.FunctionDef | ast.Asyn
     name = function.name
     if any(isinstance(n, ast.Call) and _called(n) == name and not _inside(n, function) for n in ast.walk(view.tree)):
         return None  # called in its own file with autograd on (a call under no_grad there quiets PKL304 already)
-    listed = project_files(view.root)
-    if listed is None:
+    files = searched_files(view.root, view.listed)
+    if files is None:
         return None
-    files, folders = listed
-    for folder in folders:
-        view.listed[folder] = listing_digest(folder)
     here = os.path.realpath(view.path)
     needle = name.encode()
     others: list[tuple[str, ast.Module, bytes]] = []

@@ -12,7 +12,7 @@ from typing import TypeVar
 
 from packlint.facts import FileFacts, Kind, RnnCall, called_name, dotted, parameter_names
 from packlint.project.crossfile import passed_argument
-from packlint.project.files import listing_digest, project_files
+from packlint.project.files import searched_files
 from packlint.project.parse import parse_quietly
 from packlint.project.summary import ClassSummary, FunctionSummary, ModuleSummary, field_padding, summarise
 from packlint.project.view import ProjectView
@@ -65,12 +65,9 @@ def _padded_feed(view: ProjectView, klass: str, param: str, depth: int) -> Padde
     method = forward.method("forward") if forward is not None else None
     if method is None or param not in method.params:
         return None
-    listed = project_files(view.root)
-    if listed is None:
+    files = searched_files(view.root, view.listed)
+    if files is None:
         return None
-    files, folders = listed
-    for folder in folders:
-        view.listed[folder] = listing_digest(folder)
     needle = klass.encode()
     here = os.path.realpath(view.path)
     for file in files:

@@ -39,3 +39,15 @@ def listing_digest(directory: str) -> str:
     names, subdirectories = listing(directory)
     entries = sorted(n for n in names if n.endswith(".py")) + sorted(f"{d}/" for d in subdirectories)
     return "ls:" + hashlib.sha256("\0".join(entries).encode("utf-8", "surrogateescape")).hexdigest()
+
+
+def searched_files(root: str, listed: dict[str, str]) -> tuple[str, ...] | None:
+    """The `.py` files under `root` for a search of the whole project, each directory walked recorded in
+    `listed` with its listing digest (a dependency of the answer); None when there are too many."""
+    found = project_files(root)
+    if found is None:
+        return None
+    files, folders = found
+    for folder in folders:
+        listed[folder] = listing_digest(folder)
+    return files
