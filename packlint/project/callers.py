@@ -11,7 +11,6 @@ import os
 
 from packlint.facts.evaluation import guarded_functions, turns_off_grad
 from packlint.project.files import searched_files
-from packlint.project.parse import parse_quietly
 from packlint.project.summary import FunctionSummary
 from packlint.project.view import ProjectView
 
@@ -31,7 +30,7 @@ def callers_without_grad(view: ProjectView, function: ast.FunctionDef | ast.Asyn
         return None
     here = os.path.realpath(view.path)
     needle = name.encode()
-    others: list[tuple[str, ast.Module, bytes]] = []
+    others: list[tuple[str, ProjectView]] = []
     defined_elsewhere = False
     for file in files:
         if os.path.realpath(file) == here:
@@ -39,17 +38,16 @@ def callers_without_grad(view: ProjectView, function: ast.FunctionDef | ast.Asyn
         data = view.content(file)
         if data is None or needle not in data:
             continue
-        tree = parse_quietly(data)
-        if tree is None:
-            return None  # a file that may call it cannot be read: unknown
-        others.append((file, tree, data))
+        other = view.view_of(file, data)
+        if other is None:
+            return None  # a file that may call it cannot be parsed: unknown
+        others.append((file, other))
         defined_elsewhere = defined_elsewhere or any(
-            isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.name == name for n in ast.walk(tree)
+            isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.name == name for n in ast.walk(other.tree)
         )
     places: list[str] = []
-    for file, tree, data in others:
-        other = ProjectView(file, tree, view.root, data)
-        for call, off in _calls(tree, name):
+    for file, other in others:
+        for call, off in _calls(other.tree, name):
             if not _ours(other, call, here, klass, function.name, by_name=not defined_elsewhere):
                 continue
             if not off:

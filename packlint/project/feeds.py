@@ -13,7 +13,6 @@ from typing import TypeVar
 from packlint.facts import FileFacts, Kind, RnnCall, called_name, dotted, parameter_names
 from packlint.project.crossfile import passed_argument
 from packlint.project.files import searched_files
-from packlint.project.parse import parse_quietly
 from packlint.project.summary import ClassSummary, FunctionSummary, ModuleSummary, field_padding, summarise
 from packlint.project.view import ProjectView
 
@@ -75,11 +74,10 @@ def _padded_feed(view: ProjectView, klass: str, param: str, depth: int) -> Padde
         data = view.data if same else view.content(file)
         if data is None or needle not in data:
             continue
-        tree = view.tree if same else parse_quietly(data)
-        if tree is None:
+        other = view if same else view.view_of(file, data)
+        if other is None:
             continue
-        other = view if same else ProjectView(file, tree, view.root, data)
-        feeds = _Feeds(other, tree, data, here, klass, method)
+        feeds = _Feeds(other, other.tree, data, here, klass, method)
         found = feeds.find(param) if b"for" in data else None
         for outer, outer_param, line in feeds.wrappers(param) if found is None and depth == 0 else ():
             fed = padded_feed(other, outer, outer_param, depth + 1)

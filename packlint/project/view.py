@@ -134,11 +134,12 @@ class ProjectView:
         self._summaries[file] = summary
         return summary
 
-    def view_of(self, file: str) -> ProjectView | None:
+    def view_of(self, file: str, data: bytes | None = None) -> ProjectView | None:
         """The project as seen from another of its files (that file's imports resolved from there), for a
-        question two calls deep; None when it cannot be read or parsed. What it reads is this view's too."""
+        question two calls deep or a search of the project; None when it cannot be read or parsed. `data`:
+        the file's bytes, when the caller has just read them. What it reads is this view's too."""
         if file not in self._views:
-            data = self.content(file)
+            data = self.content(file) if data is None else data
             tree = parse_quietly(data) if data is not None else None
             self._views[file] = ProjectView(file, tree, self.root, data) if tree is not None else None
         return self._views[file]
