@@ -89,16 +89,9 @@ def trigger_words(codes: frozenset[str], project: bool = False) -> tuple[tuple[N
 
 
 @functools.lru_cache(maxsize=32)
-def project_needs(codes: frozenset[str]) -> tuple[bytes, ...]:
-    """Words one of which a module imported from the project must hold for a cross-file check to fire."""
-    from packlint.rules.triggers import ADMISSION
-
-    return tuple(sorted({w for code in codes if code in ADMISSION for w in ADMISSION[code].project_needs}))
-
-
-@functools.lru_cache(maxsize=32)
 def project_questions(codes: frozenset[str]) -> tuple[tuple[bytes, str | None], ...]:
-    """`project_needs` with the summary fact each rule's cross-file check needs of that module (see gate)."""
+    """Words one of which a module imported from the project must hold for a cross-file check to fire, each
+    with the summary fact that check needs of that module (see gate)."""
     from packlint.rules.triggers import ADMISSION
 
     rules = [ADMISSION[code] for code in codes if code in ADMISSION]
