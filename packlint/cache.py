@@ -16,6 +16,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from packlint import __version__
+from packlint.checked_file import read_checked, write_checked
 from packlint.config import Settings, relative_to_root
 from packlint.diagnostics import Applicability, Cell, Diagnostic, Edit, FileError, FileResult, Fix, Location
 
@@ -23,7 +24,6 @@ CACHE_DIR = ".packlint_cache"
 CACHE_DIR_ENV = "PACKLINT_CACHE_DIR"
 LAYOUT = 4  # bump when the layout of the cache file or of an entry changes
 MAGIC = b"PKLCACHE"
-CHECKSUM = 16
 # Git's "racily clean" rule: file times are coarse (a jiffy on Linux, 2 s on FAT), so a change made just
 # after a file was read can leave its stat unchanged. An entry whose file had changed within this long
 # before the run began is confirmed by content, never by stat alone.
@@ -251,16 +251,11 @@ def stat_key(stat: os.stat_result) -> tuple[int, int, int, int, int]:
 
 def load(location: str, header: tuple[Any, ...]) -> dict[str, Entry]:
     """The entries stored at `location`; none if it is missing, damaged, or for another packlint."""
-    try:
-        with open(location, "rb") as handle:
-            blob = handle.read()
-    except OSError:
-        return {}
-    start = len(MAGIC) + CHECKSUM
-    if blob[: len(MAGIC)] != MAGIC or hashlib.sha256(blob[start:]).digest()[:CHECKSUM] != blob[len(MAGIC) : start]:
+    payload = read_checked(location, MAGIC)
+    if payload is None:
         return {}
     try:
-        stored_header, entries = marshal.loads(blob[start:])
+        stored_header, entries = marshal.loads(payload)
     except (EOFError, ValueError, TypeError):
         return {}
     if stored_header != header or not isinstance(entries, dict):
@@ -271,21 +266,13 @@ def load(location: str, header: tuple[Any, ...]) -> dict[str, Entry]:
 def save(location: str, header: tuple[Any, ...], entries: dict[str, Entry]) -> None:
     """Replace the cache file all at once; a concurrent run sees the old file or the new, never a mix."""
     payload = marshal.dumps((header, entries))
-    blob = MAGIC + hashlib.sha256(payload).digest()[:CHECKSUM] + payload
     directory = os.path.dirname(location)
-    temp = f"{location}.{os.getpid()}.{os.urandom(4).hex()}.tmp"
     try:
         os.makedirs(directory, exist_ok=True)
         _mark_cache_root(os.path.dirname(directory))
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(blob)
-        os.replace(temp, location)
     except OSError:  # a read-only tree, a full disk: the run still stands, only uncached
-        try:
-            os.unlink(temp)
-        except OSError:
-            pass
+        return
+    write_checked(location, MAGIC, payload)  # unwritable: the run still stands, only uncached
 
 
 def _mark_cache_root(root: str) -> None:

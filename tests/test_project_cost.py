@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from packlint.cache import check_cached
+from packlint.checked_file import CHECKSUM
 from packlint.config import Settings
 from packlint.engine import Plan, admission, check_paths
 from packlint.prefilter import may_match
@@ -210,7 +211,7 @@ def test_a_damaged_store_is_computed_again(tmp_path: Path, monkeypatch: pytest.M
         data = path.read_bytes()
         # truncated, bit-flipped, or a sound frame around a payload that is not a summary
         payload = marshal.dumps((bytes.fromhex(path.name), ("t", (1, 2))))
-        framed = store.MAGIC + hashlib.sha256(payload).digest()[: store.CHECKSUM] + payload
+        framed = store.MAGIC + hashlib.sha256(payload).digest()[:CHECKSUM] + payload
         path.write_bytes([data[:10], data[:-1] + bytes([data[-1] ^ 1]), framed][n % 3])
     for path in cache.rglob("*.bin"):
         path.unlink()

@@ -20,11 +20,12 @@ import os
 import sys
 from typing import TYPE_CHECKING, Any
 
+from packlint.checked_file import read_checked, write_checked
+
 if TYPE_CHECKING:
     from packlint.project.summary import ModuleSummary
 
 MAGIC = b"PKLSUMM1"
-CHECKSUM = 16
 KEEP = 4  # fingerprint folders kept: a few recent versions of packlint's code (switching branches)
 MEMO = 4096  # summaries held in memory, by content digest
 
@@ -91,16 +92,11 @@ def _load(digest: bytes) -> ModuleSummary | None:
     path = _path(digest)
     if path is None:
         return None
+    blob = read_checked(path, MAGIC)
+    if blob is None:
+        return None  # not stored, unreadable or damaged: computed again (and a damaged entry rewritten)
     try:
-        with open(path, "rb") as handle:
-            blob = handle.read()
-    except OSError:
-        return None  # not stored (or unreadable): computed again
-    start = len(MAGIC) + CHECKSUM
-    if blob[: len(MAGIC)] != MAGIC or hashlib.sha256(blob[start:]).digest()[:CHECKSUM] != blob[len(MAGIC) : start]:
-        return None  # damaged: computed again, and the entry rewritten
-    try:
-        stored_digest, payload = marshal.loads(blob[start:])
+        stored_digest, payload = marshal.loads(blob)
         summary = decode(payload)
     except (EOFError, ValueError, TypeError, KeyError, AttributeError, IndexError):
         return None
@@ -117,21 +113,8 @@ def _save(digest: bytes, summary: ModuleSummary) -> None:
         payload = marshal.dumps((digest, encode(summary)))
     except (TypeError, ValueError):
         return  # a field marshal cannot hold: kept in memory only
-    blob = MAGIC + hashlib.sha256(payload).digest()[:CHECKSUM] + payload
-    temp = f"{path}.{os.getpid()}.{os.urandom(4).hex()}.tmp"
-    try:
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(blob)
-        os.replace(temp, path)  # a concurrent run (or a pool worker) reads the old entry or the new, never a mix
-    except OSError:
-        # A read-only tree, a full disk, a file where the folder should be: memory only for this run.
-        stop()
-        try:
-            os.unlink(temp)
-        except OSError:
-            pass
+    if not write_checked(path, MAGIC, payload):
+        stop()  # a read-only tree, a full disk, a file where the folder should be: memory only for this run
 
 
 def _prune(top: str, keep: str) -> None:
