@@ -428,7 +428,7 @@ def moved_cache_hits(corpus: Path, snapshot: Path) -> str:
     area = CACHE / "moved"
     shutil.rmtree(area, ignore_errors=True)
     first, second = area / "first" / corpus.name, area / "elsewhere" / "second" / corpus.name
-    shutil.copytree(corpus, first, ignore=shutil.ignore_patterns(".packlint_cache", ".ruff_cache"))
+    shutil.copytree(corpus, first, symlinks=True, ignore=shutil.ignore_patterns(".packlint_cache", ".ruff_cache"))
     probe = r"""
 import json, sys
 from packlint import cache, engine
@@ -451,11 +451,11 @@ print(json.dumps({"files": len(files), "misses": len(misses)}))
         run = subprocess.run(
             [sys.executable, "-c", probe, str(first)], capture_output=True, text=True, env=with_path(snapshot)
         )
-        shutil.copytree(first, second)  # new path, new inodes and ctimes: only content can match
+        shutil.copytree(first, second, symlinks=True)  # new path, new inodes and ctimes: only content can match
         moved = measure([sys.executable, "-m", "packlint", "check", "--exit-zero", "-q", "."], second,
                         with_path(snapshot), 3600)  # fmt: skip
         shutil.rmtree(second)
-        shutil.copytree(first, second)
+        shutil.copytree(first, second, symlinks=True)
         run = subprocess.run(
             [sys.executable, "-c", probe, str(second)], capture_output=True, text=True, env=with_path(snapshot)
         )

@@ -28,7 +28,7 @@ from packlint.diagnostics import (
 from packlint.invisible import Repair, repair
 from packlint.noqa import noqa_rows, skips_file, suppressed
 from packlint.prefilter import Needle, Trigger, matching_groups, may_match, needles
-from packlint.source import Source, SourceError
+from packlint.source import Source, SourceError, decode_text
 
 if TYPE_CHECKING:
     from packlint.facts.gating import Gate
@@ -295,7 +295,7 @@ def named_syntax_check(result: FileResult, settings: Settings, data: bytes | Non
     if plan.prefilter and admits(data, result.path, plan)[0]:
         return result  # the prefilter let it through: the check parsed it (decided on the bytes, not decoded)
     try:
-        text = Source.decode(data).text  # decoded once, for both questions below
+        text = decode_text(data)[0]  # decoded once, for both questions below
     except SourceError:
         return result  # a decoding failure was reported by the check itself
     if skips_file(text):
@@ -411,7 +411,7 @@ def turned_away(data: bytes, path: str) -> FileResult:
     """The result for a file that the prefilter turned away: clean, unless its bytes cannot be decoded."""
     if not data.isascii():
         try:
-            Source.decode(data)
+            decode_text(data)
         except SourceError as exc:
             return FileResult(path, errors=(FileError(str(exc), DECODE_ERROR),))
     return FileResult(path)

@@ -16,6 +16,7 @@ _HEAD = re.compile(r"\w*")
 # (see `Needle.of`), or a tuple of them that must all be present (PKL301: a backward and a step).
 Trigger = Union[str, tuple[str, ...]]  # a run-time alias: `|` on classes needs Python 3.10
 T = TypeVar("T")
+_ASCII = bytes(range(0x80))
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,16 @@ class Needle:
     literal: bytes
     pattern: re.Pattern[bytes] | None = None
     fold: bool = False  # `(?i)...`: in any case (`NOQA`), searched in the lowered bytes
+
+    @property
+    def ascii(self) -> bool:
+        """Whether the literal is ASCII (one that is not cannot be in an ASCII file)."""
+        return self.literal.isascii()
+
+    @property
+    def high(self) -> bool:
+        """Whether this is a literal of non-ASCII bytes only (a UTF-8 encoded character such as U+00A0)."""
+        return self.pattern is None and not self.fold and bool(self.literal) and min(self.literal) >= 0x80
 
     @classmethod
     def of(cls, trigger: str) -> Needle:
@@ -103,28 +114,52 @@ def needles(triggers: Iterable[Iterable[Trigger]]) -> tuple[tuple[Needle, ...], 
 
 def may_match(data: bytes, alternatives: tuple[tuple[Needle, ...], ...]) -> bool:
     """False only when no selected rule can report anything in `data`."""
-    return _any_alternative(data, alternatives, {})
+    return _Search(data).any_alternative(alternatives)
 
 
-def _any_alternative(data: bytes, alternatives: tuple[tuple[Needle, ...], ...], seen: dict[Needle, bool]) -> bool:
-    # Whether every needle of some alternative is in `data`; `seen` keeps each needle's answer, so that one
-    # shared by several alternatives (or groups) is searched once.
-    for alternative in alternatives:
-        for needle in alternative:
-            found = seen.get(needle)
-            if found is None:
-                found = seen[needle] = needle.found_in(data)
-            if not found:
-                break
-        else:
-            return True
-    return False
+class _Search:
+    """One file's bytes and the answer for each needle searched in them so far, so that a needle shared by
+    several alternatives (or groups) is searched once."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        # Most files are ASCII, and a needle that is not (PKL010's 17 invisible spaces) cannot be in one:
+        # one `isascii` instead of a search for each.
+        self.ascii = data.isascii()
+        self.answers: dict[Needle, bool] = {}
+        self._high: bytes | None = None
+
+    def has(self, needle: Needle) -> bool:
+        found = self.answers.get(needle)
+        if found is None:
+            if needle.ascii:
+                found = needle.found_in(self.data)
+            elif self.ascii:
+                found = False
+            elif needle.high:
+                found = needle.literal in self.high_bytes()
+            else:
+                found = needle.found_in(self.data)
+            self.answers[needle] = found
+        return found
+
+    def high_bytes(self) -> bytes:
+        """The file's non-ASCII bytes alone, in order: a much shorter text to search for a needle of such
+        bytes. Nothing is lost (the needle's bytes were adjacent and stay so), and in valid UTF-8 nothing is
+        gained: a match starts at a lead byte, which the bytes of its own character follow."""
+        if self._high is None:
+            self._high = self.data.translate(None, _ASCII)
+        return self._high
+
+    def any_alternative(self, alternatives: tuple[tuple[Needle, ...], ...]) -> bool:
+        """Whether every needle of some alternative is in the bytes."""
+        return any(all(self.has(needle) for needle in alternative) for alternative in alternatives)
 
 
 def matching_groups(data: bytes, groups: Iterable[tuple[T, tuple[tuple[Needle, ...], ...]]]) -> Iterator[T]:
     """The labels of the groups (label, alternatives) that `data` may match: which rules a file that passed
     the prefilter can give anything, rule group by rule group (a needle shared by groups is searched once)."""
-    seen: dict[Needle, bool] = {}
+    search = _Search(data)
     for label, alternatives in groups:
-        if _any_alternative(data, alternatives, seen):
+        if search.any_alternative(alternatives):
             yield label

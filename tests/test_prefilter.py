@@ -11,6 +11,7 @@ import pytest
 from packlint.config import Settings
 from packlint.diagnostics import FileResult
 from packlint.engine import check_items, check_source, trigger_words
+from packlint.invisible import INVISIBLE
 from packlint.prefilter import Needle, may_match, needles
 from tests.fixture_marks import FIXTURES, ROOT
 
@@ -194,6 +195,19 @@ def test_a_trigger_is_a_word_or_a_regex_that_starts_with_one() -> None:
     folded = Needle.of(r"(?i)noqa:\s*pkl")  # any case: searched in the lowered bytes
     assert folded.found_in(b"# NOQA: PKL104") and folded.found_in(b"# noqa:pkl1")
     assert not folded.found_in(b"# noqa: E501  data.pkl")
+
+
+@pytest.mark.parametrize("char", list(INVISIBLE))
+def test_an_invisible_space_is_found_among_other_non_ascii_text(char: str) -> None:
+    # Needles of non-ASCII bytes are searched in the file's non-ASCII bytes alone, and not at all in an
+    # ASCII file: neither may lose a match, whatever other characters share their lead bytes.
+    words = trigger_words(frozenset({"PKL010"}))
+    around = "x = \u201cquoted\u201d \u2014 caf\u00e9 \u2010\u2028 # \u4e2d\u6587 "
+    for encoded in (f"{around}{char}y\n", f"{char}", f"y = 1{char}\n{around}"):
+        assert may_match(encoded.encode(), words)
+    assert not may_match(f"{around}\n".encode(), words)
+    assert not may_match(b"x = 1  # plain ASCII\n", words)
+    assert may_match("\u00a0".encode() + b"ascii", needles([["\u00a0"]]))
 
 
 def test_the_process_pool_gives_the_same_results(monkeypatch: pytest.MonkeyPatch) -> None:
