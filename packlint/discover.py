@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import fnmatch
+import functools
 import os
-from collections.abc import Iterator, Sequence
+import re
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 from packlint.config import Settings
@@ -30,21 +32,75 @@ class GitIgnore:
 
     def ignores(self, path: str, is_dir: bool) -> bool:
         """Whether `path` (below this file's directory) matches one of the patterns."""
-        relative = os.path.relpath(path, self.directory).replace(os.sep, "/")
+        prefix = self.directory.rstrip(os.sep) + os.sep
+        if path.startswith(prefix) and self.directory not in ("", os.curdir):
+            relative = path[len(prefix) :]
+        else:
+            relative = os.path.relpath(path, self.directory)
+        relative = relative.replace(os.sep, "/")
         name = relative.rsplit("/", 1)[-1]
-        for pattern in self.patterns:
-            if pattern.endswith("/"):
-                if not is_dir:
-                    continue
-                pattern = pattern.rstrip("/")
-            anchored = "/" in pattern
-            pattern = pattern.lstrip("/")
-            if anchored:
-                if fnmatch.fnmatchcase(relative, pattern) or fnmatch.fnmatchcase(relative, pattern.replace("**/", "")):
-                    return True
-            elif fnmatch.fnmatchcase(name, pattern):
-                return True
-        return False
+        by_name, by_path = self._matchers[is_dir]
+        return bool(by_name and by_name(name)) or bool(by_path and by_path(relative))
+
+    @functools.cached_property
+    def _matchers(self) -> dict[bool, tuple[Callable[[str], object] | None, Callable[[str], object] | None]]:
+        # For a file and for a directory: one expression for the patterns matched against the entry's name
+        # and one for those (holding a `/`) matched against its path below this directory. A pattern
+        # ending in `/` matches directories only.
+        made = {}
+        for is_dir in (False, True):
+            names: list[str] = []
+            paths: list[str] = []
+            for pattern in self.patterns:
+                if pattern.endswith("/"):
+                    if not is_dir:
+                        continue
+                    pattern = pattern.rstrip("/")
+                if "/" in pattern:
+                    paths.append(_path_glob(pattern.lstrip("/")))
+                else:
+                    names.append(fnmatch.translate(pattern))
+            made[is_dir] = (_any_of(names), _any_of(paths))
+        return made
+
+
+def _path_glob(pattern: str) -> str:
+    """An expression for a .gitignore pattern matched against a path, as git matches it: `*` and `?` do not
+    match `/`, `**/` matches any number of directories (none too), a trailing `/**` everything inside."""
+    out: list[str] = []
+    i = 0
+    while i < len(pattern):
+        if pattern.startswith("**/", i):
+            out.append("(?:[^/]*/)*")
+            i += 3
+        elif pattern.startswith("**", i):
+            out.append(".*")
+            i += 2
+        elif pattern[i] == "*":
+            out.append("[^/]*")
+            i += 1
+        elif pattern[i] == "?":
+            out.append("[^/]")
+            i += 1
+        elif pattern[i] == "[" and "]" in pattern[i + 2 :]:
+            end = pattern.index("]", i + 2)
+            members = pattern[i + 1 : end]
+            negated = members[:1] in ("!", "^")
+            members = members[1:] if negated else members
+            out.append(f"[{'^/' if negated else ''}{members.replace(chr(92), chr(92) * 2)}]")
+            i = end + 1
+        elif pattern[i] == "\\" and i + 1 < len(pattern):
+            out.append(re.escape(pattern[i + 1]))
+            i += 2
+        else:
+            out.append(re.escape(pattern[i]))
+            i += 1
+    return "(?s:" + "".join(out) + r")\Z"
+
+
+def _any_of(expressions: list[str]) -> Callable[[str], object] | None:
+    """A `match` for any of these `fnmatch.translate` expressions (each ends in `\\Z`), or None."""
+    return re.compile("|".join(f"(?:{e})" for e in sorted(expressions))).match if expressions else None
 
 
 def discover(

@@ -153,7 +153,14 @@ class _Search:
 
     def any_alternative(self, alternatives: tuple[tuple[Needle, ...], ...]) -> bool:
         """Whether every needle of some alternative is in the bytes."""
-        return any(all(self.has(needle) for needle in alternative) for alternative in alternatives)
+        has = self.has
+        for alternative in alternatives:
+            for needle in alternative:
+                if not has(needle):
+                    break
+            else:
+                return True
+        return False
 
 
 def matching_groups(data: bytes, groups: Iterable[tuple[T, tuple[tuple[Needle, ...], ...]]]) -> Iterator[T]:
