@@ -622,9 +622,10 @@ def _check_batch(batch: list[tuple[str, bytes, Plan]], settings: Settings) -> li
 def _check_in_pool(pending: list[tuple[str, bytes, Plan]], settings: Settings, jobs: int) -> list[FileResult]:
     from concurrent.futures import ProcessPoolExecutor
 
-    # Import the analysis before the workers fork, so that each does not import it again.
-    import packlint.facts
-    import packlint.rules  # noqa: F401
+    # Import the analysis and every rule module (the registry loads them) before the workers fork, so that
+    # each does not import them again.
+    import packlint.facts  # noqa: F401
+    from packlint.rules import REGISTRY  # noqa: F401  (the registry loads every rule module)
 
     # Largest files first, in small batches, so that no worker is left with a long tail.
     ordered = sorted(pending, key=lambda item: len(item[1]), reverse=True)
