@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import ast
 import bisect
-from collections.abc import Iterator
+import re
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Union
 
@@ -27,20 +28,88 @@ class EvalLoop:
     function: ast.FunctionDef | ast.AsyncFunctionDef | None  # None at module level
 
 
-def eval_loops(tree: ast.Module, nodes: Nodes | None = None) -> list[EvalLoop]:
-    """Evaluation loops that build an autograd graph on every batch for nothing."""
-    nodes = nodes if nodes is not None else Nodes(tree)
-    lines = sorted(node.lineno for node in nodes.inside(tree, ast.Call) if is_eval_call(node))
-    if not lines:
-        return []  # most files that say `eval(` call the builtin, or no model at all
-    # The module, then every function in `ast.walk` order (`scopes`).
-    functions: list[Scope] = [tree, *nodes.walk(tree, ast.FunctionDef, ast.AsyncFunctionDef)]
-    # Only a scope whose lines hold a `model.eval()` can have an evaluation loop (scope_loops asks for one).
-    found = [loop for scope in functions if _spans(scope, lines) for loop in scope_loops(scope, nodes)]
+def eval_loops(tree: ast.Module, nodes: Callable[[], Nodes], eval_lines: Sequence[int]) -> list[EvalLoop]:
+    """Evaluation loops that build an autograd graph on every batch for nothing. `eval_lines`: the lines of
+    the text that hold the word `eval` (every `model.eval()` has its `eval` on one); `nodes` gives the
+    file's node index, built only when an answer needs the whole file."""
+    if not eval_lines:
+        return []
+    found = [loop for scope, index in _candidate_scopes(tree, nodes, eval_lines) for loop in scope_loops(scope, index)]
     if not found:
         return []
+    functions: list[Scope] = [tree, *nodes().walk(tree, ast.FunctionDef, ast.AsyncFunctionDef)]
     guarded = guarded_functions(tree, functions)
     return [loop for loop in found if loop.function is None or loop.function.name not in guarded]
+
+
+def _candidate_scopes(
+    tree: ast.Module, nodes: Callable[[], Nodes], lines: Sequence[int]
+) -> Iterator[tuple[Scope, Nodes]]:
+    # The scopes whose own code may hold a `model.eval()`, each with an index that covers it. A call's
+    # `eval` lies on a line of the statements around it, so the functions on the way down to each such
+    # line include the one whose own code holds the call (outer ones give no loop of their own for it:
+    # `scope_loops` reads only a scope's own calls). A function is indexed alone; the module, whose own code
+    # is every statement outside a definition, takes the file's index.
+    chosen: dict[int, Scope] = {}
+    module = False
+    starts: dict[int, list[int]] = {}  # per statement list, its statements' first lines
+    for line in sorted(set(lines)):
+        body: list[ast.stmt] = tree.body
+        depth = 0
+        while True:
+            firsts = starts.get(id(body))
+            if firsts is None:
+                firsts = starts[id(body)] = [_first_line(stmt) for stmt in body]
+            stmt = _statement_at(body, firsts, line)
+            if stmt is None:
+                break
+            if depth == 0 and not isinstance(stmt, _DEFS):
+                module = True
+            if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                chosen.setdefault(id(stmt), stmt)
+            depth += 1
+            body = _inner_statement_at(stmt, line)
+            if not body:
+                break
+    if module:
+        yield tree, nodes()
+    for scope in chosen.values():
+        yield scope, Nodes(scope)
+
+
+def _first_line(stmt: ast.stmt) -> int:
+    decorators = getattr(stmt, "decorator_list", ())
+    return min([stmt.lineno, *(d.lineno for d in decorators)]) if decorators else stmt.lineno
+
+
+def _statement_at(body: list[ast.stmt], firsts: list[int], line: int) -> ast.stmt | None:
+    """The statement of `body` (whose first lines are `firsts`) whose lines, decorators included, hold `line`."""
+    at = bisect.bisect_right(firsts, line) - 1
+    if at < 0:
+        return None
+    stmt = body[at]
+    return stmt if line <= (stmt.end_lineno or stmt.lineno) else None
+
+
+def _inner_statement_at(stmt: ast.stmt, line: int) -> list[ast.stmt]:
+    """The statement list inside `stmt` (a body, an `else`, a handler's or a case's body) that holds `line`."""
+    lists: list[list[ast.stmt]] = []
+    for name in ("body", "orelse", "finalbody"):
+        value = getattr(stmt, name, None)
+        if isinstance(value, list) and value and isinstance(value[0], ast.stmt):
+            lists.append(value)
+    for holder in (*getattr(stmt, "handlers", ()), *getattr(stmt, "cases", ())):
+        lists.append(holder.body)
+    for statements in lists:
+        if statements and _first_line(statements[0]) <= line <= (statements[-1].end_lineno or line):
+            return statements
+    return []
+
+
+def word_lines(text: str, line_starts: Sequence[int], word: str) -> list[int]:
+    """The 1-based lines of `text` that hold `word` as a whole word."""
+    pattern = re.compile(rf"(?<!\w){re.escape(word)}(?!\w)")
+    return sorted({bisect.bisect_right(line_starts, m.start()) for m in pattern.finditer(text)})
 
 
 def _spans(scope: Scope, lines: list[int]) -> bool:

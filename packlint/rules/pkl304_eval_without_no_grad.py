@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 from packlint.diagnostics import Diagnostic, Fix
 from packlint.facts import EvalLoop, eval_loops, import_names
+from packlint.facts.evaluation import word_lines
 from packlint.fixes.edits import edit
 from packlint.rules.base import Context, Rule
 
@@ -65,7 +66,8 @@ class EvalWithoutNoGrad(Rule):
     fix_availability = "sometimes"
 
     def check(self, ctx: Context) -> Iterator[Diagnostic]:
-        loops = eval_loops(ctx.facts.tree, ctx.facts.nodes)
+        lines = word_lines(ctx.source.text, ctx.source.line_starts, "eval")
+        loops = eval_loops(ctx.facts.tree, lambda: ctx.facts.nodes, lines)
         if not loops:
             return
         torch_names = [local for local, full in import_names(ctx.facts.tree).items() if full == "torch"]
