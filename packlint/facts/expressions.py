@@ -31,6 +31,14 @@ _ACCELERATORS = ("cuda", "mps", "xpu", "npu", "hpu", "xla")
 SHAPE_ONLY = frozenset({"size", "shape", "dim", "ndim", "dtype", "numel"})
 
 
+# Each evaluator class's `eval_<Node>` method per node class (None: evaluate the children), found once.
+_UNSET = object()
+_EVAL_METHODS: dict[tuple[type, type], object] = {}
+# The values of the str and int literals met so far (most files repeat the same few); emptied when full.
+_CONSTANTS: dict[tuple[type, object], Value] = {}
+_CONSTANTS_KEPT = 4096
+
+
 class Evaluator:
     """The state of one walk (environment, recording switch) and the evaluation of expressions."""
 
@@ -185,10 +193,15 @@ class Evaluator:
         """What `node` evaluates to; evaluates every sub-expression once (recording uses)."""
         if node is None:
             return UNKNOWN
-        method = getattr(self, f"eval_{type(node).__name__}", None)
+        key = (self.__class__, node.__class__)
+        method = _EVAL_METHODS.get(key, _UNSET)
+        if method is _UNSET:
+            method = _EVAL_METHODS[key] = getattr(self.__class__, f"eval_{node.__class__.__name__}", None)
         if method is not None:
-            return method(node)  # type: ignore[no-any-return]
+            return method(self, node)  # type: ignore[no-any-return,operator]
         for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.Constant):
+                continue  # nothing to record: a literal's value matters only to what uses it
             if isinstance(child, ast.expr):
                 self.eval(child)
             elif isinstance(child, ast.comprehension):
@@ -197,6 +210,19 @@ class Evaluator:
 
     def eval_Constant(self, node: ast.Constant) -> Value:
         literal = node.value
+        if literal.__class__ is str or literal.__class__ is int:
+            # The same literal gives the same (immutable) value; a float is not kept (0.0 == -0.0).
+            known = _CONSTANTS.get((literal.__class__, literal))
+            if known is None:
+                known = self._constant(literal)
+                if len(_CONSTANTS) >= _CONSTANTS_KEPT:
+                    _CONSTANTS.clear()
+                _CONSTANTS[literal.__class__, literal] = known
+            return known
+        return self._constant(literal)
+
+    @staticmethod
+    def _constant(literal: object) -> Value:
         if isinstance(literal, str):
             text = literal.split(":")[0]
             if text == "cpu":
