@@ -47,7 +47,8 @@ class Walker(CallEvaluator):
             self.eval(stmt.target) if isinstance(stmt.target, ast.Name) else None
             self.bind(stmt.target, UNKNOWN, stmt)
         elif isinstance(stmt, ast.Expr):
-            self.eval(stmt.value)
+            if not isinstance(stmt.value, ast.Constant):  # a docstring records nothing
+                self.eval(stmt.value)
         elif isinstance(stmt, ast.Return):
             value = self.eval(stmt.value) if stmt.value is not None else UNKNOWN
             if self.returns is not None:
