@@ -27,6 +27,7 @@ _MARKER = "#packlint-cell:{index}"
 _MARKER_LINE = re.compile(r"^#packlint-cell:(\d+)(?:\r\n|\r|\n)", re.M)
 _NEWLINE = re.compile(r"\r\n|\r|\n")
 _LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+")
+_INDENT = re.compile(r"[ \t]+")
 _WHITESPACE = re.compile(r"[ \t\n\r]*")
 # Quick test: text with none of these has no IPython syntax to mask.
 _MAYBE_IPYTHON = re.compile(r"^[ \t]*[%!?]|\?|=[ \t]*[%!]", re.M)
@@ -313,6 +314,44 @@ def _escaped(text: str, pos: int) -> bool:
 
 
 @dataclass(frozen=True)
+class Dedent:
+    """A cell as IPython runs it: when its first line that is not blank is indented, that indentation is
+    removed from every line that starts with it (`leading_indent`), so an indented cell runs. Positions in
+    the dedented text move back right by the indentation on the rows it was removed from."""
+
+    text: str
+    indent: str  # "" when the cell's first line is not indented
+    rows: frozenset[int]  # the cell's rows (1-based) the indentation was removed from
+    line_count: int
+
+    @classmethod
+    def of(cls, source: str) -> Dedent:
+        lines = _LINE.findall(source)
+        first = next((i for i, line in enumerate(lines) if line and not line.isspace()), None)
+        found = _INDENT.match(lines[first]) if first is not None else None
+        if first is None or found is None:
+            return cls(source, "", frozenset(), len(lines))
+        indent = found.group()
+        rows = frozenset(row for row in range(first + 1, len(lines) + 1) if lines[row - 1].startswith(indent))
+        text = "".join(line[len(indent) :] if row in rows else line for row, line in enumerate(lines, 1))
+        return cls(text, indent, rows, len(lines))
+
+    def restore(self, text: str) -> str | None:
+        """A dedented (and fixed) text with the indentation back on its rows; None when the fixes added or
+        removed lines, so that which rows had it is not known."""
+        if not self.indent:
+            return text
+        lines = _LINE.findall(text)
+        if len(lines) != self.line_count:
+            return None
+        return "".join(self.indent + line if row in self.rows else line for row, line in enumerate(lines, 1))
+
+    def column(self, row: int, column: int) -> int:
+        """A column of the dedented text's `row` as a column of the cell."""
+        return column + len(self.indent) if row in self.rows else column
+
+
+@dataclass(frozen=True)
 class CellModule:
     """The Python cells of a notebook joined into one module, with what it takes to split it again."""
 
@@ -320,6 +359,14 @@ class CellModule:
     cells: tuple[NotebookCell, ...]  # the cells in the module, in order
     masks: tuple[Masked, ...]
     added_newline: tuple[bool, ...]  # whether the join added a line ending after the cell
+    dedents: tuple[Dedent, ...] = ()  # per cell, the indentation IPython removes before running it
+
+    def dedent_of(self, index: int) -> Dedent | None:
+        """The indentation removed from the cell with this index, if any was."""
+        for cell, dedent in zip(self.cells, self.dedents):
+            if cell.index == index:
+                return dedent if dedent.indent else None
+        return None
 
 
 def join_cells(cells: Sequence[NotebookCell]) -> CellModule:
@@ -327,14 +374,18 @@ def join_cells(cells: Sequence[NotebookCell]) -> CellModule:
     parts: list[str] = []
     masks: list[Masked] = []
     added: list[bool] = []
+    dedents: list[Dedent] = []
     counter = [0]
     for cell in cells:
-        masked = mask_ipython(cell.source, counter)
+        # IPython's order: the cell's leading indentation goes first, then its special syntax.
+        dedent = Dedent.of(cell.source)
+        masked = mask_ipython(dedent.text, counter)
         needs = not masked.text.endswith("\n") and masked.text != ""  # a lone "\r" gets its "\n" too
         parts.append(masked.text + ("\n" if needs else "") + _MARKER.format(index=cell.index) + "\n")
         masks.append(masked)
         added.append(needs)
-    return CellModule("".join(parts), tuple(cells), tuple(masks), tuple(added))
+        dedents.append(dedent)
+    return CellModule("".join(parts), tuple(cells), tuple(masks), tuple(added), tuple(dedents))
 
 
 def split_cells(module: CellModule, text: str) -> dict[int, str] | None:
@@ -345,7 +396,8 @@ def split_cells(module: CellModule, text: str) -> dict[int, str] | None:
         return None
     sources: dict[int, str] = {}
     start = 0
-    for cell, mask, added, marker in zip(module.cells, module.masks, module.added_newline, markers):
+    dedents = module.dedents or tuple(Dedent(cell.source, "", frozenset(), 0) for cell in module.cells)
+    for cell, mask, added, dedent, marker in zip(module.cells, module.masks, module.added_newline, dedents, markers):
         segment = text[start : marker.start()]
         start = marker.end()
         if added:
@@ -353,6 +405,8 @@ def split_cells(module: CellModule, text: str) -> dict[int, str] | None:
                 return None
             segment = segment[:-1]
         restored = mask.restore(segment)
+        if restored is not None:
+            restored = dedent.restore(restored)
         if restored is None:
             return None
         sources[cell.index] = restored
@@ -366,10 +420,12 @@ class CellIndex:
     """Rows of a module text mapped to (cell index, first row of that cell)."""
 
     starts: tuple[tuple[int, int], ...]  # (first row in the module, cell index), ascending
+    module: CellModule | None = None  # the cells' removed indentation, when columns should move back
 
     @classmethod
-    def of(cls, text: str) -> CellIndex:
-        """The index of a module text made by `join_cells` (fixed or not)."""
+    def of(cls, text: str, module: CellModule | None = None) -> CellIndex:
+        """The index of a module text made by `join_cells` (fixed or not); with the `module` it was made
+        from, locations also move back by the indentation IPython would remove from a cell."""
         starts = []
         row, counted, at = 1, 1, 0
         for marker in _MARKER_LINE.finditer(text):
@@ -377,7 +433,7 @@ class CellIndex:
             at = marker.start()
             starts.append((row, int(marker.group(1))))
             row = counted + 1
-        return cls(tuple(starts))
+        return cls(tuple(starts), module)
 
     def place(self, location: Location) -> tuple[int, Location]:
         """The cell index and the cell-relative location of a module location."""
@@ -386,7 +442,9 @@ class CellIndex:
             if first > location.row:
                 break
             chosen = (first, index)
-        return chosen[1], Location(location.row - chosen[0] + 1, location.column)
+        row = location.row - chosen[0] + 1
+        dedent = self.module.dedent_of(chosen[1]) if self.module is not None else None
+        return chosen[1], Location(row, dedent.column(row, location.column) if dedent is not None else location.column)
 
 
 def check_notebook(data: bytes, path: str, settings: Settings, plan: Plan) -> FileResult:
@@ -424,7 +482,7 @@ def lint_cells(cells: Sequence[NotebookCell], path: str, settings: Settings, pla
             ast.parse(module.text)
             break
         except SyntaxError as exc:
-            index, where = CellIndex.of(module.text).place(Location(exc.lineno or 1, exc.offset or 0))
+            index, where = CellIndex.of(module.text, module).place(Location(exc.lineno or 1, exc.offset or 0))
             errors.append(
                 FileError(f"cell {index + 1}: syntax error at {where.row}:{where.column}: {exc.msg}", SYNTAX_ERROR)
             )
@@ -449,23 +507,21 @@ def lint_notebook(notebook: Notebook, path: str, settings: Settings, plan: Plan)
             plain = replace(plan, prefilter=False, fix=False)
             unfixed = lint_cells(module.cells, path, settings, plain).result
             message = "a fix crossed a cell boundary or removed IPython syntax; notebook left unchanged"
-            return place_result(
-                notebook, module.text, unfixed, (*errors, *unfixed.errors, FileError(message, FIX_ERROR))
-            )
+            return place_result(notebook, module, unfixed, (*errors, *unfixed.errors, FileError(message, FIX_ERROR)))
         new_text = splice_sources(notebook, sources)
         if new_text != notebook.text:
             new_data = notebook.encode(new_text)
     final = Notebook.parse(new_data) if new_data is not None else notebook
-    result = place_result(final, module.text, inner, (*errors, *inner.errors))
+    result = place_result(final, module, inner, (*errors, *inner.errors))
     if new_data is not None:
         result = replace(result, new_source=new_data, fixed=inner.fixed)
     return result
 
 
-def place_result(notebook: Notebook, module_text: str, inner: FileResult, errors: Sequence[FileError]) -> FileResult:
+def place_result(notebook: Notebook, module: CellModule, inner: FileResult, errors: Sequence[FileError]) -> FileResult:
     """A module result with every position moved to its cell (and to the notebook file's own lines)."""
-    text = inner.new_source.decode("utf-8") if inner.new_source is not None else module_text
-    index = CellIndex.of(text)
+    text = inner.new_source.decode("utf-8") if inner.new_source is not None else module.text
+    index = CellIndex.of(text, module)
     by_index = {cell.index: cell for cell in notebook.cells}
     placed = tuple(place_diagnostic(d, index, notebook, by_index) for d in inner.diagnostics)
     return FileResult(inner.path, placed, tuple(errors))

@@ -167,7 +167,7 @@ def check_notebook_document(server: PacklintServer, notebook: lsp.NotebookDocume
         uris[index] = cell.document
     python = [c for c in cells if is_python_cell(c)]
     checked = lint_cells(python, path, settings, Plan.from_settings(settings, path))
-    rows = CellIndex.of(checked.module.text)
+    rows = CellIndex.of(checked.module.text, checked.module)
     findings = []
     for d in checked.result.diagnostics:
         cell_index, start = rows.place(d.location)

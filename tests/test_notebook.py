@@ -435,3 +435,44 @@ def test_check_paths_reads_notebooks_like_other_files(tmp_path: Path) -> None:
     path.write_text(STANDARD, encoding="utf-8")
     (result,) = check_paths([str(path)], SETTINGS.but(fix=True))
     assert result.old_source == STANDARD.encode() and result.new_source is not None
+
+
+def indented(source: str, indent: str = "  ") -> str:
+    """`source` with every line that is not blank indented."""
+    return "".join(indent + line if line.strip() else line for line in lines(source))
+
+
+def test_an_indented_cell_is_checked_as_ipython_runs_it_and_placed_at_its_own_columns() -> None:
+    # IPython removes the first line's indentation from every line that starts with it, so the cell runs:
+    # no syntax error, and the diagnostic sits two columns right of where it sits unindented.
+    text = notebook(code(IMPORTS + MODEL), code("\n" + indented(BAD_CALL)))
+    result = check(text)
+    assert not result.errors
+    assert positions(result) == [("PKL112", 2, 2, 12)]
+    tabbed = notebook(code(IMPORTS + MODEL), code(indented(BAD_CALL, "\t")))
+    assert positions(check(tabbed)) == [("PKL112", 2, 1, 11)]
+
+
+def test_a_line_without_the_first_lines_indentation_keeps_its_own() -> None:
+    # The second line does not start with the first line's indentation: IPython leaves it, and so do we.
+    cell = NotebookCell(0, "code", "  x = 1\ny = '''\n  text'''\n", (0, 0), None)
+    module = join_cells([cell])
+    assert module.text.startswith("x = 1\ny = '''\ntext'''\n")
+    assert split_cells(module, module.text) == {0: cell.source}
+
+
+def test_a_fix_in_an_indented_cell_puts_the_indentation_back() -> None:
+    cells = (code(IMPORTS + MODEL), code(indented(BAD_CALL, "    ")))
+    result = check(notebook(*cells), fix=True)
+    assert not result.errors and result.new_source is not None
+    expected = notebook(cells[0], {**cells[1], "source": lines(indented(FIXED_CALL, "    "))})
+    assert result.new_source.decode("utf-8") == expected
+
+
+def test_a_fix_that_adds_lines_to_an_indented_cell_is_refused() -> None:
+    # Which new lines had the indentation is not known: the cell is left as it is, and the run says so.
+    cell = NotebookCell(0, "code", "  x = 1\n  y = 2\n", (0, 0), None)
+    module = join_cells([cell])
+    fixed = module.text.replace("x = 1\n", "x = 1\nz = 3\n")
+    assert split_cells(module, fixed) is None
+    assert split_cells(module, module.text.replace("x = 1", "x = 4")) == {0: "  x = 4\n  y = 2\n"}
