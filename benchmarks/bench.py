@@ -448,8 +448,15 @@ cache.check_cached(files, settings)
 print(json.dumps({"files": len(files), "misses": len(misses)}))
 """
     try:
+        # Run from the tree checked, as the timed runs are: from this checkout, `-c` would import the
+        # checkout's packlint (the current directory comes first on sys.path), not the snapshot, and fill
+        # the cache under another code fingerprint whenever the checkout was edited after the snapshot.
         run = subprocess.run(
-            [sys.executable, "-c", probe, str(first)], capture_output=True, text=True, env=with_path(snapshot)
+            [sys.executable, "-c", probe, str(first)],
+            capture_output=True,
+            text=True,
+            cwd=first,
+            env=with_path(snapshot),
         )
         shutil.copytree(first, second, symlinks=True)  # new path, new inodes and ctimes: only content can match
         moved = measure([sys.executable, "-m", "packlint", "check", "--exit-zero", "-q", "."], second,
@@ -457,8 +464,9 @@ print(json.dumps({"files": len(files), "misses": len(misses)}))
         shutil.rmtree(second)
         shutil.copytree(first, second, symlinks=True)
         run = subprocess.run(
-            [sys.executable, "-c", probe, str(second)], capture_output=True, text=True, env=with_path(snapshot)
-        )
+            [sys.executable, "-c", probe, str(second)], capture_output=True, text=True, cwd=second,
+            env=with_path(snapshot),
+        )  # fmt: skip
         counts = json.loads(run.stdout)
     except (OSError, ValueError, RuntimeError) as exc:
         return f"cache after a move: not measured ({exc})"
