@@ -19,6 +19,7 @@ from typing import Union
 
 from packlint.facts.file_facts import FileFacts
 from packlint.facts.interpreter import Interpreter
+from packlint.facts.nodes import Nodes
 from packlint.facts.syntax import argument
 from packlint.facts.tensors import import_names, qualified
 from packlint.facts.values import UNKNOWN, Kind
@@ -87,18 +88,24 @@ class Reduction:
 
 
 def padded_reductions(facts: FileFacts) -> list[Reduction]:
-    """Every softmax/mean/max over the time axis of a padded output the file shows, in source order."""
+    """Every softmax/mean/max over the time axis of a padded output the file shows, in source order
+    (computed once per file: PKL204 and PKL205 both read it)."""
+    return facts.derived(_padded_reductions)
+
+
+def _padded_reductions(facts: FileFacts) -> list[Reduction]:
     seeds = _seeds(facts)
     if not seeds:
         return []
+    nodes = facts.nodes
     names = import_names(facts.tree)
-    modules = _class_modules(facts.tree, names)
-    callees = Callees.of(facts.tree, names, modules)
+    modules = _class_modules(facts.tree, names, nodes)
+    callees = Callees.of(facts.tree, names, modules, nodes)
     found: list[Reduction] = []
-    for scope, attrs in _scopes(facts.tree, modules):
-        if not any(id(n) in seeds for n in ast.walk(scope)):
+    for scope, attrs in _scopes(facts.tree, modules, nodes):
+        if not any(id(n) in seeds for n in nodes.inside(scope, ast.Call)):  # every seed is a call
             continue
-        walker = PaddingWalker(names, seeds, attrs, _masky_names(scope), callees, callees.owner.get(id(scope)))
+        walker = PaddingWalker(names, seeds, attrs, _masky_names(scope, nodes), callees, callees.owner.get(id(scope)))
         walker.walk(scope.body)
         found.extend(walker.found)
     # A helper reached from two calls is one place to report; unmasked on either path is reported.
@@ -125,10 +132,12 @@ class Callees:
     attrs: dict[int, dict[str, tuple[bool, bool]]]  # class id -> known per-step modules
 
     @staticmethod
-    def of(tree: ast.Module, names: dict[str, str], attrs: dict[int, dict[str, tuple[bool, bool]]]) -> Callees:
+    def of(
+        tree: ast.Module, names: dict[str, str], attrs: dict[int, dict[str, tuple[bool, bool]]], nodes: Nodes
+    ) -> Callees:
         """Index the file's functions, methods and module attributes."""
         functions = {n.name: n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
-        classes = {n.name: n for n in ast.walk(tree) if isinstance(n, ast.ClassDef)}
+        classes = {n.name: n for n in nodes.walk(tree, ast.ClassDef)}  # `ast.walk`'s order: the last one wins
         methods: dict[int, dict[str, Function]] = {}
         submodules: dict[int, dict[str, ast.ClassDef]] = {}
         owner: dict[int, ast.ClassDef] = {}
@@ -138,7 +147,7 @@ class Callees:
             for method in own.values():
                 owner[id(method)] = cls
             built: dict[str, list[ast.expr]] = {}
-            for node in ast.walk(cls):
+            for node in nodes.inside(cls, ast.Assign):
                 if isinstance(node, ast.Assign):
                     for target in node.targets:
                         if isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name):
@@ -207,14 +216,12 @@ def _is_negative_infinity(node: ast.expr) -> bool:
     return (text.startswith("-") and "inf" in text) or "'-inf'" in text or '"-inf"' in text
 
 
-def _class_modules(tree: ast.Module, names: dict[str, str]) -> dict[int, dict[str, tuple[bool, bool]]]:
+def _class_modules(tree: ast.Module, names: dict[str, str], nodes: Nodes) -> dict[int, dict[str, tuple[bool, bool]]]:
     """For each class: `self.x` attributes assigned exactly once, to a module whose effect is known."""
     result: dict[int, dict[str, tuple[bool, bool]]] = {}
-    for cls in ast.walk(tree):
-        if not isinstance(cls, ast.ClassDef):
-            continue
+    for cls in nodes.inside(tree, ast.ClassDef):
         seen: dict[str, list[ast.expr]] = {}
-        for node in ast.walk(cls):
+        for node in nodes.inside(cls, ast.Assign, ast.AugAssign, ast.AnnAssign):
             if isinstance(node, ast.Assign):
                 for target in node.targets:
                     if isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name):
@@ -232,24 +239,23 @@ def _class_modules(tree: ast.Module, names: dict[str, str]) -> dict[int, dict[st
 
 
 def _scopes(
-    tree: ast.Module, modules: dict[int, dict[str, tuple[bool, bool]]]
+    tree: ast.Module, modules: dict[int, dict[str, tuple[bool, bool]]], nodes: Nodes
 ) -> Iterator[tuple[ast.Module | ast.FunctionDef | ast.AsyncFunctionDef, dict[str, tuple[bool, bool]]]]:
-    """The module and every function, with the known modules of the class a method belongs to."""
+    """The module and every function (in `ast.walk`'s order), with the known modules of the class a
+    method belongs to."""
     yield tree, {}
     methods: dict[int, dict[str, tuple[bool, bool]]] = {}
-    for node in ast.walk(tree):
-        if isinstance(node, ast.ClassDef):
-            for item in node.body:
-                methods[id(item)] = modules.get(id(node), {})
-    for node in ast.walk(tree):
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            yield node, methods.get(id(node), {})
+    for node in nodes.inside(tree, ast.ClassDef):
+        for item in node.body:
+            methods[id(item)] = modules.get(id(node), {})
+    for function in nodes.walk(tree, ast.FunctionDef, ast.AsyncFunctionDef):
+        yield function, methods.get(id(function), {})
 
 
-def _masky_names(scope: ast.AST) -> frozenset[str]:
+def _masky_names(scope: ast.AST, nodes: Nodes | None = None) -> frozenset[str]:
     """Names in this scope that hold (or are named like) a mask or lengths."""
     names: set[str] = set()
-    for node in ast.walk(scope):
+    for node in nodes.inside(scope, ast.arg, ast.Name) if nodes is not None else ast.walk(scope):
         if isinstance(node, ast.arg) and _MASKY.search(node.arg):
             names.add(node.arg)
         elif isinstance(node, ast.Name) and node.id != "len" and _MASKY.search(node.id):
