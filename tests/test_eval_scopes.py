@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from packlint.facts.evaluation import eval_loops, guarded_functions, scope_loops, word_lines
+from packlint.facts.evaluation import attribute_lines, eval_loops, guarded_functions, scope_loops
 from packlint.facts.nodes import Nodes
 from packlint.source import Source
 from tests.fixture_marks import FIXTURES
@@ -92,7 +92,7 @@ def _every_scope(tree: ast.Module) -> list[tuple[int, int]]:
 def _candidates(text: str) -> list[tuple[int, int]]:
     source = Source.from_text(text)
     tree = ast.parse(text)
-    loops = eval_loops(tree, lambda: Nodes(tree), word_lines(text, source.line_starts, "eval"))
+    loops = eval_loops(tree, lambda: Nodes(tree), attribute_lines(text, source.line_starts, "eval"))
     return sorted((loop.loop.lineno, loop.eval_call.lineno) for loop in loops)
 
 
@@ -113,6 +113,12 @@ def test_fixtures_give_the_loops_every_scope_gives(path: Path) -> None:
     assert _candidates(text) == _every_scope(tree)
 
 
-def test_the_word_is_found_on_its_own_line_only() -> None:
-    text = "a = 1\nmodel.eval()\nevaluate()\n# eval\nx.eval_mode\n"
-    assert word_lines(text, Source.from_text(text).line_starts, "eval") == [2, 4]
+def test_an_attribute_is_found_on_the_line_of_its_dot_whatever_separates_them() -> None:
+    text = "a = 1\nmodel.eval()\nevaluate()\n# eval\nx.eval_mode\n(m .  # why\n  eval)()\nm.\\\n eval()\neval(s)\n"
+    assert attribute_lines(text, Source.from_text(text).line_starts, "eval") == [2, 6, 8]
+
+
+def test_a_comment_banner_after_a_dot_is_read_once() -> None:
+    # Under `(?:\s|#[^\n]*)*` the banner splits into pieces in exponentially many ways before failing.
+    text = "x = a.  " + "#" * 40 + "\n"
+    assert attribute_lines(text, Source.from_text(text).line_starts, "eval") == []

@@ -30,8 +30,8 @@ class EvalLoop:
 
 def eval_loops(tree: ast.Module, nodes: Callable[[], Nodes], eval_lines: Sequence[int]) -> list[EvalLoop]:
     """Evaluation loops that build an autograd graph on every batch for nothing. `eval_lines`: the lines of
-    the text that hold the word `eval` (every `model.eval()` has its `eval` on one); `nodes` gives the
-    file's node index, built only when an answer needs the whole file."""
+    the text where an attribute `eval` may be taken (`attribute_lines`: every `model.eval()` has its `.` on
+    one); `nodes` gives the file's node index, built only when an answer needs the whole file."""
     if not eval_lines:
         return []
     found = [loop for scope, index in _candidate_scopes(tree, nodes, eval_lines) for loop in scope_loops(scope, index)]
@@ -46,7 +46,7 @@ def _candidate_scopes(
     tree: ast.Module, nodes: Callable[[], Nodes], lines: Sequence[int]
 ) -> Iterator[tuple[Scope, Nodes]]:
     # The scopes whose own code may hold a `model.eval()`, each with an index that covers it. A call's
-    # `eval` lies on a line of the statements around it, so the functions on the way down to each such
+    # `.eval` lies on a line of the statements around it, so the functions on the way down to each such
     # line include the one whose own code holds the call (outer ones give no loop of their own for it:
     # `scope_loops` reads only a scope's own calls). A function is indexed alone; the module, whose own code
     # is every statement outside a definition, takes the file's index.
@@ -106,9 +106,11 @@ def _inner_statement_at(stmt: ast.stmt, line: int) -> list[ast.stmt]:
     return []
 
 
-def word_lines(text: str, line_starts: Sequence[int], word: str) -> list[int]:
-    """The 1-based lines of `text` that hold `word` as a whole word."""
-    pattern = re.compile(rf"(?<!\w){re.escape(word)}(?!\w)")
+def attribute_lines(text: str, line_starts: Sequence[int], name: str) -> list[int]:
+    """The 1-based lines of `text` where an attribute `name` may be taken: a `.` followed by `name`, with
+    anything Python allows between them (spaces, a line break inside brackets, a backslash, a comment)."""
+    # A comment runs to its line's end: matched so, a `#` banner cannot be split in exponentially many ways.
+    pattern = re.compile(rf"\.(?:\s|\\|#[^\r\n]*(?=[\r\n]|\Z))*{re.escape(name)}(?!\w)")
     return sorted({bisect.bisect_right(line_starts, m.start()) for m in pattern.finditer(text)})
 
 

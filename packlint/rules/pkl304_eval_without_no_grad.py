@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from packlint.diagnostics import Diagnostic, Fix
 from packlint.facts import EvalLoop, eval_loops, import_names
-from packlint.facts.evaluation import word_lines
+from packlint.facts.evaluation import attribute_lines
 from packlint.fixes.edits import edit
 from packlint.rules.base import Context, Rule
 
@@ -66,7 +66,7 @@ class EvalWithoutNoGrad(Rule):
     fix_availability = "sometimes"
 
     def check(self, ctx: Context) -> Iterator[Diagnostic]:
-        lines = word_lines(ctx.source.text, ctx.source.line_starts, "eval")
+        lines = attribute_lines(ctx.source.text, ctx.source.line_starts, "eval")
         loops = eval_loops(ctx.facts.tree, lambda: ctx.facts.nodes, lines)
         if not loops:
             return
