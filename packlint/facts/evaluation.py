@@ -46,16 +46,19 @@ def _candidate_scopes(
     tree: ast.Module, nodes: Callable[[], Nodes], lines: Sequence[int]
 ) -> Iterator[tuple[Scope, Nodes]]:
     # The scopes whose own code may hold a `model.eval()`, each with an index that covers it. A call's
-    # `.eval` lies on a line of the statements around it, so the functions on the way down to each such
-    # line include the one whose own code holds the call (outer ones give no loop of their own for it:
-    # `scope_loops` reads only a scope's own calls). A function is indexed alone; the module, whose own code
-    # is every statement outside a definition, takes the file's index.
+    # `.eval` lies on a line of the statement around it: going down the statements to that line, the
+    # innermost one holds the call, and the innermost function on the way is the only one whose own
+    # code can (`scope_loops` reads only a scope's own calls); outside every function, the module's.
+    # A function is indexed alone; the module, whose own code is every statement outside a definition,
+    # takes the file's index.
     chosen: dict[int, Scope] = {}
     module = False
     starts: dict[int, list[int]] = {}  # per statement list, its statements' first lines
     for line in sorted(set(lines)):
         body: list[ast.stmt] = tree.body
-        depth = 0
+        top: ast.stmt | None = None
+        innermost: ast.FunctionDef | ast.AsyncFunctionDef | None = None
+        deepest: ast.stmt | None = None
         while True:
             firsts = starts.get(id(body))
             if firsts is None:
@@ -63,14 +66,19 @@ def _candidate_scopes(
             stmt = _statement_at(body, firsts, line)
             if stmt is None:
                 break
-            if depth == 0 and not isinstance(stmt, _DEFS):
-                module = True
+            top = top or stmt
             if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                chosen.setdefault(id(stmt), stmt)
-            depth += 1
+                innermost = stmt
+            deepest = stmt
             body = _inner_statement_at(stmt, line)
             if not body:
                 break
+        if deepest is None or not any(is_eval_call(node) for node in ast.walk(deepest)):
+            continue  # a comment, a string, or no `x.eval()` call there
+        if innermost is not None:
+            chosen.setdefault(id(innermost), innermost)
+        elif not isinstance(top, _DEFS):
+            module = True
     if module:
         yield tree, nodes()
     for scope in chosen.values():
@@ -158,8 +166,26 @@ def turns_off_grad(node: ast.AST) -> bool:
 
 
 def mentions(node: ast.AST, words: tuple[str, ...]) -> bool:
+    """Whether the source of `node` holds one of `words` (each a run of letters and underscores)."""
+    # Such a word can be in the source only inside one name, attribute, argument or string: most nodes
+    # hold none of them, and are answered without writing their source out.
+    if not any(word in piece for piece in _pieces(node) for word in words):
+        return False
     text = ast.unparse(node)
     return any(word in text for word in words)
+
+
+def _pieces(node: ast.AST) -> Iterator[str]:
+    for sub in ast.walk(node):
+        if isinstance(sub, ast.Name):
+            yield sub.id
+        elif isinstance(sub, ast.Attribute):
+            yield sub.attr
+        elif isinstance(sub, ast.Constant):
+            if isinstance(sub.value, (str, bytes)):
+                yield repr(sub.value)
+        elif isinstance(sub, (ast.keyword, ast.arg)) and sub.arg is not None:
+            yield sub.arg
 
 
 def guarded_functions(tree: ast.Module, functions: list[Scope] | None = None) -> set[str]:
