@@ -5,7 +5,7 @@ Rules import only the names listed here; the modules behind them are the analysi
 
 from packlint.facts.accumulation import accumulations
 from packlint.facts.analysis import analyse
-from packlint.facts.evaluation import EvalLoop, eval_loops
+from packlint.facts.evaluation import EvalLoop, attribute_lines, eval_loops
 from packlint.facts.events import (
     Exit,
     PackCall,
@@ -69,6 +69,7 @@ __all__ = [
     "accumulations",
     "analyse",
     "argument",
+    "attribute_lines",
     "called_name",
     "dotted",
     "eval_loops",

@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from packlint.diagnostics import Diagnostic, Fix
-from packlint.facts import EvalLoop, eval_loops, import_names
-from packlint.facts.evaluation import attribute_lines
+from packlint.facts import EvalLoop, attribute_lines, eval_loops, import_names
 from packlint.fixes.edits import edit
 from packlint.rules.base import Context, Rule
 
