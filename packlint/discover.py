@@ -14,7 +14,7 @@ from packlint.config import Settings
 
 @dataclass(frozen=True)
 class GitIgnore:
-    """The patterns of one .gitignore file, relative to its directory (negations are not honoured)."""
+    """The patterns of one .gitignore file, relative to its directory, in order (`!` re-includes)."""
 
     directory: str
     patterns: tuple[str, ...]
@@ -27,11 +27,16 @@ class GitIgnore:
                 lines = handle.read().splitlines()
         except (OSError, UnicodeDecodeError):
             return None
-        patterns = tuple(line.strip() for line in lines if line.strip() and not line.startswith(("#", "!")))
+        patterns = tuple(line.strip() for line in lines if line.strip() and not line.startswith("#"))
         return cls(directory, patterns) if patterns else None
 
     def ignores(self, path: str, is_dir: bool) -> bool:
-        """Whether `path` (below this file's directory) matches one of the patterns."""
+        """Whether this file's patterns leave `path` (below its directory) ignored."""
+        return self.verdict(path, is_dir) is True
+
+    def verdict(self, path: str, is_dir: bool) -> bool | None:
+        """True if the last pattern matching `path` ignores it, False if that pattern re-includes it
+        (`!name`), None if no pattern matches (a .gitignore further up decides)."""
         prefix = self.directory.rstrip(os.sep) + os.sep
         if path.startswith(prefix) and self.directory not in ("", os.curdir):
             relative = path[len(prefix) :]
@@ -39,29 +44,56 @@ class GitIgnore:
             relative = os.path.relpath(path, self.directory)
         relative = relative.replace(os.sep, "/")
         name = relative.rsplit("/", 1)[-1]
-        by_name, by_path = self._matchers[is_dir]
-        return bool(by_name and by_name(name)) or bool(by_path and by_path(relative))
+        ordered = self._ordered[is_dir]
+        if ordered is None:  # no `!` pattern: any match ignores
+            by_name, by_path = self._matchers[is_dir]
+            return True if (by_name and by_name(name)) or (by_path and by_path(relative)) else None
+        for negated, on_path, match in reversed(ordered):
+            if match(relative if on_path else name):
+                return not negated
+        return None
 
     @functools.cached_property
     def _matchers(self) -> dict[bool, tuple[Callable[[str], object] | None, Callable[[str], object] | None]]:
         # For a file and for a directory: one expression for the patterns matched against the entry's name
-        # and one for those (holding a `/`) matched against its path below this directory. A pattern
-        # ending in `/` matches directories only.
+        # and one for those (holding a `/`) matched against its path below this directory.
         made = {}
         for is_dir in (False, True):
-            names: list[str] = []
-            paths: list[str] = []
-            for pattern in self.patterns:
-                if pattern.endswith("/"):
-                    if not is_dir:
-                        continue
-                    pattern = pattern.rstrip("/")
-                if "/" in pattern:
-                    paths.append(_path_glob(pattern.lstrip("/")))
-                else:
-                    names.append(fnmatch.translate(pattern))
+            names = [e for _, on_path, e in self._expressions(is_dir) if not on_path]
+            paths = [e for _, on_path, e in self._expressions(is_dir) if on_path]
             made[is_dir] = (_any_of(names), _any_of(paths))
         return made
+
+    @functools.cached_property
+    def _ordered(self) -> dict[bool, list[tuple[bool, bool, Callable[[str], object]]] | None]:
+        # With a `!` pattern the last match decides: each pattern on its own, in order.
+        if not any(p.startswith("!") for p in self.patterns):
+            return {False: None, True: None}
+        return {
+            is_dir: [(negated, on_path, re.compile(e).match) for negated, on_path, e in self._expressions(is_dir)]
+            for is_dir in (False, True)
+        }
+
+    def _expressions(self, is_dir: bool) -> list[tuple[bool, bool, str]]:
+        # (re-includes, matched against the path rather than the name, expression) per pattern, in order.
+        # A pattern ending in `/` matches directories only; `\!` and `\#` begin a pattern with that character.
+        found = []
+        for pattern in self.patterns:
+            negated = pattern.startswith("!")
+            pattern = pattern[1:] if negated else pattern
+            if pattern.startswith(("\\!", "\\#")):
+                pattern = pattern[1:]
+            if pattern.endswith("/"):
+                if not is_dir:
+                    continue
+                pattern = pattern.rstrip("/")
+            if not pattern:
+                continue
+            if "/" in pattern:
+                found.append((negated, True, _path_glob(pattern.lstrip("/"))))
+            else:
+                found.append((negated, False, fnmatch.translate(pattern)))
+        return found
 
 
 def _path_glob(pattern: str) -> str:
@@ -143,9 +175,18 @@ def _walk(directory: str, settings: Settings, ignores: list[GitIgnore]) -> Itera
         if not is_dir and not settings.included(entry.path):
             continue  # before the exclusion test: most entries of a package tree are not Python files
         path = os.path.normpath(entry.path)
-        if settings.excluded(path) or any(g.ignores(path, is_dir) for g in ignores):
+        if settings.excluded(path) or _ignored(ignores, path, is_dir):
             continue
         if is_dir:
             yield from _walk(path, settings, ignores)
         elif entry.is_file():
             yield path
+
+
+def _ignored(ignores: list[GitIgnore], path: str, is_dir: bool) -> bool:
+    # The deepest .gitignore with a pattern that matches decides, as in git.
+    for ignore in reversed(ignores):
+        verdict = ignore.verdict(path, is_dir)
+        if verdict is not None:
+            return verdict
+    return False

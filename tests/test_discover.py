@@ -61,3 +61,18 @@ def test_ignored_files_and_directories_are_not_discovered(tmp_path: Path) -> Non
     files, missing = discover([str(tmp_path)], Settings(root=str(tmp_path)))
     kept = sorted(Path(f).relative_to(tmp_path).as_posix() for f in files)
     assert kept == ["docs/deep/e.py", "keep.py", "sub/build.py"] and missing == []
+
+
+def test_a_later_negated_pattern_and_a_deeper_gitignore_re_include_as_git_does(tmp_path: Path) -> None:
+    names = ["a.py", "keep.py", "x.gen.py", "sub/x.gen.py", "sub/y.gen.py", "sub/deep/z.py", "out/b.py",
+             "docs/ok.py", "docs/no.py", "gen/g.py", "!weird.py"]  # fmt: skip
+    for name in names:
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("x = 1\n")
+    (tmp_path / ".gitignore").write_text("*.gen.py\nout/\n!out/\ndocs/*\n!docs/ok.py\ngen/\n!gen/g.py\n\\!weird.py\n")
+    (tmp_path / "sub" / ".gitignore").write_text("!x.gen.py\ndeep/\n")
+    files, _ = discover([str(tmp_path)], Settings(root=str(tmp_path)))
+    kept = sorted(Path(f).relative_to(tmp_path).as_posix() for f in files)
+    # What `git ls-files --others --exclude-standard` lists for this tree: the last matching pattern decides,
+    # the deeper .gitignore over the upper one, and nothing comes back from inside an ignored directory.
+    assert kept == ["a.py", "docs/ok.py", "keep.py", "out/b.py", "sub/x.gen.py"]
