@@ -248,9 +248,9 @@ def _with_callers(direct: set[str], callers: dict[str, set[str]]) -> set[str]:
     return found
 
 
-def resetting_functions(tree: ast.Module) -> set[str]:
+def resetting_functions(tree: ast.Module, nodes: Nodes | None = None) -> set[str]:
     """Names of same-file functions that may reset gradients, directly or through another."""
-    return _functions_that(tree, is_reset)[0]
+    return _functions_that(tree, is_reset, nodes=nodes)[0]
 
 
 def backward_functions(tree: ast.Module) -> set[str]:

@@ -11,6 +11,7 @@ import functools
 from dataclasses import dataclass
 
 from packlint.facts import argument, called_name, dotted, is_reset, parameter_names, resetting_functions
+from packlint.facts.nodes import Nodes
 from packlint.project.parse import parse_quietly
 
 _RNN_CLASSES = ("LSTM", "GRU", "RNN")
@@ -107,8 +108,9 @@ def summarise_tree(tree: ast.Module, resets: bool = True, left: bool = True, tor
     """The summary of a parsed file (with `resets` False, no function is taken to reset gradients; with
     `left`, a tokenizer's side of padding may have been set to the left, so its padding is not known to
     be at the end)."""
-    resetting = resetting_functions(tree) if resets else set()
-    packers = _pack_names(tree)
+    nodes = Nodes(tree)  # one index of the file for every search below
+    resetting = resetting_functions(tree, nodes) if resets else set()
+    packers = _pack_names(tree, nodes)
     functions: list[FunctionSummary] = []
     classes: list[ClassSummary] = []
     imports: list[ImportRecord] = []
@@ -116,16 +118,18 @@ def summarise_tree(tree: ast.Module, resets: bool = True, left: bool = True, tor
     for stmt in tree.body:
         if isinstance(stmt, _DEFS):
             functions.append(
-                _function(stmt, stmt.name, resetting, packers, method=False, left=left, torchtext=torchtext)
+                _function(stmt, stmt.name, resetting, packers, nodes, method=False, left=left, torchtext=torchtext)
             )
         elif isinstance(stmt, ast.ClassDef):
             methods = tuple(
-                _function(s, f"{stmt.name}.{s.name}", resetting, packers, method=True, left=left, torchtext=torchtext)
+                _function(
+                    s, f"{stmt.name}.{s.name}", resetting, packers, nodes, method=True, left=left, torchtext=torchtext
+                )
                 for s in stmt.body
                 if isinstance(s, _DEFS)
             )
             bases = tuple(d for d in (dotted(b) for b in stmt.bases) if d is not None)
-            classes.append(ClassSummary(stmt.name, stmt.lineno, bases, methods, _rnns(stmt)))
+            classes.append(ClassSummary(stmt.name, stmt.lineno, bases, methods, _rnns(stmt, nodes)))
         elif isinstance(stmt, ast.ImportFrom):
             for alias in stmt.names:
                 local = "*" if alias.name == "*" else alias.asname or alias.name
@@ -141,10 +145,10 @@ def summarise_tree(tree: ast.Module, resets: bool = True, left: bool = True, tor
     return ModuleSummary(tuple(functions), tuple(classes), tuple(imports), exported, True)
 
 
-def _pack_names(tree: ast.Module) -> frozenset[str]:
+def _pack_names(tree: ast.Module, nodes: Nodes) -> frozenset[str]:
     """Names that call `pack_padded_sequence` here (`pack_padded_sequence`, or an alias it was imported as)."""
     names = {"pack_padded_sequence"}
-    for node in ast.walk(tree):
+    for node in nodes.inside(tree, ast.ImportFrom):
         if isinstance(node, ast.ImportFrom):
             names.update(a.asname for a in node.names if a.name == "pack_padded_sequence" and a.asname)
     return frozenset(names)
@@ -155,22 +159,26 @@ def _function(
     name: str,
     resetting: set[str],
     packers: frozenset[str],
+    nodes: Nodes,
     method: bool,
     left: bool = True,
     torchtext: bool = False,
 ) -> FunctionSummary:
     params = tuple(parameter_names(node))
     positional = len(node.args.posonlyargs) + len(node.args.args)
-    stored = {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load)}
+    # Every node of the function, in `ast.walk`'s order (first matches below depend on it), from the file's
+    # index: the contexts and operators it leaves out are nothing these searches look for.
+    walked = nodes.walk(node, ast.AST)
+    stored = {n.id for n in walked if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load)}
     resets = 0
     packs: list[tuple[str, int]] = []
     pads: list[tuple[str, int]] = []
     sorts = unsorts = 0
     moves: list[str] = []
-    pack_line = next((n.lineno for n in ast.walk(node) if isinstance(n, ast.Call) and _packs(n)), 0)
+    pack_line = next((n.lineno for n in walked if isinstance(n, ast.Call) and _packs(n)), 0)
     if node.name in resetting:
-        resets = next((n.lineno for n in ast.walk(node) if is_reset(n) and hasattr(n, "lineno")), node.lineno)
-    for n in ast.walk(node):
+        resets = next((n.lineno for n in walked if is_reset(n) and hasattr(n, "lineno")), node.lineno)
+    for n in walked:
         if isinstance(n, ast.Call):
             called = called_name(n)
             if called in packers:
@@ -204,7 +212,7 @@ def _function(
         unsorts,
         tuple(moves),
         _without_grad(node),
-        () if pack_line else _right_pads(node, left, torchtext),
+        () if pack_line else _right_pads(node, left, torchtext, walked),
         pack_line,
     )
 
@@ -218,13 +226,17 @@ def _packs(node: ast.Call) -> bool:
 
 
 def _right_pads(
-    node: ast.FunctionDef | ast.AsyncFunctionDef, left: bool, torchtext: bool = False
+    node: ast.FunctionDef | ast.AsyncFunctionDef,
+    left: bool,
+    torchtext: bool = False,
+    walked: list[ast.AST] | None = None,
 ) -> tuple[tuple[str, int], ...]:
     """Padding at the end of each sequence in `node`: (length as written, line); with `left`, a tokenizer's
     padding side may have been set in the file."""
     found: list[tuple[str, int]] = []
-    grids = _grids(node)
-    for n in ast.walk(node):
+    walked = walked if walked is not None else list(ast.walk(node))
+    grids = _grids(node, walked)
+    for n in walked:
         if isinstance(n, ast.Call):
             length = _right_padded_length(n, called_name(n), left)
             if length is None and torchtext:
@@ -294,11 +306,11 @@ def field_padding(call: ast.Call) -> str | None:
     return ast.unparse(fixed)
 
 
-def _grids(node: ast.AST) -> dict[str, tuple[str, int]]:
+def _grids(node: ast.AST, walked: list[ast.AST] | None = None) -> dict[str, tuple[str, int]]:
     """Names assigned a fresh tensor of pads: `padded = torch.zeros(len(batch), max_len)` -> its width; a
     vector (`txt = torch.LongTensor(np.zeros(200))`) under `1:` and its name -> its length."""
     grids: dict[str, tuple[str, int]] = {}
-    for n in ast.walk(node):
+    for n in walked if walked is not None else ast.walk(node):
         if isinstance(n, ast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], ast.Name):
             value = n.value
             while (
@@ -429,10 +441,10 @@ def _without_grad(node: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
     return False
 
 
-def _rnns(node: ast.ClassDef) -> tuple[tuple[str, str, bool | None, bool | None, int], ...]:
+def _rnns(node: ast.ClassDef, nodes: Nodes) -> tuple[tuple[str, str, bool | None, bool | None, int], ...]:
     """`self.rnn = nn.LSTM(..., batch_first=True)` in the class's methods."""
     found: list[tuple[str, str, bool | None, bool | None, int]] = []
-    for n in ast.walk(node):
+    for n in nodes.walk(node, ast.Assign):
         if not (isinstance(n, ast.Assign) and isinstance(n.value, ast.Call)):
             continue
         kind = called_name(n.value)
