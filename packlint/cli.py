@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import os
 import sys
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 from typing import NoReturn, TextIO
 
@@ -15,14 +12,12 @@ import click
 
 from packlint import __version__
 from packlint.baseline import apply_baseline, read_baseline
+from packlint.collector import few_collections
 from packlint.config import ConfigError, Settings, load_settings, validate_selectors
 from packlint.diagnostics import FAILURE_NAMES, FIX_ERROR, IO_ERROR, FileError, FileResult
 from packlint.report import FORMATS, Run, render
 
 EXIT_CLEAN, EXIT_DIAGNOSTICS, EXIT_ERROR = 0, 1, 2
-
-# A collection of the youngest objects waits for this many new ones (Python's default is 700).
-_GC_ALLOCATIONS = 50_000
 
 
 class DefaultToCheck(click.Group):
@@ -240,7 +235,7 @@ def _with_options(settings: Settings, select: str | None, extend: str | None, ig
 def _check(
     files: list[str], settings: Settings, jobs: int | None, use_cache: bool, cache_dir: str | None = None
 ) -> list[FileResult]:
-    with _few_collections():
+    with few_collections():
         if use_cache:
             from packlint.cache import check_cached
 
@@ -248,23 +243,6 @@ def _check(
         from packlint.engine import check_paths
 
         return check_paths(files, settings, jobs)
-
-
-@contextlib.contextmanager
-def _few_collections() -> Iterator[None]:
-    """Fewer garbage collections while files are checked. A syntax tree is hundreds of thousands of
-    objects, nearly none in a cycle, and the default thresholds scan them (and every module loaded) again
-    and again: 10-15 % of the run on torch's sources. What is loaded now is never scanned again, and a
-    collection waits for many more new objects (the command line only: a library leaves the collector
-    alone)."""
-    before = gc.get_threshold()
-    gc.freeze()
-    gc.set_threshold(_GC_ALLOCATIONS, *before[1:])
-    try:
-        yield
-    finally:
-        gc.set_threshold(*before)
-        gc.unfreeze()
 
 
 def _syntax_check_named(results: list[FileResult], paths: tuple[str, ...], settings: Settings) -> list[FileResult]:
