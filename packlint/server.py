@@ -538,10 +538,5 @@ def republish_dependents(server: PacklintServer, uri: str) -> None:
 
 
 def main() -> None:
-    """Serve on standard input and output until the client says exit (with fewer garbage collections: each
-    re-lint builds a syntax tree, and the default thresholds rescan it and the open documents' results)."""
-    from packlint.collector import few_collections
-
-    server = build_server()
-    with few_collections():
-        server.start_io()
+    """Serve on standard input and output until the client says exit."""
+    build_server().start_io()
