@@ -35,7 +35,7 @@ from packlint.facts.padding import Padded, Reduction, padded_reductions
 from packlint.facts.perms import IDENTITY, Perm
 from packlint.facts.queries import last_step, last_valid_step
 from packlint.facts.scopes import Binding
-from packlint.facts.syntax import argument, called_name, dotted, index_pattern, parameter_names
+from packlint.facts.syntax import argument, called_name, dotted, first_line, index_pattern, parameter_names
 from packlint.facts.tensors import RnnInput, Shape, import_names, rnn_inputs
 from packlint.facts.values import Device, Kind, Order, Value
 
@@ -73,6 +73,7 @@ __all__ = [
     "called_name",
     "dotted",
     "eval_loops",
+    "first_line",
     "import_names",
     "index_pattern",
     "is_backward",

@@ -11,6 +11,7 @@ from typing import Union
 
 from packlint.facts.loops import is_backward
 from packlint.facts.nodes import Nodes
+from packlint.facts.syntax import first_line
 
 _DEFS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
 _NO_GRAD = ("no_grad", "inference_mode")
@@ -62,7 +63,7 @@ def _candidate_scopes(
         while True:
             firsts = starts.get(id(body))
             if firsts is None:
-                firsts = starts[id(body)] = [_first_line(stmt) for stmt in body]
+                firsts = starts[id(body)] = [first_line(stmt) for stmt in body]
             stmt = _statement_at(body, firsts, line)
             if stmt is None:
                 break
@@ -85,11 +86,6 @@ def _candidate_scopes(
         yield scope, Nodes(scope)
 
 
-def _first_line(stmt: ast.stmt) -> int:
-    decorators = getattr(stmt, "decorator_list", ())
-    return min([stmt.lineno, *(d.lineno for d in decorators)]) if decorators else stmt.lineno
-
-
 def _statement_at(body: list[ast.stmt], firsts: list[int], line: int) -> ast.stmt | None:
     """The statement of `body` (whose first lines are `firsts`) whose lines, decorators included, hold `line`."""
     at = bisect.bisect_right(firsts, line) - 1
@@ -109,7 +105,7 @@ def _inner_statement_at(stmt: ast.stmt, line: int) -> list[ast.stmt]:
     for holder in (*getattr(stmt, "handlers", ()), *getattr(stmt, "cases", ())):
         lists.append(holder.body)
     for statements in lists:
-        if statements and _first_line(statements[0]) <= line <= (statements[-1].end_lineno or line):
+        if statements and first_line(statements[0]) <= line <= (statements[-1].end_lineno or line):
             return statements
     return []
 
@@ -120,13 +116,6 @@ def attribute_lines(text: str, line_starts: Sequence[int], name: str) -> list[in
     # A comment runs to its line's end: matched so, a `#` banner cannot be split in exponentially many ways.
     pattern = re.compile(rf"\.(?:\s|\\|#[^\r\n]*(?=[\r\n]|\Z))*{re.escape(name)}(?!\w)")
     return sorted({bisect.bisect_right(line_starts, m.start()) for m in pattern.finditer(text)})
-
-
-def _spans(scope: Scope, lines: list[int]) -> bool:
-    if isinstance(scope, ast.Module):
-        return True
-    at = bisect.bisect_left(lines, scope.lineno)
-    return at < len(lines) and lines[at] <= (scope.end_lineno or scope.lineno)
 
 
 def is_eval_call(node: ast.AST) -> bool:
@@ -166,26 +155,8 @@ def turns_off_grad(node: ast.AST) -> bool:
 
 
 def mentions(node: ast.AST, words: tuple[str, ...]) -> bool:
-    """Whether the source of `node` holds one of `words` (each a run of letters and underscores)."""
-    # Such a word can be in the source only inside one name, attribute, argument or string: most nodes
-    # hold none of them, and are answered without writing their source out.
-    if not any(word in piece for piece in _pieces(node) for word in words):
-        return False
     text = ast.unparse(node)
     return any(word in text for word in words)
-
-
-def _pieces(node: ast.AST) -> Iterator[str]:
-    for sub in ast.walk(node):
-        if isinstance(sub, ast.Name):
-            yield sub.id
-        elif isinstance(sub, ast.Attribute):
-            yield sub.attr
-        elif isinstance(sub, ast.Constant):
-            if isinstance(sub.value, (str, bytes)):
-                yield repr(sub.value)
-        elif isinstance(sub, (ast.keyword, ast.arg)) and sub.arg is not None:
-            yield sub.arg
 
 
 def guarded_functions(tree: ast.Module, functions: list[Scope] | None = None) -> set[str]:

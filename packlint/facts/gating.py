@@ -14,6 +14,8 @@ import ast
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from packlint.facts.syntax import first_line
+
 _DEFS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 
 
@@ -33,7 +35,7 @@ class Gate:
 
     def segment(self, node: ast.stmt) -> str:
         """The text of the lines `node` spans, decorators included (whole lines: more, never less)."""
-        first = min([node.lineno, *(d.lineno for d in getattr(node, "decorator_list", ()))])
+        first = first_line(node)
         last = node.end_lineno or node.lineno
         start = self.line_starts[first - 1] if first - 1 < len(self.line_starts) else len(self.text)
         end = self.line_starts[last] if last < len(self.line_starts) else len(self.text)

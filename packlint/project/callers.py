@@ -10,6 +10,7 @@ import ast
 import os
 
 from packlint.facts.evaluation import guarded_functions, turns_off_grad
+from packlint.facts.syntax import called_name
 from packlint.project.files import searched_files
 from packlint.project.summary import FunctionSummary
 from packlint.project.view import ProjectView
@@ -23,7 +24,7 @@ def callers_without_grad(view: ProjectView, function: ast.FunctionDef | ast.Asyn
     if klass is None:
         return None
     name = function.name
-    if any(isinstance(n, ast.Call) and _called(n) == name and not _inside(n, function) for n in ast.walk(view.tree)):
+    if any(called_name(n) == name and not _inside(n, function) for n in ast.walk(view.tree)):
         return None  # called in its own file with autograd on (a call under no_grad there quiets PKL304 already)
     files = searched_files(view.root, view.listed)
     if files is None:
@@ -68,11 +69,6 @@ def _owner(tree: ast.Module, function: ast.AST) -> ast.ClassDef | ast.Module | N
     return None
 
 
-def _called(call: ast.Call) -> str | None:
-    func = call.func
-    return func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else None
-
-
 def _inside(node: ast.AST, scope: ast.AST) -> bool:
     start, end = getattr(scope, "lineno", 0), getattr(scope, "end_lineno", 0) or 0
     return start <= getattr(node, "lineno", -1) <= end
@@ -86,7 +82,7 @@ def _calls(tree: ast.Module, name: str) -> list[tuple[ast.Call, bool]]:
     stack: list[tuple[ast.AST, bool]] = [(child, False) for child in ast.iter_child_nodes(tree)]
     while stack:
         node, off = stack.pop()
-        if isinstance(node, ast.Call) and _called(node) == name:
+        if isinstance(node, ast.Call) and called_name(node) == name:
             found.append((node, off))
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             off = node.name in guarded  # decorated so, or called in its file only with autograd off

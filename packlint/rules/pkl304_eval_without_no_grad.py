@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from packlint.diagnostics import Diagnostic, Fix
-from packlint.facts import EvalLoop, attribute_lines, eval_loops, import_names
+from packlint.facts import EvalLoop, attribute_lines, eval_loops, first_line, import_names
 from packlint.fixes.edits import edit
 from packlint.rules.base import Context, Rule
 
@@ -90,7 +90,7 @@ class EvalWithoutNoGrad(Rule):
         if function is None or torch_name is None:
             return None
         src = ctx.source
-        row = min([function.lineno, *(d.lineno for d in function.decorator_list)])
+        row = first_line(function)
         start = src.line_starts[row - 1]
         line = src.line(row)
         indent = line[: len(line) - len(line.lstrip())]
