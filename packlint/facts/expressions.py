@@ -34,9 +34,6 @@ SHAPE_ONLY = frozenset({"size", "shape", "dim", "ndim", "dtype", "numel"})
 # Each evaluator class's `eval_<Node>` method per node class (None: evaluate the children), found once.
 _UNSET = object()
 _EVAL_METHODS: dict[tuple[type, type], object] = {}
-# The values of the str and int literals met so far (most files repeat the same few); emptied when full.
-_CONSTANTS: dict[tuple[type, object], Value] = {}
-_CONSTANTS_KEPT = 4096
 
 
 class Evaluator:
@@ -210,19 +207,6 @@ class Evaluator:
 
     def eval_Constant(self, node: ast.Constant) -> Value:
         literal = node.value
-        if literal.__class__ is str or literal.__class__ is int:
-            # The same literal gives the same (immutable) value; a float is not kept (0.0 == -0.0).
-            known = _CONSTANTS.get((literal.__class__, literal))
-            if known is None:
-                known = self._constant(literal)
-                if len(_CONSTANTS) >= _CONSTANTS_KEPT:
-                    _CONSTANTS.clear()
-                _CONSTANTS[literal.__class__, literal] = known
-            return known
-        return self._constant(literal)
-
-    @staticmethod
-    def _constant(literal: object) -> Value:
         if isinstance(literal, str):
             text = literal.split(":")[0]
             if text == "cpu":
