@@ -59,8 +59,9 @@ class GitIgnore:
         # and one for those (holding a `/`) matched against its path below this directory.
         made = {}
         for is_dir in (False, True):
-            names = [e for _, on_path, e in self._expressions(is_dir) if not on_path]
-            paths = [e for _, on_path, e in self._expressions(is_dir) if on_path]
+            expressions = self._expressions(is_dir)
+            names = [e for _, on_path, e in expressions if not on_path]
+            paths = [e for _, on_path, e in expressions if on_path]
             made[is_dir] = (_any_of(names), _any_of(paths))
         return made
 

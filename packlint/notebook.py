@@ -359,7 +359,7 @@ class CellModule:
     cells: tuple[NotebookCell, ...]  # the cells in the module, in order
     masks: tuple[Masked, ...]
     added_newline: tuple[bool, ...]  # whether the join added a line ending after the cell
-    dedents: tuple[Dedent, ...] = ()  # per cell, the indentation IPython removes before running it
+    dedents: tuple[Dedent, ...]  # per cell, the indentation IPython removes before running it
 
     def dedent_of(self, index: int) -> Dedent | None:
         """The indentation removed from the cell with this index, if any was."""
@@ -396,8 +396,8 @@ def split_cells(module: CellModule, text: str) -> dict[int, str] | None:
         return None
     sources: dict[int, str] = {}
     start = 0
-    dedents = module.dedents or tuple(Dedent(cell.source, "", frozenset(), 0) for cell in module.cells)
-    for cell, mask, added, dedent, marker in zip(module.cells, module.masks, module.added_newline, dedents, markers):
+    cells = zip(module.cells, module.masks, module.added_newline, module.dedents, markers)
+    for cell, mask, added, dedent, marker in cells:
         segment = text[start : marker.start()]
         start = marker.end()
         if added:
@@ -420,12 +420,12 @@ class CellIndex:
     """Rows of a module text mapped to (cell index, first row of that cell)."""
 
     starts: tuple[tuple[int, int], ...]  # (first row in the module, cell index), ascending
-    module: CellModule | None = None  # the cells' removed indentation, when columns should move back
+    module: CellModule  # the module the text was made from: the indentation removed from its cells
 
     @classmethod
-    def of(cls, text: str, module: CellModule | None = None) -> CellIndex:
-        """The index of a module text made by `join_cells` (fixed or not); with the `module` it was made
-        from, locations also move back by the indentation IPython would remove from a cell."""
+    def of(cls, text: str, module: CellModule) -> CellIndex:
+        """The index of a module text made by `join_cells` from `module` (fixed or not); locations also move
+        back by the indentation IPython removes from a cell."""
         starts = []
         row, counted, at = 1, 1, 0
         for marker in _MARKER_LINE.finditer(text):
@@ -443,7 +443,7 @@ class CellIndex:
                 break
             chosen = (first, index)
         row = location.row - chosen[0] + 1
-        dedent = self.module.dedent_of(chosen[1]) if self.module is not None else None
+        dedent = self.module.dedent_of(chosen[1])
         return chosen[1], Location(row, dedent.column(row, location.column) if dedent is not None else location.column)
 
 

@@ -32,7 +32,7 @@ class Source:
     def decode(cls, data: bytes) -> Source:
         """Decode like the interpreter does (PEP 263 cookie, BOM); raise SourceError if we cannot."""
         text, codec, bom = decode_text(data)
-        return cls.from_text(text).but(encoding=codec, bom=bom)
+        return cls(text, codec, bom, line_starts(text))
 
     @classmethod
     def from_text(cls, text: str) -> Source:

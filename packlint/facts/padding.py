@@ -148,10 +148,9 @@ class Callees:
                 owner[id(method)] = cls
             built: dict[str, list[ast.expr]] = {}
             for node in nodes.inside(cls, ast.Assign):
-                if isinstance(node, ast.Assign):
-                    for target in node.targets:
-                        if isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name):
-                            built.setdefault(target.attr, []).append(node.value)
+                for target in node.targets:
+                    if isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name):
+                        built.setdefault(target.attr, []).append(node.value)
             submodules[id(cls)] = {
                 attr: classes[values[0].func.id]
                 for attr, values in built.items()

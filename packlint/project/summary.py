@@ -149,8 +149,7 @@ def _pack_names(tree: ast.Module, nodes: Nodes) -> frozenset[str]:
     """Names that call `pack_padded_sequence` here (`pack_padded_sequence`, or an alias it was imported as)."""
     names = {"pack_padded_sequence"}
     for node in nodes.inside(tree, ast.ImportFrom):
-        if isinstance(node, ast.ImportFrom):
-            names.update(a.asname for a in node.names if a.name == "pack_padded_sequence" and a.asname)
+        names.update(a.asname for a in node.names if a.name == "pack_padded_sequence" and a.asname)
     return frozenset(names)
 
 
@@ -212,7 +211,7 @@ def _function(
         unsorts,
         tuple(moves),
         _without_grad(node),
-        () if pack_line else _right_pads(node, left, torchtext, walked),
+        () if pack_line else _right_pads(walked, left, torchtext),
         pack_line,
     )
 
@@ -225,17 +224,11 @@ def _packs(node: ast.Call) -> bool:
     return called_name(node) in _PACKS
 
 
-def _right_pads(
-    node: ast.FunctionDef | ast.AsyncFunctionDef,
-    left: bool,
-    torchtext: bool = False,
-    walked: list[ast.AST] | None = None,
-) -> tuple[tuple[str, int], ...]:
-    """Padding at the end of each sequence in `node`: (length as written, line); with `left`, a tokenizer's
-    padding side may have been set in the file."""
+def _right_pads(walked: list[ast.AST], left: bool, torchtext: bool = False) -> tuple[tuple[str, int], ...]:
+    """Padding at the end of each sequence in a function (`walked`: its nodes in `ast.walk`'s order): (length
+    as written, line); with `left`, a tokenizer's padding side may have been set in the file."""
     found: list[tuple[str, int]] = []
-    walked = walked if walked is not None else list(ast.walk(node))
-    grids = _grids(node, walked)
+    grids = _grids(walked)
     for n in walked:
         if isinstance(n, ast.Call):
             length = _right_padded_length(n, called_name(n), left)
@@ -306,11 +299,11 @@ def field_padding(call: ast.Call) -> str | None:
     return ast.unparse(fixed)
 
 
-def _grids(node: ast.AST, walked: list[ast.AST] | None = None) -> dict[str, tuple[str, int]]:
+def _grids(walked: list[ast.AST]) -> dict[str, tuple[str, int]]:
     """Names assigned a fresh tensor of pads: `padded = torch.zeros(len(batch), max_len)` -> its width; a
     vector (`txt = torch.LongTensor(np.zeros(200))`) under `1:` and its name -> its length."""
     grids: dict[str, tuple[str, int]] = {}
-    for n in walked if walked is not None else ast.walk(node):
+    for n in walked:
         if isinstance(n, ast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], ast.Name):
             value = n.value
             while (
@@ -445,7 +438,7 @@ def _rnns(node: ast.ClassDef, nodes: Nodes) -> tuple[tuple[str, str, bool | None
     """`self.rnn = nn.LSTM(..., batch_first=True)` in the class's methods."""
     found: list[tuple[str, str, bool | None, bool | None, int]] = []
     for n in nodes.walk(node, ast.Assign):
-        if not (isinstance(n, ast.Assign) and isinstance(n.value, ast.Call)):
+        if not isinstance(n.value, ast.Call):
             continue
         kind = called_name(n.value)
         if kind not in _RNN_CLASSES:
