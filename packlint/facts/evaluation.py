@@ -11,7 +11,7 @@ from typing import Union
 
 from packlint.facts.loops import is_backward
 from packlint.facts.nodes import Nodes
-from packlint.facts.syntax import first_line
+from packlint.facts.syntax import first_line, scopes
 
 _DEFS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
 _NO_GRAD = ("no_grad", "inference_mode")
@@ -127,13 +127,6 @@ def is_eval_call(node: ast.AST) -> bool:
         and not node.args
         and not node.keywords
     )
-
-
-def scopes(tree: ast.Module) -> Iterator[Scope]:
-    yield tree
-    for node in ast.walk(tree):
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            yield node
 
 
 def own_nodes(scope: ast.AST) -> Iterator[tuple[ast.AST, tuple[ast.AST, ...]]]:

@@ -117,6 +117,14 @@ def parameter_names(function: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambd
     return [a.arg for a in (*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs)]
 
 
+def scopes(tree: ast.Module) -> Iterator[ast.Module | ast.FunctionDef | ast.AsyncFunctionDef]:
+    """The module and every function in it, in `ast.walk`'s order."""
+    yield tree
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            yield node
+
+
 def first_line(stmt: ast.stmt) -> int:
     """The first line of a statement, its decorators included."""
     decorators = getattr(stmt, "decorator_list", ())

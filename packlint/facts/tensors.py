@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import ast
 import bisect
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from packlint.facts.file_facts import FileFacts
 from packlint.facts.interpreter import Interpreter
-from packlint.facts.syntax import argument, dotted, statements
+from packlint.facts.syntax import argument, dotted, scopes, statements
 
 INTEGER_DTYPES = frozenset({"long", "int64", "int", "int32", "int16", "short", "int8", "uint8"})
 FLOAT_DTYPES = frozenset({"float", "float32", "double", "float64", "half", "float16", "bfloat16"})
@@ -85,14 +84,6 @@ def _spans(scope: ast.FunctionDef | ast.AsyncFunctionDef, lines: list[int]) -> b
     """Whether one of the sorted `lines` lies within the lines of `scope`."""
     at = bisect.bisect_left(lines, scope.lineno)
     return at < len(lines) and lines[at] <= (scope.end_lineno or scope.lineno)
-
-
-def scopes(tree: ast.Module) -> Iterator[ast.Module | ast.FunctionDef | ast.AsyncFunctionDef]:
-    """The module and every function in it."""
-    yield tree
-    for node in ast.walk(tree):
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            yield node
 
 
 def import_names(tree: ast.Module) -> dict[str, str]:
